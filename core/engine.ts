@@ -1,0 +1,420 @@
+/**
+ * The simulation: builds the machine from a scenario (boot), runs events in
+ * virtual time, checks invariants after every event, snapshots and restores
+ * the whole state, and reports the result (`smmu-result/1`).
+ */
+import { emit, now, outputsInit, schedule, simInit, type Outputs, type SimCtx } from './sim/context.ts';
+import { queuePeek, queuePop } from './sim/queue.ts';
+import { hex32 } from './hw/bits.ts';
+import {
+  ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_GBPA, ARM_SMMU_GERROR, ARM_SMMU_GERRORN,
+  ARM_SMMU_IRQ_CTRL, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN,
+  GBPA_ABORT, GERROR_SFM_ERR, IRQ_CTRL_EVTQ_IRQEN, IRQ_CTRL_GERROR_IRQEN, cerrorName,
+} from './hw/regs.ts';
+import {
+  onAtcInvCompletion, onConsume, onSyncDeadline, readReg, smmuInit, steL2, writeReg, EVTQ_SHIFT, type HwCfg,
+} from './hw/smmu.ts';
+import { readSte } from './hw/ste.ts';
+import { memInit } from './pci/memory.ts';
+import { onAtcInvDone, onAtcInvRequest, pciInit } from './pci/endpoint.ts';
+import { gdevInitial } from './machines/drive.ts';
+import { isPresetName, resolvePolicy, type Policy, type PolicyFlags, type PresetName } from './policy/index.ts';
+import { SCENARIO_FORMAT, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
+import { checkPollers, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
+import { frame } from './kernel/task.ts';
+import { probeMaster, steEatsOf } from './kernel/driver.ts';
+import { runStep } from './kernel/steps.ts';
+import { smmuLog } from './kernel/printk.ts';
+import { BLOCKED_DOMAIN, type KDomain, type KernelState, type KWorld } from './kernel/state.ts';
+import './kernel/cmdq.ts';
+import './kernel/iommu.ts';
+import './kernel/pci.ts';
+
+export const RESULT_FORMAT = 'smmu-result/1';
+export const CMDQ_BATCH_ENTRIES = 64;
+export const DEFAULT_MAX_EVENTS = 5_000_000;
+
+export interface SimOptions {
+  /** Replace the scenario's policy (a preset, optionally with flags). */
+  policy?: PolicySpec;
+  /** Flag overrides applied on top of the policy. */
+  flags?: Partial<PolicyFlags>;
+  /** Keep trace records (default true). */
+  trace?: boolean;
+}
+
+export interface Snapshot {
+  nowNs: number;
+  events: number;
+  state: Omit<KWorld, 'out'>;
+  steps: number;
+  lens: { trace: number; log: number; calls: number; violations: number };
+}
+
+export interface DeviceResult {
+  bdf: string; group: number; present: boolean; blocked: string; resetDepth: number; brokenPending: boolean;
+  atsBroken: boolean; steEats: number[];
+}
+
+export interface SimResult {
+  format: typeof RESULT_FORMAT;
+  scenario: string;
+  policy: string;
+  policyLabel: string;
+  flags: PolicyFlags;
+  seed: number;
+  endUs: number;
+  smmu: { gerror: string; gerrorn: string; cmdqProd: string; cmdqCons: string; cmdqErr: string; sfm: boolean };
+  groups: Array<{ id: number; domain: string | null; recoveryCnt: number }>;
+  devices: DeviceResult[];
+  stats: {
+    commandsConsumed: number; atcInvIssued: number; atcInvTimeouts: number; cmdqErrors: number; gerrorIrqs: number;
+    staleAtcWrites: number; corruptedPages: number; blockedDma: number; quarantines: number; unquarantines: number;
+  };
+  calls: Array<{ atUs: number; fn: string; args: string[]; ret: string }>;
+  log: string[];
+  violations: Array<{ atUs: number; invariant: string; message: string }>;
+  notes: string[];
+}
+
+export type RunStatus = 'done' | 'max-events' | 'max-time';
+
+function policyOf(spec: PolicySpec, flags: Partial<PolicyFlags> = {}): Policy {
+  if (typeof spec === 'string') return resolvePolicy(spec, flags);
+  const { preset, ...rest } = spec;
+  return resolvePolicy(isPresetName(preset) ? preset : 'v4', { ...rest, ...flags });
+}
+
+export class Simulation {
+  readonly scenario: ResolvedScenario;
+  readonly policy: Policy;
+  readonly notes: string[] = [];
+  private w: KWorld;
+  private steps: Step[];
+  private status: RunStatus | 'running' = 'running';
+
+  constructor(scenario: ResolvedScenario, opts: SimOptions = {}) {
+    if (scenario.format !== SCENARIO_FORMAT) throw new Error('not a resolved scenario');
+    this.scenario = scenario;
+    this.policy = policyOf(opts.policy ?? scenario.policy, opts.flags);
+    this.steps = [...scenario.steps];
+    this.w = boot(scenario, this.policy, opts.trace ?? true, this.notes);
+    this.steps.forEach((s, i) => schedule(this.w, s.at * 1000, { k: 'step', index: i, injected: false }, -1));
+  }
+
+  /** The live state (read-only by convention; views read it through the adapter). */
+  get world(): KWorld { return this.w; }
+  get out(): Outputs { return this.w.out; }
+  get nowNs(): number { return this.w.s.nowNs; }
+  get eventsProcessed(): number { return this.w.s.steps; }
+  get allSteps(): readonly Step[] { return this.steps; }
+
+  /** Virtual time of the next event, or null when the run is over. */
+  nextEventNs(): number | null { return queuePeek(this.w.s.queue)?.t ?? null; }
+
+  /** Process the next event. Returns false when there is none. */
+  step(): boolean {
+    const w = this.w;
+    const e = queuePop(w.s.queue);
+    if (!e) return false;
+    w.s.nowNs = e.t;
+    w.s.steps++;
+    w.s.cause = e.ev.cause ?? -1;
+    dispatch(w, e.ev, this.steps);
+    checkPollers(w);
+    checkInvariants(w);
+    return true;
+  }
+
+  /** Process every event at or before tNs; the clock then reads tNs. */
+  runUntil(tNs: number, maxEvents = DEFAULT_MAX_EVENTS): RunStatus | 'paused' {
+    let n = 0;
+    for (;;) {
+      const t = this.nextEventNs();
+      if (t === null || t > tNs) break;
+      if (++n > maxEvents) return 'max-events';
+      this.step();
+    }
+    if (tNs > this.w.s.nowNs && Number.isFinite(tNs)) this.w.s.nowNs = tNs;
+    return this.nextEventNs() === null ? 'done' : 'paused';
+  }
+
+  /** Process every event strictly before tNs (the state a step injected at tNs sees). */
+  runBefore(tNs: number, maxEvents = DEFAULT_MAX_EVENTS): void {
+    let n = 0;
+    for (;;) {
+      const t = this.nextEventNs();
+      if (t === null || t >= tNs || ++n > maxEvents) break;
+      this.step();
+    }
+    if (tNs > this.w.s.nowNs) this.w.s.nowNs = tNs;
+  }
+
+  /** Run to the end (or a limit). */
+  run(maxEvents = DEFAULT_MAX_EVENTS, maxTimeNs = Number.POSITIVE_INFINITY): RunStatus {
+    let n = 0;
+    for (;;) {
+      const t = this.nextEventNs();
+      if (t === null) { this.finish(); return (this.status = 'done'); }
+      if (t > maxTimeNs) { this.notes.push(`stopped at the time limit (${maxTimeNs / 1000} µs)`); return (this.status = 'max-time'); }
+      if (++n > maxEvents) { this.notes.push(`stopped after ${maxEvents} events`); return (this.status = 'max-events'); }
+      this.step();
+    }
+  }
+
+  /**
+   * Add a step (already validated) at its `at` time, which must not be in
+   * the past. Steps run before other events at the same time, so the run
+   * continues exactly as a fresh run of the scenario with this step added.
+   */
+  inject(s: Step): number {
+    const atNs = s.at * 1000;
+    if (atNs < this.w.s.nowNs) throw new Error(`cannot add a step at ${s.at} µs: the simulation is at ${this.w.s.nowNs / 1000} µs`);
+    const index = this.steps.length;
+    this.steps.push(s);
+    this.w.k.steps.push(index);
+    schedule(this.w, atNs, { k: 'step', index, injected: true }, -1);
+    return index;
+  }
+
+  snapshot(): Snapshot {
+    const { out, ...rest } = this.w;
+    return {
+      nowNs: this.w.s.nowNs, events: this.w.s.steps, steps: this.steps.length,
+      state: structuredClone(rest),
+      lens: { trace: out.trace.length, log: out.log.length, calls: out.calls.length, violations: out.violations.length },
+    };
+  }
+
+  /** Return to a snapshot taken from this simulation. Outputs are cut back to their length then. */
+  restore(s: Snapshot): void {
+    const out = this.w.out;
+    out.trace.length = Math.min(out.trace.length, s.lens.trace);
+    out.log.length = Math.min(out.log.length, s.lens.log);
+    out.calls.length = Math.min(out.calls.length, s.lens.calls);
+    out.violations.length = Math.min(out.violations.length, s.lens.violations);
+    this.w = { ...structuredClone(s.state), out } as KWorld;
+    this.steps.length = s.steps;
+    this.status = 'running';
+  }
+
+  private finish(): void {
+    const w = this.w;
+    for (const t of Object.values(w.k.tasks)) {
+      const wt = t.wait;
+      w.out.violations.push({
+        t: w.s.nowNs, invariant: 'deadlock',
+        message: `task "${t.name}" never finished (waiting on ${wt?.kind === 'lock' ? wt.lock : wt?.kind ?? 'nothing'})`,
+        traceId: t.cause,
+      });
+    }
+    w.k.tasks = {};
+  }
+
+  result(): SimResult {
+    return buildResult(this.w, this.scenario, this.policy, this.notes);
+  }
+}
+
+/* -------------------------------------------------------------------- boot */
+
+function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: string[]): KWorld {
+  const hwcfg: HwCfg = {
+    cmdqLog2Size: sc.smmu.cmdqLog2Size,
+    atcInvTimeoutNs: sc.smmu.atcInvTimeoutUs * 1000,
+    cmdCostNs: sc.smmu.cmdCostNs,
+    gerrorIrqLatencyNs: sc.smmu.gerrorIrqLatencyUs * 1000,
+    evtqIrqLatencyNs: sc.smmu.evtqIrqLatencyUs * 1000,
+    atcInvResponseNs: sc.smmu.atcInvResponseUs * 1000,
+  };
+  const devs = sc.groups.flatMap((g) => g.devices);
+  const qsize = 1 << sc.smmu.cmdqLog2Size;
+  const batchEntries = Math.max(1, Math.min(CMDQ_BATCH_ENTRIES, Math.floor(qsize / 2) - 1));
+  if (qsize <= CMDQ_BATCH_ENTRIES) {
+    notes.push(`Linux refuses a command queue of ${qsize} entries ("command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported"); the model continues with batches of ${batchEntries} so small rings can be watched.`);
+  }
+  const k: KernelState = {
+    cmdq: { prod: 0, cons: 0, atcSyncTimeouts: new Uint8Array(qsize), bitCause: new Int32Array(qsize).fill(-1) },
+    domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: {}, nextTask: 1, locks: {},
+    ratelimit: {}, stats: { atcInvIssued: 0, gerrorIrqs: 0, quarantines: 0, unquarantines: 0 }, nextAsid: 1, steps: [],
+  };
+  const w: KWorld = {
+    s: simInit(sc.seed),
+    out: outputsInit(),
+    traceOn,
+    hwcfg,
+    smmu: smmuInit(hwcfg),
+    mem: memInit(sc.memory.pages),
+    pci: pciInit(devs),
+    pciStats: { staleAtcWrites: 0, corruptedPages: 0 },
+    kcfg: {
+      flags: policy.flags, policyLabel: policy.label, pollTimeoutNs: sc.smmu.pollTimeoutUs * 1000,
+      workerLatencyNs: sc.kernel.workerLatencyUs * 1000, batchEntries,
+    },
+    k,
+  };
+  // Domains: the scenario's, plus the static blocking domain.
+  sc.domains.forEach((d, i) => {
+    const dom: KDomain = { id: d.id, type: d.type, index: i, asid: d.type === 'paging' ? k.nextAsid++ : 0, ttb: 0x8000_0000 + i * 0x10_0000, invs: [], mapped: {} };
+    k.domains[d.id] = dom;
+  });
+  k.domains[BLOCKED_DOMAIN] = { id: BLOCKED_DOMAIN, type: 'blocked', index: -3, asid: 0, ttb: 0, invs: [], mapped: {} };
+  // arm_smmu_device_reset(): queues, IRQs, CR0 (ATSCHK when the SMMU has ATS), GBPA abort.
+  writeReg(w, ARM_SMMU_GBPA, GBPA_ABORT);
+  writeReg(w, ARM_SMMU_IRQ_CTRL, IRQ_CTRL_GERROR_IRQEN | IRQ_CTRL_EVTQ_IRQEN);
+  writeReg(w, ARM_SMMU_CR0, CR0_SMMUEN | CR0_CMDQEN | CR0_EVTQEN | (sc.smmu.atsChk ? CR0_ATSCHK : 0));
+  smmuLog(w, 'info', `allocated ${qsize} entries for cmdq`);
+  smmuLog(w, 'info', `allocated ${1 << EVTQ_SHIFT} entries for evtq`);
+  // Probe: groups, group_devices and masters attached to the group's domain.
+  let cd = 0x9000_0000;
+  for (const g of sc.groups) {
+    k.groups[g.id] = { id: g.id, domain: g.domain ?? BLOCKED_DOMAIN, defaultDomain: g.domain, blockingDomain: g.domain === null, recoveryCnt: 0, pasidArray: {}, devices: g.devices.map((d) => d.bdf) };
+    k.groupOrder.push(g.id);
+    for (const d of g.devices) {
+      k.gdevs[d.bdf] = { bdf: d.bdf, group: g.id, m: gdevInitial(policy.flags.nestedResetFix), present: true, workQueued: false };
+      const m = {
+        bdf: d.bdf, sids: [...d.sids], atsCap: d.ats, pasidCap: d.pasid, driver: d.driver, atsEnabled: false,
+        atsBroken: false, atsBrokenSinceNs: 0, domain: null, pasids: {}, cdTab: cd, present: true,
+      };
+      cd += 0x1000;
+      k.masters[d.bdf] = m;
+      probeMaster(w, m, g.domain);
+    }
+  }
+  w.s.cause = -1;
+  return w;
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step[]): void {
+  switch (ev.k) {
+    case 'step': {
+      const s = steps[ev.index];
+      if (s) runStep(w, s, ev.index);
+      return;
+    }
+    case 'task.resume': onTaskResume(w, ev.task, ev.token, ev.ret); return;
+    case 'task.timeout': onTaskTimeout(w, ev.task, ev.token); return;
+    case 'hw.consume': onConsume(w); return;
+    case 'hw.sync_deadline': onSyncDeadline(w, ev.token); return;
+    case 'hw.atc_inv_cpl': onAtcInvCompletion(w, ev.req); return;
+    case 'pci.atc_inv_req': onAtcInvRequest(w, ev.req); return;
+    case 'pci.atc_inv_done': onAtcInvDone(w, ev.req); return;
+    case 'irq.gerror':
+      emit(w, 'irq.gerror', {});
+      spawn(w, 'arm_smmu_gerror_handler', frame('arm_smmu_gerror_handler'), 'hardirq');
+      return;
+    case 'irq.evtq':
+      spawn(w, 'arm_smmu_evtq_thread', frame('arm_smmu_evtq_thread'), 'hardirq');
+      return;
+    case 'work.broken': {
+      const g = w.k.gdevs[ev.bdf];
+      if (!g || !g.present || !g.workQueued) return; // disabled by disable_work_sync()
+      spawn(w, `kworker broken_work ${ev.bdf}`, frame('iommu_group_broken_worker', { bdf: ev.bdf, gid: g.group, was: 'NO' }), 'kworker');
+      return;
+    }
+  }
+}
+
+/* -------------------------------------------------------------- invariants */
+
+function violation(w: KWorld, invariant: string, key: string, message: string): void {
+  const seen = (w.k as KernelState & { violKeys?: Record<string, 1> });
+  seen.violKeys ??= {};
+  if (seen.violKeys[key]) return;
+  seen.violKeys[key] = 1;
+  w.out.violations.push({ t: w.s.nowNs, invariant, message, traceId: w.s.cause });
+  emit(w, 'violation', { invariant, message });
+}
+
+export function checkInvariants(w: KWorld): void {
+  const k = w.k;
+  for (const gid of k.groupOrder) {
+    const grp = k.groups[gid]!;
+    let blocked = 0;
+    for (const b of grp.devices) {
+      const g = k.gdevs[b];
+      if (g && g.present && g.m.value !== 'NO') blocked++;
+    }
+    if (blocked !== grp.recoveryCnt) {
+      violation(w, 'recovery_cnt', `rc:${gid}:${blocked}:${grp.recoveryCnt}`, `group ${gid}: recovery_cnt is ${grp.recoveryCnt} but ${blocked} device(s) are blocked`);
+    }
+  }
+  for (const b in k.gdevs) {
+    const g = k.gdevs[b]!;
+    if (g.m.context.reset_depth < 0) violation(w, 'reset_depth', `rd:${b}`, `${b}: reset_depth is negative (${g.m.context.reset_depth})`);
+  }
+  if (w.kcfg.flags.atsBrokenFence) {
+    for (const b in k.masters) {
+      const m = k.masters[b]!;
+      if (!m.atsBroken || !m.present) continue;
+      for (const sid of m.sids) {
+        const loc = steL2(w, sid, false);
+        if (loc && readSte(loc.arr, loc.base).eats !== 0) {
+          violation(w, 'eats-while-ats-broken', `eats:${b}:${sid}:${w.s.nowNs}`, `${b}: STE.EATS is set on SID ${sid} while ats_broken`);
+        }
+      }
+    }
+  }
+  const shift = w.smmu.cmdqShift;
+  const mask = (2 << shift) - 1;
+  const prod = readReg(w, ARM_SMMU_CMDQ_PROD) & mask;
+  const cons = readReg(w, ARM_SMMU_CMDQ_CONS) & mask;
+  const dist = (prod - cons) & mask;
+  if (dist > 1 << shift) violation(w, 'cons-passes-prod', `cons:${prod}:${cons}`, `CMDQ CONS (${hex32(cons)}) is past PROD (${hex32(prod)})`);
+}
+
+/* ------------------------------------------------------------------ result */
+
+function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: string[]): SimResult {
+  const k = w.k;
+  const cons = readReg(w, ARM_SMMU_CMDQ_CONS);
+  const err = (cons >>> CMDQ_CONS_ERR_SHIFT) & CMDQ_CONS_ERR_MASK;
+  const devices: DeviceResult[] = [];
+  for (const g of sc.groups) {
+    for (const d of g.devices) {
+      const gd = k.gdevs[d.bdf]!;
+      const m = k.masters[d.bdf]!;
+      devices.push({
+        bdf: d.bdf, group: g.id, present: gd.present, blocked: gd.m.value, resetDepth: gd.m.context.reset_depth,
+        brokenPending: gd.m.context.broken_pending, atsBroken: m.atsBroken, steEats: steEatsOf(w, d.sids),
+      });
+    }
+  }
+  return {
+    format: RESULT_FORMAT,
+    scenario: sc.name,
+    policy: policy.preset as PresetName,
+    policyLabel: policy.label,
+    flags: { ...policy.flags },
+    seed: sc.seed,
+    endUs: now(w as SimCtx) / 1000,
+    smmu: {
+      gerror: hex32(readReg(w, ARM_SMMU_GERROR)), gerrorn: hex32(readReg(w, ARM_SMMU_GERRORN)),
+      cmdqProd: hex32(readReg(w, ARM_SMMU_CMDQ_PROD)), cmdqCons: hex32(cons),
+      cmdqErr: cerrorName(err).replace(/^CERROR_/, ''),
+      sfm: w.smmu.sfm || !!(readReg(w, ARM_SMMU_GERROR) & GERROR_SFM_ERR),
+    },
+    groups: k.groupOrder.map((id) => ({ id, domain: k.groups[id]!.domain === BLOCKED_DOMAIN ? null : k.groups[id]!.domain, recoveryCnt: k.groups[id]!.recoveryCnt })),
+    devices,
+    stats: {
+      commandsConsumed: w.smmu.stats.commandsConsumed,
+      atcInvIssued: k.stats.atcInvIssued,
+      atcInvTimeouts: w.smmu.stats.atcInvTimeouts,
+      cmdqErrors: w.smmu.stats.cmdqErrors,
+      gerrorIrqs: k.stats.gerrorIrqs,
+      staleAtcWrites: w.pciStats.staleAtcWrites,
+      corruptedPages: w.pciStats.corruptedPages,
+      blockedDma: w.smmu.stats.blockedDma,
+      quarantines: k.stats.quarantines,
+      unquarantines: k.stats.unquarantines,
+    },
+    calls: w.out.calls.map((c) => ({ atUs: c.atUs, fn: c.fn, args: c.args, ret: c.ret })),
+    log: w.out.log.map((l) => l.text),
+    violations: w.out.violations.map((v) => ({ atUs: v.t / 1000, invariant: v.invariant, message: v.message })),
+    notes: [...notes],
+  };
+}
+
+export { readSte };

@@ -1,0 +1,532 @@
+/**
+ * The SMMUv3 hardware: register side effects, the CMDQ consumer, ATC
+ * invalidation tracking, CMD_SYNC completion and errors, GERROR toggling and
+ * its interrupt, the event queue, the STE cache, and the checks applied to
+ * DMA (STE.V/Config/EATS, CR0.ATSCHK, Service Failure Mode).
+ *
+ * Behaviour on an ATC invalidation timeout (IHI 0070 §4.7 CMD_SYNC, §7.1):
+ * the ATC_INV is consumed normally; the CMD_SYNC that follows does not
+ * complete and is not consumed; CMDQ_CONS.ERR = CERROR_ATC_INV_SYNC,
+ * GERROR.CMDQ_ERR toggles and consumption stops until software acknowledges
+ * it through GERRORN. The timed-out invalidations "will never complete"; the
+ * CMD_SYNC is then fetched again and can complete.
+ */
+import { cancel, emit, note, schedule, type SimCtx } from '../sim/context.ts';
+import { prngInt } from '../sim/prng.ts';
+import { hex32 } from './bits.ts';
+import {
+  ATC_INV_SIZE_ALL, CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL, CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC,
+  decodeCmd, isKnownOpcode, opcodeName, atcInvPageRange,
+} from './cmd.ts';
+import {
+  ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_CR0ACK, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD,
+  ARM_SMMU_GERROR, ARM_SMMU_GERRORN, ARM_SMMU_GBPA, ARM_SMMU_IDR0, ARM_SMMU_IDR1, ARM_SMMU_IRQ_CTRL, ARM_SMMU_IRQ_CTRLACK,
+  ARM_SMMU_CMDQ_BASE, ARM_SMMU_EVTQ_BASE, ARM_SMMU_STRTAB_BASE, ARM_SMMU_STRTAB_BASE_CFG,
+  CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CMDQ_ERR_CERROR_ABT_IDX, CMDQ_ERR_CERROR_ATC_INV_IDX, CMDQ_ERR_CERROR_ILL_IDX,
+  CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN, GBPA_ABORT, GERROR_CMDQ_ERR, GERROR_SFM_ERR, IDR0_ATS, IDR0_S1P, IDR0_SEV,
+  IDR1_CMDQS_SHIFT, IDR1_EVTQS_SHIFT, IDR1_SIDSIZE_SHIFT, IDR1_SSIDSIZE_SHIFT, IRQ_CTRL_EVTQ_IRQEN, IRQ_CTRL_GERROR_IRQEN,
+  Q_IDX, REG_FILE_BYTES, cerrorName, queueEmpty, queueFull, queueIncN, queueSpace,
+} from './regs.ts';
+import {
+  EVTQ_0_ID, EVTQ_0_SID, EVTQ_0_SSID, EVTQ_0_SSV, EVTQ_1_RNW, EVTQ_2_ADDR, EVTQ_ENT_WORDS, EVENT_SPEC_NAMES, STE_WORDS,
+  STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS, readCd, readSte,
+  EVT_ID_BAD_STE_CONFIG, EVT_ID_TRANSL_FORBIDDEN, EVT_ID_BAD_ATS_TREQ, EVT_ID_TRANSLATION_FAULT,
+} from './ste.ts';
+import { setField } from './bits.ts';
+import type { MemState } from '../pci/memory.ts';
+
+export const SIDSIZE = 16;
+export const SSIDSIZE = 4;
+export const STRTAB_SPLIT = 8;
+export const EVTQ_SHIFT = 7;
+/** Time for an invalidation request to cross the PCIe link. */
+export const LINK_LATENCY_NS = 200;
+
+export interface HwCfg {
+  cmdqLog2Size: number;
+  atcInvTimeoutNs: number;
+  cmdCostNs: number;
+  gerrorIrqLatencyNs: number;
+  evtqIrqLatencyNs: number;
+  atcInvResponseNs: number;
+}
+
+export interface AtcReq {
+  id: number;
+  sid: number;
+  ssid: number;
+  ssv: boolean;
+  first: number;
+  last: number;
+  /** CMDQ slot of the ATC_INV. */
+  slot: number;
+  sentNs: number;
+  deadlineNs: number;
+  state: 'pending' | 'done' | 'timedout';
+  traceId: number;
+}
+
+export interface SmmuStats {
+  commandsConsumed: number;
+  atcInvTimeouts: number;
+  cmdqErrors: number;
+  blockedDma: number;
+  eventsRecorded: number;
+}
+
+export interface SmmuState {
+  regs: Uint32Array;
+  cmdqShift: number;
+  cmdq: Uint32Array;
+  evtq: Uint32Array;
+  /** Level-2 stream tables by L1 index (sid >> STRTAB_SPLIT): 2^SPLIT STEs each. */
+  strtabL2: Record<number, Uint32Array>;
+  /** The SMMU's cached STEs (filled on first use, refreshed by CFGI_STE / CFGI_ALL). */
+  steCache: Record<number, number[]>;
+  consumer: { busy: boolean; waitingSync: boolean; syncToken: number; syncTimer: number; pendingAbort: boolean };
+  atcReqs: AtcReq[];
+  nextAtcReq: number;
+  gerrorIrqPending: boolean;
+  evtqIrqPending: boolean;
+  sfm: boolean;
+  /** Trace id of the last change of CONS (what a poller woke up on). */
+  consCause: number;
+  stats: SmmuStats;
+}
+
+/** The part of the simulation the hardware layer works on. */
+export interface HwWorld extends SimCtx { hwcfg: HwCfg; smmu: SmmuState; mem: MemState }
+
+export function smmuInit(cfg: HwCfg): SmmuState {
+  const regs = new Uint32Array(REG_FILE_BYTES / 4);
+  regs[ARM_SMMU_IDR0 / 4] = IDR0_S1P | IDR0_ATS | IDR0_SEV;
+  regs[ARM_SMMU_IDR1 / 4] = (cfg.cmdqLog2Size << IDR1_CMDQS_SHIFT) | (EVTQ_SHIFT << IDR1_EVTQS_SHIFT) |
+    (SSIDSIZE << IDR1_SSIDSIZE_SHIFT) | (SIDSIZE << IDR1_SIDSIZE_SHIFT);
+  regs[ARM_SMMU_CMDQ_BASE / 4] = 0x4000_0000 | cfg.cmdqLog2Size;
+  regs[ARM_SMMU_EVTQ_BASE / 4] = 0x4100_0000 | EVTQ_SHIFT;
+  regs[ARM_SMMU_STRTAB_BASE / 4] = 0x4200_0000;
+  regs[ARM_SMMU_STRTAB_BASE_CFG / 4] = (1 << 16) | (STRTAB_SPLIT << 6) | SIDSIZE;
+  return {
+    regs,
+    cmdqShift: cfg.cmdqLog2Size,
+    cmdq: new Uint32Array((1 << cfg.cmdqLog2Size) * CMDQ_ENT_WORDS),
+    evtq: new Uint32Array((1 << EVTQ_SHIFT) * EVTQ_ENT_WORDS),
+    strtabL2: {},
+    steCache: {},
+    consumer: { busy: false, waitingSync: false, syncToken: 0, syncTimer: -1, pendingAbort: false },
+    atcReqs: [],
+    nextAtcReq: 1,
+    gerrorIrqPending: false,
+    evtqIrqPending: false,
+    sfm: false,
+    consCause: -1,
+    stats: { commandsConsumed: 0, atcInvTimeouts: 0, cmdqErrors: 0, blockedDma: 0, eventsRecorded: 0 },
+  };
+}
+
+/* ---------------------------------------------------------------- registers */
+
+export function readReg(w: HwWorld, off: number): number { return w.smmu.regs[off / 4]! >>> 0; }
+
+/** An MMIO write with the side effects the SMMU architecture gives it. */
+export function writeReg(w: HwWorld, off: number, val: number): void {
+  const r = w.smmu.regs;
+  val >>>= 0;
+  switch (off) {
+    case ARM_SMMU_CR0:
+      r[ARM_SMMU_CR0 / 4] = val;
+      r[ARM_SMMU_CR0ACK / 4] = val;
+      note(w, 'reg.write', { reg: 'CR0', value: hex32(val) });
+      kickConsumer(w);
+      return;
+    case ARM_SMMU_IRQ_CTRL:
+      r[off / 4] = val;
+      r[ARM_SMMU_IRQ_CTRLACK / 4] = val;
+      return;
+    case ARM_SMMU_GERRORN: {
+      const before = r[ARM_SMMU_GERRORN / 4]!;
+      r[off / 4] = val;
+      emit(w, 'gerrorn.write', { value: hex32(val), toggled: hex32(before ^ val), gerror: hex32(r[ARM_SMMU_GERROR / 4]!) });
+      // Acknowledging CMDQ_ERR lets the consumer fetch the command at CONS again.
+      kickConsumer(w);
+      return;
+    }
+    case ARM_SMMU_CMDQ_PROD:
+      r[off / 4] = val;
+      emit(w, 'cmdq.prod', { prod: hex32(val) });
+      kickConsumer(w);
+      return;
+    case ARM_SMMU_EVTQ_CONS:
+      r[off / 4] = val;
+      return;
+    default:
+      r[off / 4] = val;
+  }
+}
+
+export function gerrorActive(w: HwWorld): number {
+  return (readReg(w, ARM_SMMU_GERROR) ^ readReg(w, ARM_SMMU_GERRORN)) >>> 0;
+}
+
+/** The SMMU toggles a GERROR bit only if that error is not already active. */
+export function raiseGerror(w: HwWorld, bit: number): void {
+  if (gerrorActive(w) & bit) return;
+  const r = w.smmu.regs;
+  r[ARM_SMMU_GERROR / 4] = (r[ARM_SMMU_GERROR / 4]! ^ bit) >>> 0;
+  emit(w, 'gerror.toggle', { bit, gerror: hex32(r[ARM_SMMU_GERROR / 4]!), gerrorn: hex32(r[ARM_SMMU_GERRORN / 4]!) });
+  if ((readReg(w, ARM_SMMU_IRQ_CTRL) & IRQ_CTRL_GERROR_IRQEN) && !w.smmu.gerrorIrqPending) {
+    w.smmu.gerrorIrqPending = true;
+    schedule(w, w.s.nowNs + w.hwcfg.gerrorIrqLatencyNs, { k: 'irq.gerror' });
+  }
+}
+
+/* ----------------------------------------------------------------- CMDQ */
+
+function consReg(w: HwWorld): number { return readReg(w, ARM_SMMU_CMDQ_CONS); }
+function prodReg(w: HwWorld): number { return readReg(w, ARM_SMMU_CMDQ_PROD); }
+
+/** CONS with the ERR field removed (RD: index + wrap bit). */
+export function consRd(w: HwWorld): number { return consReg(w) & ((2 << w.smmu.cmdqShift) - 1); }
+export function consErr(w: HwWorld): number { return (consReg(w) >>> CMDQ_CONS_ERR_SHIFT) & CMDQ_CONS_ERR_MASK; }
+
+function canConsume(w: HwWorld): boolean {
+  const s = w.smmu;
+  if (s.sfm) return false;
+  if (!(readReg(w, ARM_SMMU_CR0) & CR0_CMDQEN)) return false;
+  if (gerrorActive(w) & GERROR_CMDQ_ERR) return false;
+  const shift = s.cmdqShift;
+  return !queueEmpty(shift, prodReg(w), consRd(w));
+}
+
+export function kickConsumer(w: HwWorld): void {
+  const c = w.smmu.consumer;
+  // A CMD_SYNC parked on outstanding ATC_INVs is re-evaluated on completions
+  // and deadlines; an error clears the park, and an acknowledgement restarts
+  // consumption at CONS.
+  if (c.busy || c.waitingSync) return;
+  if (!canConsume(w)) return;
+  c.busy = true;
+  schedule(w, w.s.nowNs + w.hwcfg.cmdCostNs, { k: 'hw.consume' });
+}
+
+function advanceCons(w: HwWorld, slot: number, op: number): void {
+  const s = w.smmu;
+  const shift = s.cmdqShift;
+  // Consumption resumes with a clean CONS.ERR (the field describes the command in error only).
+  const next = queueIncN(shift, consRd(w), 1);
+  s.regs[ARM_SMMU_CMDQ_CONS / 4] = next;
+  s.stats.commandsConsumed++;
+  s.consCause = emit(w, 'cmdq.consume', { slot, op: opcodeName(op), cons: hex32(next) });
+}
+
+function cmdqError(w: HwWorld, code: number, slot: number): void {
+  const s = w.smmu;
+  const rd = consRd(w);
+  s.regs[ARM_SMMU_CMDQ_CONS / 4] = (rd | ((code & CMDQ_CONS_ERR_MASK) << CMDQ_CONS_ERR_SHIFT)) >>> 0;
+  s.stats.cmdqErrors++;
+  if (code === CMDQ_ERR_CERROR_ATC_INV_IDX) s.stats.atcInvTimeouts++;
+  s.consCause = emit(w, 'cmdq.error', { slot, cerror: cerrorName(code), cons: hex32(consReg(w)) });
+  raiseGerror(w, GERROR_CMDQ_ERR);
+}
+
+/** The consumer processes the command at CONS (event 'hw.consume'). */
+export function onConsume(w: HwWorld): void {
+  const s = w.smmu;
+  s.consumer.busy = false;
+  if (!canConsume(w)) return;
+  const shift = s.cmdqShift;
+  const slot = Q_IDX(shift, consRd(w));
+  if (s.consumer.pendingAbort) {
+    s.consumer.pendingAbort = false;
+    cmdqError(w, CMDQ_ERR_CERROR_ABT_IDX, slot);
+    return;
+  }
+  const cmd = decodeCmd(s.cmdq, slot * CMDQ_ENT_WORDS);
+  if (!isKnownOpcode(cmd.op) || !commandIsLegal(cmd)) {
+    cmdqError(w, CMDQ_ERR_CERROR_ILL_IDX, slot);
+    return;
+  }
+  switch (cmd.op) {
+    case CMDQ_OP_CMD_SYNC:
+      if (!syncMayComplete(w, slot)) return;
+      advanceCons(w, slot, cmd.op);
+      break;
+    case CMDQ_OP_ATC_INV: {
+      advanceCons(w, slot, cmd.op);
+      const [first, last] = atcInvPageRange(cmd);
+      const req: AtcReq = {
+        id: s.nextAtcReq++, sid: cmd.sid!, ssid: cmd.ssid ?? 0, ssv: cmd.ssv ?? false, first, last, slot,
+        sentNs: w.s.nowNs, deadlineNs: w.s.nowNs + w.hwcfg.atcInvTimeoutNs, state: 'pending', traceId: -1,
+      };
+      req.traceId = emit(w, 'atc.inv.send', { req: req.id, sid: req.sid, ssid: req.ssid, all: (cmd.size ?? 0) >= ATC_INV_SIZE_ALL, first, last });
+      s.atcReqs.push(req);
+      schedule(w, w.s.nowNs + LINK_LATENCY_NS, { k: 'pci.atc_inv_req', req: req.id });
+      break;
+    }
+    case CMDQ_OP_CFGI_STE:
+      advanceCons(w, slot, cmd.op);
+      refreshSteCache(w, cmd.sid!);
+      break;
+    case CMDQ_OP_CFGI_ALL:
+      advanceCons(w, slot, cmd.op);
+      s.steCache = {};
+      note(w, 'ste.cfgi_all', {});
+      break;
+    default:
+      // TLB and other configuration invalidations: the model keeps no TLB.
+      advanceCons(w, slot, cmd.op);
+  }
+  kickConsumer(w);
+}
+
+/** Reserved fields or out-of-range operands make a command illegal (CERROR_ILL). */
+function commandIsLegal(cmd: ReturnType<typeof decodeCmd>): boolean {
+  if (cmd.sid !== undefined && cmd.sid >= 1 << SIDSIZE) return false;
+  if (cmd.ssid !== undefined && cmd.ssid >= 1 << 20) return false;
+  return true;
+}
+
+/**
+ * CMD_SYNC completes only when every earlier ATC_INV has completed. If one
+ * has outlived the ATC invalidation timeout, the sync fails with
+ * CERROR_ATC_INV_SYNC; the invalidations past their deadline are dropped.
+ */
+function syncMayComplete(w: HwWorld, slot: number): boolean {
+  const s = w.smmu;
+  const pending = s.atcReqs.filter((r) => r.state === 'pending');
+  cancel(w, s.consumer.syncTimer);
+  s.consumer.syncTimer = -1;
+  if (pending.length === 0) {
+    s.consumer.waitingSync = false;
+    return true;
+  }
+  const earliest = Math.min(...pending.map((r) => r.deadlineNs));
+  if (earliest <= w.s.nowNs) {
+    for (const r of pending) {
+      if (r.deadlineNs <= w.s.nowNs) {
+        r.state = 'timedout';
+        note(w, 'atc.inv.timeout', { req: r.id, sid: r.sid }, r.traceId);
+      }
+    }
+    s.atcReqs = s.atcReqs.filter((r) => r.state === 'pending');
+    s.consumer.waitingSync = false;
+    cmdqError(w, CMDQ_ERR_CERROR_ATC_INV_IDX, slot);
+    return false;
+  }
+  if (!s.consumer.waitingSync) {
+    s.consumer.waitingSync = true;
+    note(w, 'cmdq.sync.wait', { slot, outstanding: pending.length });
+  }
+  s.consumer.syncToken++;
+  s.consumer.syncTimer = schedule(w, earliest, { k: 'hw.sync_deadline', token: s.consumer.syncToken });
+  return false;
+}
+
+function retrySync(w: HwWorld): void {
+  const s = w.smmu;
+  if (!s.consumer.waitingSync) return;
+  if (!canConsume(w)) { s.consumer.waitingSync = false; return; }
+  const slot = Q_IDX(s.cmdqShift, consRd(w));
+  if (syncMayComplete(w, slot)) {
+    advanceCons(w, slot, CMDQ_OP_CMD_SYNC);
+    kickConsumer(w);
+  }
+}
+
+export function onSyncDeadline(w: HwWorld, token: number): void {
+  if (token !== w.smmu.consumer.syncToken) return;
+  w.smmu.consumer.syncTimer = -1;
+  retrySync(w);
+}
+
+/** An endpoint's Invalidate Completion reached the SMMU. */
+export function onAtcInvCompletion(w: HwWorld, reqId: number): void {
+  const s = w.smmu;
+  const r = s.atcReqs.find((x) => x.id === reqId);
+  if (!r) {
+    note(w, 'atc.inv.late', { req: reqId });
+    return;
+  }
+  r.state = 'done';
+  s.atcReqs = s.atcReqs.filter((x) => x.id !== reqId);
+  emit(w, 'atc.inv.complete', { req: reqId, sid: r.sid });
+  retrySync(w);
+}
+
+export function atcReq(w: HwWorld, reqId: number): AtcReq | undefined {
+  return w.smmu.atcReqs.find((x) => x.id === reqId);
+}
+
+/** Injected fault: the next command fetch takes an external abort (CERROR_ABT). */
+export function injectCmdqAbort(w: HwWorld): void {
+  w.smmu.consumer.pendingAbort = true;
+  note(w, 'smmu.fault', { kind: 'cmdq-abort' });
+  kickConsumer(w);
+}
+
+/** Injected fault: the SMMU enters Service Failure Mode. */
+export function injectSfm(w: HwWorld): void {
+  w.smmu.sfm = true;
+  emit(w, 'smmu.fault', { kind: 'sfm' });
+  raiseGerror(w, GERROR_SFM_ERR);
+}
+
+/* ---------------------------------------------------------- stream table */
+
+export function steL2(w: HwWorld, sid: number, create: boolean): { arr: Uint32Array; base: number } | null {
+  const l1 = sid >>> STRTAB_SPLIT;
+  let t = w.smmu.strtabL2[l1];
+  if (!t) {
+    if (!create) return null;
+    t = new Uint32Array((1 << STRTAB_SPLIT) * STE_WORDS);
+    w.smmu.strtabL2[l1] = t;
+  }
+  return { arr: t, base: (sid & ((1 << STRTAB_SPLIT) - 1)) * STE_WORDS };
+}
+
+function refreshSteCache(w: HwWorld, sid: number): void {
+  const loc = steL2(w, sid, false);
+  if (!loc) { delete w.smmu.steCache[sid]; return; }
+  w.smmu.steCache[sid] = Array.from(loc.arr.subarray(loc.base, loc.base + STE_WORDS));
+  const f = readSte(loc.arr, loc.base);
+  note(w, 'ste.cfgi', { sid, v: f.v, config: f.config, eats: f.eats });
+}
+
+/** The STE the SMMU uses for `sid`: its cached copy, fetched on first use. */
+export function steForTranslation(w: HwWorld, sid: number): ReturnType<typeof readSte> | null {
+  let cached = w.smmu.steCache[sid];
+  if (!cached) {
+    const loc = steL2(w, sid, false);
+    if (!loc) return null;
+    cached = Array.from(loc.arr.subarray(loc.base, loc.base + STE_WORDS));
+    w.smmu.steCache[sid] = cached;
+  }
+  return readSte(Uint32Array.from(cached), 0);
+}
+
+/* ------------------------------------------------------------ event queue */
+
+export interface EvtRecord { id: number; sid: number; ssid: number; ssv: boolean; addr: number; read: boolean }
+
+export function recordEvent(w: HwWorld, e: EvtRecord): void {
+  const s = w.smmu;
+  if (!(readReg(w, ARM_SMMU_CR0) & CR0_EVTQEN)) return;
+  const prod = readReg(w, ARM_SMMU_EVTQ_PROD);
+  const cons = readReg(w, ARM_SMMU_EVTQ_CONS);
+  if (queueFull(EVTQ_SHIFT, prod, cons)) {
+    note(w, 'evtq.overflow', { id: e.id, sid: e.sid });
+    return;
+  }
+  const base = Q_IDX(EVTQ_SHIFT, prod) * EVTQ_ENT_WORDS;
+  s.evtq.fill(0, base, base + EVTQ_ENT_WORDS);
+  setField(s.evtq, base, EVTQ_0_ID, e.id);
+  setField(s.evtq, base, EVTQ_0_SSV, e.ssv ? 1 : 0);
+  setField(s.evtq, base, EVTQ_0_SSID, e.ssid);
+  setField(s.evtq, base, EVTQ_0_SID, e.sid);
+  setField(s.evtq, base, EVTQ_1_RNW, e.read ? 1 : 0);
+  setField(s.evtq, base, EVTQ_2_ADDR, e.addr);
+  s.regs[ARM_SMMU_EVTQ_PROD / 4] = queueIncN(EVTQ_SHIFT, prod, 1);
+  s.stats.eventsRecorded++;
+  emit(w, 'evtq.record', { event: EVENT_SPEC_NAMES[e.id] ?? `0x${e.id.toString(16)}`, id: e.id, sid: e.sid, addr: e.addr });
+  if ((readReg(w, ARM_SMMU_IRQ_CTRL) & IRQ_CTRL_EVTQ_IRQEN) && !s.evtqIrqPending) {
+    s.evtqIrqPending = true;
+    schedule(w, w.s.nowNs + w.hwcfg.evtqIrqLatencyNs, { k: 'irq.evtq' });
+  }
+}
+
+export function evtqPending(w: HwWorld): number {
+  return EVTQ_SHIFT >= 0 ? ((1 << EVTQ_SHIFT) - queueSpace(EVTQ_SHIFT, readReg(w, ARM_SMMU_EVTQ_PROD), readReg(w, ARM_SMMU_EVTQ_CONS))) : 0;
+}
+
+/* -------------------------------------------------------------- DMA checks */
+
+export type DmaVerdict =
+  | { ok: true; pfn: number; via: 'translated' | 'untranslated' | 'bypass' }
+  | { ok: false; reason: string };
+
+function dmaGloballyAborted(w: HwWorld): string | null {
+  if (w.smmu.sfm) return 'SMMU in Service Failure Mode';
+  if (!(readReg(w, ARM_SMMU_CR0) & CR0_SMMUEN)) {
+    return readReg(w, ARM_SMMU_GBPA) & GBPA_ABORT ? 'SMMUEN=0 and GBPA.ABORT=1' : null;
+  }
+  return null;
+}
+
+function block(w: HwWorld, reason: string, evt: EvtRecord | null): DmaVerdict {
+  w.smmu.stats.blockedDma++;
+  if (evt) recordEvent(w, evt);
+  return { ok: false, reason };
+}
+
+/**
+ * A Translated request (address from the endpoint's ATC). With CR0.ATSCHK=1
+ * it is checked against the STE: EATS=0 aborts it with F_TRANSL_FORBIDDEN.
+ * With ATSCHK=0 it bypasses the SMMU unchecked.
+ */
+export function checkTranslated(w: HwWorld, sid: number, pfn: number, write: boolean): DmaVerdict {
+  const g = dmaGloballyAborted(w);
+  if (g) return block(w, g, null);
+  if (!(readReg(w, ARM_SMMU_CR0) & CR0_ATSCHK)) return { ok: true, pfn, via: 'bypass' };
+  const ste = steForTranslation(w, sid);
+  if (!ste || !ste.v) return block(w, 'STE.V=0', { id: EVT_ID_BAD_STE_CONFIG, sid, ssid: 0, ssv: false, addr: 0, read: !write });
+  if (ste.config === STRTAB_STE_0_CFG_ABORT) return block(w, 'STE.Config=ABORT', null);
+  const eats = ste.config === STRTAB_STE_0_CFG_BYPASS ? 0 : ste.eats;
+  if (eats === 0) {
+    return block(w, 'STE.EATS=0 (ATSCHK=1)', { id: EVT_ID_TRANSL_FORBIDDEN, sid, ssid: 0, ssv: false, addr: pfn * 4096, read: !write });
+  }
+  return { ok: true, pfn, via: 'translated' };
+}
+
+/** Stage-1 walk: STE.S1ContextPtr → CD[ssid] → TTB0 → IO page table. */
+function walk(w: HwWorld, ste: NonNullable<ReturnType<typeof steForTranslation>>, ssid: number, ipfn: number): { pfn: number; ttb: number } | null {
+  const cdt = w.mem.cdTables[ste.s1ContextPtr];
+  if (!cdt) return null;
+  if (ssid * 16 >= cdt.length) return null;
+  const cd = readCd(cdt, ssid * 16);
+  if (!cd.v) return null;
+  const pt = w.mem.pgtables[String(cd.ttb0)];
+  const pfn = pt?.[ipfn];
+  return pfn === undefined ? null : { pfn, ttb: cd.ttb0 };
+}
+
+/** An Untranslated request: full translation through STE, CD and the IO page table. */
+export function translateUntranslated(w: HwWorld, sid: number, ssid: number, iova: number, write: boolean): DmaVerdict {
+  const g = dmaGloballyAborted(w);
+  if (g) return block(w, g, null);
+  const ste = steForTranslation(w, sid);
+  if (!ste || !ste.v) return block(w, 'STE.V=0', { id: EVT_ID_BAD_STE_CONFIG, sid, ssid, ssv: ssid !== 0, addr: iova, read: !write });
+  if (ste.config === STRTAB_STE_0_CFG_BYPASS) return { ok: true, pfn: Math.floor(iova / 4096), via: 'bypass' };
+  if (ste.config !== STRTAB_STE_0_CFG_S1_TRANS) return block(w, `STE.Config=${ste.config === 0 ? 'ABORT' : ste.config}`, null);
+  const t = walk(w, ste, ssid, Math.floor(iova / 4096));
+  if (t === null) {
+    return block(w, 'translation fault', { id: EVT_ID_TRANSLATION_FAULT, sid, ssid, ssv: ssid !== 0, addr: iova, read: !write });
+  }
+  return { ok: true, pfn: t.pfn, via: 'untranslated' };
+}
+
+export type AtsVerdict = { ok: true; pfn: number; ttb: number } | { ok: false; ur: boolean; reason: string };
+
+/**
+ * An ATS Translation Request. EATS=0 (or BYPASS/ABORT) returns Unsupported
+ * Request and records F_BAD_ATS_TREQ; an unmapped address returns a
+ * completion with no access.
+ */
+export function atsTranslationRequest(w: HwWorld, sid: number, ssid: number, iova: number, write: boolean): AtsVerdict {
+  const g = dmaGloballyAborted(w);
+  if (g) return { ok: false, ur: true, reason: g };
+  const ste = steForTranslation(w, sid);
+  if (!ste || !ste.v || ste.config !== STRTAB_STE_0_CFG_S1_TRANS || ste.eats === 0) {
+    recordEvent(w, { id: EVT_ID_BAD_ATS_TREQ, sid, ssid, ssv: ssid !== 0, addr: iova, read: !write });
+    return { ok: false, ur: true, reason: 'ATS disabled in STE (EATS=0)' };
+  }
+  const t = walk(w, ste, ssid, Math.floor(iova / 4096));
+  if (t === null) return { ok: false, ur: false, reason: 'no translation' };
+  return { ok: true, pfn: t.pfn, ttb: t.ttb };
+}
+
+/** Small random jitter (deterministic, from the scenario seed). */
+export function jitterNs(w: HwWorld, baseNs: number): number {
+  return baseNs + prngInt(w.s.prng, 0, Math.max(0, Math.floor(baseNs / 2)));
+}
+
+export { CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN };

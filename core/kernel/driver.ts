@@ -1,0 +1,435 @@
+/**
+ * arm-smmu-v3 driver paths around the command queue: STE writes under
+ * ats_broken_lock, attach (prepare / install STE / commit with ATS enable,
+ * flush or disable), ATC invalidation of a master, domain range invalidation,
+ * PASID set/remove, reset_device_done and release_device
+ * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c).
+ */
+import { emit, note } from '../sim/context.ts';
+import {
+  CMDQ_OP_CFGI_CD, encodeCmd, makeCmdAtcInv, makeCmdCfgiSte, makeCmdTlbiNhVa, type Cmd,
+} from '../hw/cmd.ts';
+import { steL2 } from '../hw/smmu.ts';
+import {
+  CD_WORDS, STE_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
+  STRTAB_STE_1_EATS_ABT, STRTAB_STE_1_EATS_TRANS, STRTAB_STE_1_S1DSS_SSID0, readSte, writeCd, writeSte,
+  type SteFields,
+} from '../hw/ste.ts';
+import { SSIDSIZE } from '../hw/smmu.ts';
+import { batchAdd, batchSubmit, issueCmdlist, newBatch } from './cmdq.ts';
+import { defineKernelFns, unlock } from './sched.ts';
+import { call, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
+import { atsBrokenLock, masterOf } from './util.ts';
+import { BLOCKED_DOMAIN, type Inv, type KDomain, type KMaster, type KWorld } from './state.ts';
+
+/* ------------------------------------------------------------- helpers */
+
+/** arm_smmu_ats_supported(): ATS capable, and not broken (seed 003 #18, gated by the fence). */
+export function atsSupported(w: KWorld, m: KMaster): boolean {
+  if (!m.atsCap) return false;
+  if (w.kcfg.flags.atsBrokenFence && m.atsBroken) return false;
+  return true;
+}
+
+export function domainOf(w: KWorld, id: string | null): KDomain | null {
+  if (id === null) return null;
+  return w.k.domains[id] ?? null;
+}
+
+/** The STE the driver builds for `m` attached to domain `dom`. */
+export function buildSte(w: KWorld, m: KMaster, domId: string | null, ats: boolean): SteFields {
+  const d = domainOf(w, domId);
+  const base: SteFields = { v: 1, config: STRTAB_STE_0_CFG_ABORT, s1fmt: 0, s1ContextPtr: 0, s1cdmax: 0, s1dss: 0, eats: STRTAB_STE_1_EATS_ABT, strw: 0 };
+  if (!d || d.type === 'blocked') return base;
+  if (d.type === 'identity') return { ...base, config: STRTAB_STE_0_CFG_BYPASS };
+  return {
+    ...base, config: STRTAB_STE_0_CFG_S1_TRANS, s1ContextPtr: m.cdTab, s1cdmax: m.pasidCap ? SSIDSIZE : 0,
+    s1dss: STRTAB_STE_1_S1DSS_SSID0, eats: ats ? STRTAB_STE_1_EATS_TRANS : STRTAB_STE_1_EATS_ABT,
+  };
+}
+
+function invCmp(a: Inv, b: Inv): number {
+  if (a.type !== b.type) return a.type === 'S1_ASID' ? -1 : 1;
+  return a.id - b.id || a.ssid - b.ssid;
+}
+
+/** Add a master to a domain's invalidation array (arm_smmu_attach_prepare's invs merge). */
+export function invsAdd(d: KDomain, m: KMaster, withAts: boolean, ssid: number): void {
+  if (d.type !== 'paging') return;
+  const asid = d.invs.find((x) => x.type === 'S1_ASID');
+  if (asid) asid.users++;
+  else d.invs.push({ type: 'S1_ASID', id: d.asid, ssid: 0, master: null, users: 1 });
+  if (withAts) {
+    for (const sid of m.sids) {
+      if (!d.invs.some((x) => x.type === 'ATS' && x.id === sid && x.ssid === ssid)) {
+        d.invs.push({ type: 'ATS', id: sid, ssid, master: m.bdf, users: 1 });
+      }
+    }
+  }
+  d.invs.sort(invCmp);
+}
+
+/** Remove a master (optionally one PASID) from a domain's invalidation array. */
+export function invsRemove(d: KDomain, m: KMaster, ssid: number | null): void {
+  const asid = d.invs.find((x) => x.type === 'S1_ASID');
+  if (asid && --asid.users <= 0) d.invs = d.invs.filter((x) => x !== asid);
+  d.invs = d.invs.filter((x) => !(x.type === 'ATS' && x.master === m.bdf && (ssid === null || x.ssid === ssid)));
+}
+
+function writeSteMemory(w: KWorld, sid: number, s: SteFields): void {
+  const loc = steL2(w, sid, true)!;
+  writeSte(loc.arr, loc.base, s);
+}
+
+/* -------------------------------------------------------- kernel functions */
+
+export function writeSteFrame(bdf: string, sid: number, target: SteFields, why: string): Frame {
+  return frame('arm_smmu_write_ste', { bdf, sid, target, why });
+}
+
+/**
+ * arm_smmu_write_ste(): write the STE and sync it with CFGI_STE + CMD_SYNC.
+ * With the fence (seed 003 #23) this runs under ats_broken_lock and masks
+ * EATS while ats_broken is set.
+ */
+function arm_smmu_write_ste(w: KWorld, t: Task, f: Frame): Yield {
+  const fence = w.kcfg.flags.atsBrokenFence;
+  const m = masterOf(w, f.bdf)!;
+  for (;;) {
+    switch (f.pc) {
+      case 0:
+        f.pc = 1;
+        if (fence) return lock(atsBrokenLock(f.bdf));
+        continue;
+      case 1: {
+        const target = { ...(f.target as SteFields) };
+        if (fence && m.atsBroken && target.eats !== STRTAB_STE_1_EATS_ABT) {
+          target.eats = STRTAB_STE_1_EATS_ABT;
+          note(w, 'ste.mask_eats', { sid: f.sid, bdf: f.bdf });
+        }
+        writeSteMemory(w, f.sid, target);
+        emit(w, 'ste.write', { sid: f.sid, bdf: f.bdf, config: target.config, eats: target.eats, why: f.why });
+        f.pc = 2;
+        return call(issueCmdlist(encodeCmd(makeCmdCfgiSte(f.sid, true)), true));
+      }
+      case 2:
+        if (fence) unlock(w, t, atsBrokenLock(f.bdf));
+        return ret(0);
+      default:
+        throw new Error(`bad pc ${f.pc}`);
+    }
+  }
+}
+
+export function attachDevFrame(bdf: string, dom: string | null): Frame {
+  return frame('arm_smmu_attach_dev', { bdf, dom, i: 0, newAts: false, oldAts: false, oldDom: null });
+}
+
+/**
+ * arm_smmu_attach_dev() for a paging, identity or the blocking domain:
+ * prepare (invs of the new domain), install the STE for every SID, commit
+ * (enable ATS, flush the ATC across a domain change, or disable ATS), and
+ * drop the master from the old domain's invs.
+ */
+function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
+  const m = masterOf(w, f.bdf)!;
+  const ep = w.pci.endpoints[f.bdf]!;
+  for (;;) {
+    switch (f.pc) {
+      case 0: {
+        const d = domainOf(w, f.dom);
+        f.oldDom = m.domain;
+        f.oldAts = m.atsEnabled;
+        f.newAts = !!d && d.type === 'paging' && atsSupported(w, m);
+        emit(w, 'attach.begin', { bdf: f.bdf, domain: f.dom ?? 'none', from: m.domain ?? 'none', ats: f.newAts });
+        if (d && d.type === 'paging') {
+          invsAdd(d, m, f.newAts, 0);
+          const cdt = w.mem.cdTables[m.cdTab]!;
+          writeCd(cdt, 0, { v: 1, asid: d.asid, ttb0: d.ttb });
+        }
+        f.i = 0;
+        f.pc = 1;
+        continue;
+      }
+      case 1:
+        if (f.i >= m.sids.length) { f.pc = 3; continue; }
+        f.pc = 2;
+        return call(writeSteFrame(f.bdf, m.sids[f.i]!, buildSte(w, m, f.dom, f.newAts), `attach ${f.dom ?? 'none'}`));
+      case 2:
+        f.i++;
+        f.pc = 1;
+        continue;
+      case 3:
+        if (f.newAts && !f.oldAts) {
+          // arm_smmu_enable_ats(): the STE has EATS, now enable ATS at the endpoint.
+          ep.atsEnabled = true;
+          m.atsEnabled = true;
+          note(w, 'ats.enable', { bdf: f.bdf });
+          f.pc = 5;
+          continue;
+        }
+        if (f.newAts && f.oldAts && f.oldDom !== f.dom) {
+          // ATS stays on across a domain change: flush the ATC.
+          f.pc = 4;
+          return call(atcInvMasterFrame(f.bdf, 0));
+        }
+        if (!f.newAts && f.oldAts) {
+          // arm_smmu_disable_ats(): disable at the endpoint, then invalidate its ATC.
+          ep.atsEnabled = false;
+          m.atsEnabled = false;
+          note(w, 'ats.disable', { bdf: f.bdf });
+          f.pc = 4;
+          return call(atcInvMasterFrame(f.bdf, 0));
+        }
+        f.pc = 5;
+        continue;
+      case 4:
+        f.pc = 5;
+        continue;
+      case 5: {
+        const old = domainOf(w, f.oldDom);
+        if (old && f.oldDom !== f.dom) invsRemove(old, m, 0);
+        m.domain = f.dom;
+        emit(w, 'attach.end', { bdf: f.bdf, domain: f.dom ?? 'none' });
+        return ret(0);
+      }
+      default:
+        throw new Error(`bad pc ${f.pc}`);
+    }
+  }
+}
+
+export function atcInvMasterFrame(bdf: string, ssid: number): Frame {
+  return frame('arm_smmu_atc_inv_master', { bdf, ssid, b: null, i: 0 });
+}
+
+/** arm_smmu_atc_inv_master(): ATC_INV (all) for every SID of the master (seed 003 #18, #22). */
+function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: Frame): Yield {
+  const m = masterOf(w, f.bdf)!;
+  for (;;) {
+    switch (f.pc) {
+      case 0:
+        // Do not issue ATC_INV that will definitely time out.
+        if (w.kcfg.flags.atsBrokenFence && m.atsBroken) {
+          note(w, 'atc_inv.skip', { bdf: f.bdf, why: 'ats_broken' });
+          return ret(0);
+        }
+        f.b = newBatch(m.sids.map((sid) => ({ type: 'ATS' as const, id: sid, ssid: f.ssid, master: m.bdf, users: 1 })));
+        f.i = 0;
+        f.pc = 1;
+        continue;
+      case 1:
+        if (f.i >= m.sids.length) { f.pc = 3; continue; }
+        f.pc = 2;
+        return call(batchAdd(f.b, makeCmdAtcInv(m.sids[f.i]!, f.ssid, 0, 0)));
+      case 2:
+        f.i++;
+        f.pc = 1;
+        continue;
+      case 3:
+        f.pc = 4;
+        return call(batchSubmit(f.b));
+      default:
+        return ret(t.rv);
+    }
+  }
+}
+
+export function domainInvRangeFrame(dom: string, iova: number, size: number): Frame {
+  return frame('__arm_smmu_domain_inv_range', { dom, iova, size, invs: null, i: 0, b: null });
+}
+
+/**
+ * __arm_smmu_domain_inv_range(): one TLBI for the ASID and one ATC_INV per
+ * ATS StreamID of the domain's invalidation array, batched, then a CMD_SYNC.
+ * ATC_INVs to an ats_broken master are skipped (seed 003 #18).
+ */
+function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
+  for (;;) {
+    switch (f.pc) {
+      case 0: {
+        const d = w.k.domains[f.dom]!;
+        f.invs = d.invs.map((x) => ({ ...x }));
+        f.b = newBatch(f.invs);
+        f.i = 0;
+        f.pc = 1;
+        continue;
+      }
+      case 1: {
+        const invs = f.invs as Inv[];
+        if (f.i >= invs.length) { f.pc = 3; continue; }
+        const inv = invs[f.i]!;
+        let cmd: Cmd | null = null;
+        if (inv.type === 'S1_ASID') cmd = makeCmdTlbiNhVa(inv.id, f.iova, Math.max(1, Math.ceil(f.size / 4096)));
+        else {
+          const m = inv.master ? masterOf(w, inv.master) : undefined;
+          if (m && w.kcfg.flags.atsBrokenFence && m.atsBroken) {
+            note(w, 'atc_inv.skip', { bdf: m.bdf, sid: inv.id, why: 'ats_broken' });
+          } else {
+            cmd = makeCmdAtcInv(inv.id, inv.ssid, f.iova, f.size);
+          }
+        }
+        if (!cmd) { f.i++; continue; }
+        f.pc = 2;
+        return call(batchAdd(f.b, cmd));
+      }
+      case 2:
+        f.i++;
+        f.pc = 1;
+        continue;
+      case 3:
+        if (f.b.cmds.length === 0) return ret(0);
+        f.pc = 4;
+        return call(batchSubmit(f.b));
+      default:
+        return ret(t.rv);
+    }
+  }
+}
+
+export function setDevPasidFrame(bdf: string, pasid: number, dom: string): Frame {
+  return frame('arm_smmu_set_dev_pasid', { bdf, pasid, dom, i: 0 });
+}
+
+/** arm_smmu_set_dev_pasid(): install CD[pasid] and sync it; ATS entries for the PASID. */
+function arm_smmu_set_dev_pasid(w: KWorld, t: Task, f: Frame): Yield {
+  const m = masterOf(w, f.bdf)!;
+  for (;;) {
+    switch (f.pc) {
+      case 0: {
+        const d = w.k.domains[f.dom]!;
+        writeCd(w.mem.cdTables[m.cdTab]!, f.pasid * CD_WORDS, { v: 1, asid: d.asid, ttb0: d.ttb });
+        invsAdd(d, m, m.atsEnabled, f.pasid);
+        m.pasids[f.pasid] = f.dom;
+        emit(w, 'pasid.set', { bdf: f.bdf, pasid: f.pasid, domain: f.dom });
+        f.pc = 1;
+        continue;
+      }
+      case 1:
+        if (f.i >= m.sids.length) return ret(0);
+        f.pc = 2;
+        return call(issueCmdlist(encodeCmd({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
+      default:
+        f.i++;
+        f.pc = 1;
+        continue;
+    }
+  }
+}
+
+export function removeDevPasidFrame(bdf: string, pasid: number): Frame {
+  return frame('arm_smmu_remove_dev_pasid', { bdf, pasid, i: 0 });
+}
+
+/** The blocking domain's set_dev_pasid: clear CD[pasid], sync it, flush the PASID's ATC entries. */
+function arm_smmu_remove_dev_pasid(w: KWorld, t: Task, f: Frame): Yield {
+  const m = masterOf(w, f.bdf)!;
+  for (;;) {
+    switch (f.pc) {
+      case 0: {
+        const cdt = w.mem.cdTables[m.cdTab]!;
+        writeCd(cdt, f.pasid * CD_WORDS, { v: 0, asid: 0, ttb0: 0 });
+        const dom = m.pasids[f.pasid];
+        const d = dom ? w.k.domains[dom] : undefined;
+        if (d) invsRemove(d, m, f.pasid);
+        delete m.pasids[f.pasid];
+        emit(w, 'pasid.remove', { bdf: f.bdf, pasid: f.pasid });
+        f.pc = 1;
+        continue;
+      }
+      case 1:
+        if (f.i >= m.sids.length) { f.pc = 3; continue; }
+        f.pc = 2;
+        return call(issueCmdlist(encodeCmd({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
+      case 2:
+        f.i++;
+        f.pc = 1;
+        continue;
+      case 3:
+        if (!m.atsEnabled) return ret(0);
+        f.pc = 4;
+        return call(atcInvMasterFrame(f.bdf, f.pasid));
+      default:
+        return ret(0);
+    }
+  }
+}
+
+/** arm_smmu_reset_device_done(): lift the driver quarantine after a good reset (seed 003 #18, #23). */
+function arm_smmu_reset_device_done(w: KWorld, t: Task, f: Frame): Yield {
+  const fence = w.kcfg.flags.atsBrokenFence;
+  const m = masterOf(w, f.bdf)!;
+  if (f.pc === 0) {
+    f.pc = 1;
+    if (fence) return lock(atsBrokenLock(f.bdf));
+  }
+  const was = m.atsBroken;
+  m.atsBroken = false;
+  if (was) {
+    w.k.stats.unquarantines++;
+    emit(w, 'unquarantine.driver', { bdf: f.bdf });
+  }
+  if (fence) unlock(w, t, atsBrokenLock(f.bdf));
+  return ret(0);
+}
+
+/** arm_smmu_release_device(): put the STEs back to abort, forget the master. */
+function arm_smmu_release_device(w: KWorld, t: Task, f: Frame): Yield {
+  const m = masterOf(w, f.bdf)!;
+  switch (f.pc) {
+    case 0:
+      f.pc = 1;
+      return call(attachDevFrame(f.bdf, BLOCKED_DOMAIN));
+    default: {
+      for (const [p, dom] of Object.entries(m.pasids)) {
+        const d = w.k.domains[dom];
+        if (d) invsRemove(d, m, Number(p));
+      }
+      m.pasids = {};
+      for (const d of Object.values(w.k.domains)) d.invs = d.invs.filter((x) => x.master !== m.bdf);
+      for (const sid of m.sids) delete w.k.streams[sid];
+      m.present = false;
+      emit(w, 'master.release', { bdf: f.bdf });
+      return ret(0);
+    }
+  }
+}
+
+/** Bring-up of a master at probe time: CD table, STEs for the group's domain, ATS on when supported. */
+export function probeMaster(w: KWorld, m: KMaster, dom: string | null): void {
+  const ssidCount = m.pasidCap ? 1 << SSIDSIZE : 1;
+  w.mem.cdTables[m.cdTab] = new Uint32Array(ssidCount * CD_WORDS);
+  for (const sid of m.sids) w.k.streams[sid] = m.bdf;
+  const d = domainOf(w, dom);
+  const ats = !!d && d.type === 'paging' && atsSupported(w, m);
+  if (d && d.type === 'paging') {
+    invsAdd(d, m, ats, 0);
+    writeCd(w.mem.cdTables[m.cdTab]!, 0, { v: 1, asid: d.asid, ttb0: d.ttb });
+  }
+  for (const sid of m.sids) writeSteMemory(w, sid, buildSte(w, m, dom ?? BLOCKED_DOMAIN, ats));
+  m.domain = dom ?? BLOCKED_DOMAIN;
+  m.atsEnabled = ats;
+  const ep = w.pci.endpoints[m.bdf]!;
+  ep.atsEnabled = ats;
+}
+
+/** STE.EATS of each SID of a device, as the stream table holds it (0 when absent). */
+export function steEatsOf(w: KWorld, sids: number[]): number[] {
+  return sids.map((sid) => {
+    const loc = steL2(w, sid, false);
+    return loc ? readSte(loc.arr, loc.base).eats : 0;
+  });
+}
+
+export const STE_WORDS_PER_ENTRY = STE_WORDS;
+
+defineKernelFns({
+  arm_smmu_write_ste,
+  arm_smmu_attach_dev,
+  arm_smmu_atc_inv_master,
+  __arm_smmu_domain_inv_range,
+  arm_smmu_set_dev_pasid,
+  arm_smmu_remove_dev_pasid,
+  arm_smmu_reset_device_done,
+  arm_smmu_release_device,
+});

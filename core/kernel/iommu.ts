@@ -1,0 +1,515 @@
+/**
+ * The IOMMU core (drivers/iommu/iommu.c as seed 003 leaves it, on upstream
+ * with the nested-reset fix of seed 000): reset prepare/done with
+ * reset_depth and recovery_cnt, __iommu_group_block_device(), the broken
+ * worker, attach gating while a group recovers, deferred attach, device
+ * removal, and iommu_map/unmap with invalidation before the pages are freed.
+ */
+import { emit } from '../sim/context.ts';
+import { BLOCKED_SEVERITY } from '../machines/groupDevice.machine.ts';
+import { pageAlloc, pageFree, pgtableOf } from '../pci/memory.ts';
+import { errnoString } from '../scenario/types.ts';
+import { attachDevFrame, domainInvRangeFrame, removeDevPasidFrame, setDevPasidFrame } from './driver.ts';
+import { defineKernelFns, unlock } from './sched.ts';
+import { call, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
+import { devLog, devLogRatelimited, warnOn } from './printk.ts';
+import {
+  blockedOf, depthOf, EBUSY, EEXIST, EINVAL, ENODEV, ENOMEM, ENOTTY, gdevEvent, groupMutex, masterOf, pciDevLock,
+  pendingOf, recordCall, setRecoveryCnt,
+} from './util.ts';
+import { BLOCKED_DOMAIN, type KWorld } from './state.ts';
+
+const IOMMU_C = 'drivers/iommu/iommu.c';
+
+/** pci_ats_supported(pdev) && dev_has_iommu(dev): otherwise prepare/done are no-ops. */
+function resetIommuApplies(w: KWorld, bdf: string): boolean {
+  const ep = w.pci.endpoints[bdf];
+  const m = masterOf(w, bdf);
+  return !!ep && ep.atsCap && !!m && m.present;
+}
+
+/* -------------------------------------------------------------------------- */
+
+export function blockDeviceFrame(bdf: string): Frame {
+  return frame('__iommu_group_block_device', { bdf, pasids: [], i: 0 });
+}
+
+/**
+ * __iommu_group_block_device() (seed 003 #10): move the RID to the group's
+ * blocking domain and remove the PASIDs. A device that is already blocked
+ * only has its severity raised, by the caller's machine event. The caller
+ * counts it in recovery_cnt in the same step as the event.
+ */
+function __iommu_group_block_device(w: KWorld, t: Task, f: Frame): Yield {
+  const g = w.k.gdevs[f.bdf]!;
+  const grp = w.k.groups[g.group]!;
+  const m = masterOf(w, f.bdf)!;
+  for (;;) {
+    switch (f.pc) {
+      case 0:
+        if (blockedOf(g) !== 'NO') return ret(0);
+        grp.blockingDomain = true; // __iommu_group_alloc_blocking_domain()
+        f.pc = 1;
+        if (m.domain !== BLOCKED_DOMAIN) return call(attachDevFrame(f.bdf, BLOCKED_DOMAIN));
+        continue;
+      case 1:
+        if (t.rv) return ret(t.rv);
+        f.pasids = m.pasidCap ? Object.keys(m.pasids).map(Number) : [];
+        f.i = 0;
+        f.pc = 2;
+        continue;
+      case 2:
+        if (f.i >= f.pasids.length) return ret(0);
+        f.pc = 3;
+        return call(removeDevPasidFrame(f.bdf, f.pasids[f.i]));
+      default:
+        f.i++;
+        f.pc = 2;
+        continue;
+    }
+  }
+}
+
+export function prepareFrame(bdf: string): Frame {
+  return frame('pci_dev_reset_iommu_prepare', { bdf, gid: -1, was: 'NO' });
+}
+
+/** pci_dev_reset_iommu_prepare(): block the device for a reset; re-entrant through reset_depth. */
+function pci_dev_reset_iommu_prepare(w: KWorld, t: Task, f: Frame): Yield {
+  const out = (v: number): Yield => { recordCall(w, f.startNs, 'pci_dev_reset_iommu_prepare', [f.bdf], v); return ret(v); };
+  switch (f.pc) {
+    case 0: {
+      if (!resetIommuApplies(w, f.bdf)) return out(0);
+      const g = w.k.gdevs[f.bdf];
+      if (!g) return out(0);
+      f.gid = g.group;
+      f.pc = 1;
+      return lock(groupMutex(f.gid));
+    }
+    case 1: {
+      const g = w.k.gdevs[f.bdf];
+      if (!g || !g.present) {
+        warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_prepare', 'WARN_ON(!gdev)');
+        unlock(w, t, groupMutex(f.gid));
+        return out(ENODEV);
+      }
+      const grp = w.k.groups[g.group]!;
+      if (!w.kcfg.flags.nestedResetFix) {
+        // Before seed 000: one group->resetting_domain, re-entry not allowed.
+        if (grp.devices.some((b) => w.k.gdevs[b] && depthOf(w.k.gdevs[b]!) > 0)) {
+          warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_prepare', 'WARN_ON(group->resetting_domain)');
+          unlock(w, t, groupMutex(f.gid));
+          return out(EBUSY);
+        }
+      }
+      if (depthOf(g) > 0) {
+        // if (gdev->reset_depth++) return 0;
+        gdevEvent(w, g, { type: 'PREPARE' });
+        unlock(w, t, groupMutex(f.gid));
+        return out(0);
+      }
+      f.was = blockedOf(g);
+      f.pc = 2;
+      return call(blockDeviceFrame(f.bdf));
+    }
+    default: {
+      const g = w.k.gdevs[f.bdf]!;
+      const grp = w.k.groups[g.group]!;
+      if (t.rv) {
+        unlock(w, t, groupMutex(f.gid));
+        return out(t.rv);
+      }
+      if (f.was === 'NO') setRecoveryCnt(w, grp, grp.recoveryCnt + 1);
+      gdevEvent(w, g, { type: 'PREPARE' });
+      unlock(w, t, groupMutex(f.gid));
+      return out(0);
+    }
+  }
+}
+
+export function doneFrame(bdf: string, result: number): Frame {
+  return frame('pci_dev_reset_iommu_done', { bdf, result, gid: -1, old: 'NO', pasids: [], i: 0 });
+}
+
+/**
+ * pci_dev_reset_iommu_done(pdev, reset_result): the outermost call restores
+ * the device after a successful reset; a failed one keeps it blocked
+ * (seed 003 #04, #05, #11; upstream decrements reset_depth at the top).
+ */
+function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: Frame): Yield {
+  const fl = w.kcfg.flags;
+  const out = (): Yield => {
+    recordCall(w, f.startNs, 'pci_dev_reset_iommu_done', [f.bdf, fl.resetResultAware ? errnoString(f.result) : '(no result)'], 0);
+    return ret(0);
+  };
+  const leave = (): Yield => { unlock(w, t, groupMutex(f.gid)); return out(); };
+  for (;;) {
+    switch (f.pc) {
+      case 0: {
+        if (!resetIommuApplies(w, f.bdf)) return out();
+        const g = w.k.gdevs[f.bdf];
+        if (!g) return out();
+        f.gid = g.group;
+        f.pc = 1;
+        return lock(groupMutex(f.gid));
+      }
+      case 1: {
+        const g = w.k.gdevs[f.bdf];
+        if (!g || !g.present) {
+          warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_done', 'WARN_ON(!gdev)');
+          return leave();
+        }
+        const depth = depthOf(g);
+        if (!fl.nestedResetFix) {
+          if (depth === 0) return leave(); // prepare() was bypassed for the device
+        } else if (depth === 0) {
+          warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_done', 'WARN_ON(gdev->reset_depth == 0)');
+          return leave();
+        }
+        if (depth > 1) {
+          // Inner call of a nested reset: `if (--gdev->reset_depth) return;`
+          gdevEvent(w, g, { type: 'RESET_DONE', ok: true });
+          return leave();
+        }
+        if (fl.resetResultAware && f.result !== 0) {
+          if (f.result === ENOTTY) {
+            devLogRatelimited(w, 'warn', 'pci_dev_reset_iommu_done', f.bdf, 'Reset may have been skipped. Keep it blocked conservatively');
+          } else {
+            devLogRatelimited(w, 'err', 'pci_dev_reset_iommu_done', f.bdf, 'Reset failed. Keep it blocked to protect memory');
+          }
+          gdevEvent(w, g, { type: 'RESET_DONE', ok: false });
+          return leave();
+        }
+        f.old = blockedOf(g);
+        if (f.old === 'NO') {
+          warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_done', 'WARN_ON(!gdev->blocked)');
+          return leave();
+        }
+        // ops->reset_device_done(): the driver lifts its own quarantine.
+        f.pc = 2;
+        return call(frame('arm_smmu_reset_device_done', { bdf: f.bdf }));
+      }
+      case 2: {
+        const g = w.k.gdevs[f.bdf]!;
+        // Neutralise a stale pre-reset report (seed 003 #11).
+        if (fl.coreQuarantine) gdevEvent(w, g, { type: 'CLEAR_BROKEN_PENDING' });
+        const grp = w.k.groups[g.group]!;
+        const target = grp.domain;
+        const m = masterOf(w, f.bdf)!;
+        f.pc = 3;
+        if (target !== null && m.domain !== target) return call(attachDevFrame(f.bdf, target));
+        continue;
+      }
+      case 3: {
+        const g = w.k.gdevs[f.bdf]!;
+        const grp = w.k.groups[g.group]!;
+        const m = masterOf(w, f.bdf)!;
+        f.pasids = m.pasidCap ? Object.entries(grp.pasidArray).map(([p, d]) => [Number(p), d]) : [];
+        f.i = 0;
+        f.pc = 4;
+        continue;
+      }
+      case 4:
+        if (f.i < f.pasids.length) {
+          f.pc = 5;
+          return call(setDevPasidFrame(f.bdf, f.pasids[f.i][0], f.pasids[f.i][1]));
+        }
+        f.pc = 6;
+        continue;
+      case 5:
+        f.i++;
+        f.pc = 4;
+        continue;
+      default: {
+        const g = w.k.gdevs[f.bdf]!;
+        const grp = w.k.groups[g.group]!;
+        gdevEvent(w, g, { type: 'RESET_DONE', ok: true });
+        if (grp.recoveryCnt === 0) warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_done', 'WARN_ON(group->recovery_cnt == 0)');
+        else setRecoveryCnt(w, grp, grp.recoveryCnt - 1);
+        if (fl.resetResultAware && BLOCKED_SEVERITY[f.old as 'NO'] > BLOCKED_SEVERITY.RESETTING) {
+          devLog(w, 'info', f.bdf, 'Device is unblocked after successful reset');
+        }
+        return leave();
+      }
+    }
+  }
+}
+
+/** iommu_group_broken_worker() (seed 003 #11): quarantine the device in the core. */
+function iommu_group_broken_worker(w: KWorld, t: Task, f: Frame): Yield {
+  const g = w.k.gdevs[f.bdf];
+  switch (f.pc) {
+    case 0:
+      if (!g) return ret(0);
+      g.workQueued = false;
+      f.gid = g.group;
+      f.pc = 1;
+      return lock(groupMutex(f.gid));
+    case 1:
+      if (!g!.present) {
+        // iommu_deinit_device() already ran.
+        unlock(w, t, groupMutex(f.gid));
+        return ret(0);
+      }
+      if (!pendingOf(g!)) {
+        // A successful reset between schedule_work() and now already recovered it.
+        emit(w, 'worker.skip', { bdf: f.bdf, why: 'broken_pending cleared by a successful reset' });
+        unlock(w, t, groupMutex(f.gid));
+        return ret(0);
+      }
+      f.was = blockedOf(g!);
+      f.pc = 2;
+      return call(blockDeviceFrame(f.bdf));
+    default: {
+      const grp = w.k.groups[g!.group]!;
+      if (t.rv) {
+        warnOn(w, t.pid, IOMMU_C, 'iommu_group_broken_worker', 'WARN_ON(__iommu_group_block_device(gdev, BLOCKED_BROKEN))');
+        unlock(w, t, groupMutex(f.gid));
+        return ret(0);
+      }
+      if (f.was === 'NO') setRecoveryCnt(w, grp, grp.recoveryCnt + 1);
+      gdevEvent(w, g!, { type: 'QUARANTINE' });
+      devLog(w, 'warn', f.bdf, 'IOMMU has quarantined the device');
+      unlock(w, t, groupMutex(f.gid));
+      return ret(0);
+    }
+  }
+}
+
+/**
+ * iommu_attach_group() / iommu_detach_group(): while recovery_cnt is
+ * non-zero, __iommu_group_set_domain_internal() rejects the attach with
+ * -EBUSY. A group already attached to a non-default domain is also busy.
+ */
+function iommu_attach_group(w: KWorld, t: Task, f: Frame): Yield {
+  const grp = w.k.groups[f.group]!;
+  const fn = (): string => (f.detach ? 'iommu_detach_group' : 'iommu_attach_group');
+  const leave = (v: number): Yield => {
+    unlock(w, t, groupMutex(f.group));
+    recordCall(w, f.startNs, fn(), f.detach ? [String(f.group)] : [String(f.group), f.dom], v);
+    return ret(v);
+  };
+  for (;;) {
+    switch (f.pc) {
+      case 0:
+        f.pc = 1;
+        return lock(groupMutex(f.group));
+      case 1:
+        f.detach = f.dom === grp.defaultDomain && grp.domain !== grp.defaultDomain;
+        if (grp.recoveryCnt) {
+          emit(w, 'attach.busy', { group: f.group, domain: f.dom, recoveryCnt: grp.recoveryCnt, why: 'concurrent attach during device recovery' });
+          return leave(EBUSY);
+        }
+        if (!f.detach && grp.domain !== grp.defaultDomain && grp.domain !== BLOCKED_DOMAIN && grp.domain !== f.dom) {
+          emit(w, 'attach.busy', { group: f.group, domain: f.dom, why: 'the group is already attached to a non-default domain' });
+          return leave(EBUSY);
+        }
+        if (grp.domain === f.dom) return leave(0);
+        f.devs = grp.devices.filter((b) => w.k.gdevs[b]?.present);
+        f.i = 0;
+        f.pc = 2;
+        continue;
+      case 2:
+        if (f.i < f.devs.length) {
+          f.pc = 3;
+          return call(attachDevFrame(f.devs[f.i], f.dom));
+        }
+        grp.domain = f.dom;
+        emit(w, 'group.domain', { group: f.group, domain: f.dom });
+        return leave(0);
+      default:
+        f.i++;
+        f.pc = 2;
+        continue;
+    }
+  }
+}
+
+/** iommu_attach_device_pasid(): -EBUSY while the group recovers (seed 000). */
+function iommu_attach_device_pasid(w: KWorld, t: Task, f: Frame): Yield {
+  const grp = w.k.groups[f.group]!;
+  const leave = (v: number): Yield => {
+    unlock(w, t, groupMutex(f.group));
+    recordCall(w, f.startNs, 'iommu_attach_device_pasid', [f.dom, grp.devices[0] ?? '', String(f.pasid)], v);
+    return ret(v);
+  };
+  for (;;) {
+    switch (f.pc) {
+      case 0:
+        f.pc = 1;
+        return lock(groupMutex(f.group));
+      case 1: {
+        const first = masterOf(w, grp.devices[0] ?? '');
+        if (!first || !first.pasidCap) return leave(EINVAL);
+        if (grp.recoveryCnt) {
+          emit(w, 'attach.busy', { group: f.group, pasid: f.pasid, recoveryCnt: grp.recoveryCnt, why: 'concurrent attach during device recovery' });
+          return leave(EBUSY);
+        }
+        if (grp.pasidArray[f.pasid] !== undefined) return leave(EBUSY);
+        grp.pasidArray[f.pasid] = f.dom;
+        f.devs = grp.devices.filter((b) => w.k.gdevs[b]?.present && masterOf(w, b)?.pasidCap);
+        f.i = 0;
+        f.pc = 2;
+        continue;
+      }
+      case 2:
+        if (f.i < f.devs.length) {
+          f.pc = 3;
+          return call(setDevPasidFrame(f.devs[f.i], f.pasid, f.dom));
+        }
+        return leave(0);
+      default:
+        f.i++;
+        f.pc = 2;
+        continue;
+    }
+  }
+}
+
+/** iommu_deferred_attach(): -EBUSY for a blocked device (upstream; seed 000 used reset_depth). */
+function iommu_deferred_attach(w: KWorld, t: Task, f: Frame): Yield {
+  const g = w.k.gdevs[f.bdf];
+  const leave = (v: number): Yield => {
+    if (f.locked) unlock(w, t, groupMutex(f.gid));
+    recordCall(w, f.startNs, 'iommu_deferred_attach', [f.bdf], v);
+    return ret(v);
+  };
+  switch (f.pc) {
+    case 0:
+      if (!g || !g.present) return leave(ENODEV);
+      f.gid = g.group;
+      f.pc = 1;
+      return lock(groupMutex(f.gid));
+    case 1: {
+      f.locked = true;
+      const grp = w.k.groups[f.gid]!;
+      const busy = w.kcfg.flags.nestedResetFix
+        ? blockedOf(g!) !== 'NO'
+        : grp.devices.some((b) => w.k.gdevs[b] && depthOf(w.k.gdevs[b]!) > 0);
+      if (busy) {
+        emit(w, 'attach.busy', { bdf: f.bdf, why: 'concurrent attach during a device reset' });
+        return leave(EBUSY);
+      }
+      const m = masterOf(w, f.bdf)!;
+      f.pc = 2;
+      if (grp.domain !== null && m.domain !== grp.domain) return call(attachDevFrame(f.bdf, grp.domain));
+      return leave(0);
+    }
+    default:
+      return leave(0);
+  }
+}
+
+/**
+ * Hot removal: __iommu_group_remove_device() gives a blocked device's share
+ * of recovery_cnt back (seed 003 #04) and disables its broken_work; then the
+ * driver's release_device.
+ */
+function iommu_release_device(w: KWorld, t: Task, f: Frame): Yield {
+  const g = w.k.gdevs[f.bdf];
+  switch (f.pc) {
+    case 0: {
+      const ep = w.pci.endpoints[f.bdf];
+      if (!ep || !ep.present || !g || !g.present) {
+        recordCall(w, f.startNs, 'iommu_release_device', [f.bdf], ENODEV);
+        return ret(ENODEV);
+      }
+      ep.present = false;
+      emit(w, 'device.gone', { bdf: f.bdf });
+      f.gid = g.group;
+      f.pc = 1;
+      return lock(pciDevLock(f.bdf));
+    }
+    case 1:
+      f.pc = 2;
+      return lock(groupMutex(f.gid));
+    case 2: {
+      const grp = w.k.groups[f.gid]!;
+      if (blockedOf(g!) !== 'NO') {
+        if (grp.recoveryCnt === 0) warnOn(w, t.pid, IOMMU_C, '__iommu_group_remove_device', 'WARN_ON(group->recovery_cnt == 0)');
+        else setRecoveryCnt(w, grp, grp.recoveryCnt - 1);
+      }
+      g!.present = false;
+      g!.workQueued = false; // disable_work_sync(&grp_dev->broken_work)
+      grp.devices = grp.devices.filter((b) => b !== f.bdf);
+      emit(w, 'gdev.remove', { bdf: f.bdf, group: f.gid, blocked: blockedOf(g!) });
+      unlock(w, t, groupMutex(f.gid));
+      f.pc = 3;
+      return call(frame('arm_smmu_release_device', { bdf: f.bdf }));
+    }
+    default:
+      unlock(w, t, pciDevLock(f.bdf));
+      recordCall(w, f.startNs, 'iommu_release_device', [f.bdf], 0);
+      return ret(0);
+  }
+}
+
+/** iommu_map(): allocate pages and map them in the IO page table (no invalidation needed). */
+export function iommu_map(w: KWorld, domId: string, iova: number, pages: number): number {
+  const d = w.k.domains[domId]!;
+  if (d.type !== 'paging') return EINVAL;
+  const pt = pgtableOf(w.mem, d.ttb);
+  const base = Math.floor(iova / 4096);
+  for (let i = 0; i < pages; i++) if (d.mapped[base + i] !== undefined) return EEXIST;
+  const got: number[] = [];
+  for (let i = 0; i < pages; i++) {
+    const pfn = pageAlloc(w.mem, d.index);
+    if (pfn < 0) {
+      for (let j = 0; j < got.length; j++) { delete d.mapped[base + j]; delete pt[base + j]; pageFree(w.mem, got[j]!); }
+      return ENOMEM;
+    }
+    got.push(pfn);
+    d.mapped[base + i] = pfn;
+    pt[base + i] = pfn;
+  }
+  emit(w, 'map', { domain: domId, iova, pages, pfns: got });
+  return 0;
+}
+
+/**
+ * iommu_unmap(): clear the IO page table, invalidate (TLBI + ATC_INV +
+ * CMD_SYNC through the driver), then free the pages — which the kernel
+ * reuses at once.
+ */
+function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
+  const d = w.k.domains[f.dom]!;
+  switch (f.pc) {
+    case 0: {
+      const pt = pgtableOf(w.mem, d.ttb);
+      const base = Math.floor(f.iova / 4096);
+      const pfns: number[] = [];
+      for (let i = 0; i < f.pages; i++) {
+        const pfn = d.mapped[base + i];
+        if (pfn === undefined) continue;
+        delete d.mapped[base + i];
+        delete pt[base + i];
+        pfns.push(pfn);
+      }
+      f.pfns = pfns;
+      emit(w, 'unmap', { domain: f.dom, iova: f.iova, pages: f.pages, pfns });
+      if (pfns.length === 0) {
+        recordCall(w, f.startNs, 'iommu_unmap', [f.dom, '0x' + f.iova.toString(16), String(f.pages)], 0);
+        return ret(0);
+      }
+      f.pc = 1;
+      return call(domainInvRangeFrame(f.dom, f.iova, f.pages * 4096));
+    }
+    default:
+      for (const pfn of f.pfns as number[]) pageFree(w.mem, pfn);
+      emit(w, 'pages.free', { domain: f.dom, pfns: f.pfns });
+      recordCall(w, f.startNs, 'iommu_unmap', [f.dom, '0x' + f.iova.toString(16), String(f.pages)], 0);
+      return ret(0);
+  }
+}
+
+defineKernelFns({
+  __iommu_group_block_device,
+  pci_dev_reset_iommu_prepare,
+  pci_dev_reset_iommu_done,
+  iommu_group_broken_worker,
+  iommu_attach_group,
+  iommu_attach_device_pasid,
+  iommu_deferred_attach,
+  iommu_release_device,
+  iommu_unmap,
+});

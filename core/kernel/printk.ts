@@ -1,0 +1,73 @@
+/**
+ * printk, dev_*() and WARN_ON() as the kernel prints them: a dmesg
+ * timestamp "[%5lu.%06lu] ", then "<driver> <device>: " for device messages.
+ * Ratelimited helpers follow lib/ratelimit.c (interval 5 s, burst 10) and
+ * print "<func>: N callbacks suppressed" when a new interval starts.
+ */
+import { emit, type LogLevel } from '../sim/context.ts';
+import type { KWorld } from './state.ts';
+
+export const SMMU_DEV = 'arm-smmu-v3 arm-smmu-v3.0.auto';
+export const DEFAULT_RATELIMIT_INTERVAL_NS = 5_000_000_000;
+export const DEFAULT_RATELIMIT_BURST = 10;
+
+export function dmesgTime(ns: number): string {
+  const us = Math.floor(ns / 1000);
+  const sec = Math.floor(us / 1_000_000);
+  const frac = us % 1_000_000;
+  return `[${String(sec).padStart(5, ' ')}.${String(frac).padStart(6, '0')}]`;
+}
+
+export function printk(w: KWorld, level: LogLevel, text: string, d: Record<string, unknown> = {}): void {
+  const traceId = emit(w, 'log', { level, text, ...d });
+  w.out.log.push({ t: w.s.nowNs, level, text: `${dmesgTime(w.s.nowNs)} ${text}`, traceId });
+}
+
+/** "nvme 0000:01:00.0" (the bound driver's name, else the bus name). */
+export function devName(w: KWorld, bdf: string): string {
+  const ep = w.pci.endpoints[bdf];
+  return `${ep?.driver ?? 'pci'} ${bdf}`;
+}
+
+export function smmuLog(w: KWorld, level: LogLevel, msg: string): void {
+  printk(w, level, `${SMMU_DEV}: ${msg}`, { dev: 'smmu' });
+}
+
+export function devLog(w: KWorld, level: LogLevel, bdf: string, msg: string): void {
+  printk(w, level, `${devName(w, bdf)}: ${msg}`, { dev: bdf });
+}
+
+/** __ratelimit(): true when this call site may print now. */
+export function ratelimitOk(w: KWorld, site: string, func: string): boolean {
+  let rs = w.k.ratelimit[site];
+  const t = w.s.nowNs;
+  if (!rs) { rs = { begin: t, printed: 0, missed: 0 }; w.k.ratelimit[site] = rs; }
+  if (t >= rs.begin + DEFAULT_RATELIMIT_INTERVAL_NS) {
+    if (rs.missed) printk(w, 'warn', `${func}: ${rs.missed} callbacks suppressed`);
+    rs.begin = t;
+    rs.printed = 0;
+    rs.missed = 0;
+  }
+  if (rs.printed < DEFAULT_RATELIMIT_BURST) { rs.printed++; return true; }
+  rs.missed++;
+  return false;
+}
+
+export function smmuLogRatelimited(w: KWorld, level: LogLevel, func: string, msg: string): void {
+  if (ratelimitOk(w, `${func}:${msg.slice(0, 24)}`, func)) smmuLog(w, level, msg);
+}
+
+export function devLogRatelimited(w: KWorld, level: LogLevel, func: string, bdf: string, msg: string): void {
+  if (ratelimitOk(w, `${func}:${bdf}:${msg.slice(0, 24)}`, func)) devLog(w, level, bdf, msg);
+}
+
+/** WARN_ON(): the "cut here" banner and the WARNING line. */
+export function warnOn(w: KWorld, pid: number, file: string, func: string, cond: string): void {
+  printk(w, 'warn', '------------[ cut here ]------------', { warn: cond });
+  printk(w, 'warn', `WARNING: CPU: 0 PID: ${pid} at ${file} ${func}`, { warn: cond });
+  printk(w, 'warn', '---[ end trace 0000000000000000 ]---', { warn: cond });
+  emit(w, 'warn_on', { func, cond });
+}
+
+/** "%#x": 0 prints as "0", others as "0x..". */
+export function hashx(v: number): string { return v === 0 ? '0' : '0x' + v.toString(16); }

@@ -1,0 +1,166 @@
+/**
+ * The scheduler for kernel tasks: runs frames until they wait, wakes them
+ * on time, lock hand-over and poll conditions, and detects runaway loops.
+ */
+import { cancel, emit, note, schedule } from '../sim/context.ts';
+import { queueConsumed, queueSpace, ARM_SMMU_CMDQ_CONS } from '../hw/regs.ts';
+import { consRd, readReg } from '../hw/smmu.ts';
+import type { KWorld } from './state.ts';
+import type { Frame, PollCond, Task, Yield } from './task.ts';
+import { ERRNO } from '../scenario/types.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StepFn = (w: KWorld, t: Task, f: any) => Yield;
+
+const REGISTRY: Record<string, StepFn> = {};
+
+/** Register kernel functions (each module registers its own). */
+export function defineKernelFns(fns: Record<string, StepFn>): void {
+  for (const [k, v] of Object.entries(fns)) REGISTRY[k] = v;
+}
+
+const MAX_STEPS_PER_RUN = 200_000;
+
+export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'] = 'task'): Task {
+  const id = w.k.nextTask++;
+  if (f.startNs === undefined) f.startNs = w.s.nowNs;
+  const t: Task = {
+    id, pid: context === 'hardirq' ? 0 : 100 + id, name, context, stack: [f], rv: 0, wait: null, token: 0,
+    cause: w.s.cause, held: [], startNs: w.s.nowNs,
+  };
+  w.k.tasks[id] = t;
+  t.cause = note(w, 'task.start', { task: id, name, context, fn: f.fn });
+  if (t.cause < 0) t.cause = w.s.cause;
+  runTask(w, t);
+  return t;
+}
+
+export function runTask(w: KWorld, t: Task): void {
+  w.s.cause = t.cause;
+  let n = 0;
+  while (t.stack.length > 0) {
+    if (++n > MAX_STEPS_PER_RUN) {
+      w.out.violations.push({ t: w.s.nowNs, invariant: 'task-progress', message: `task ${t.name} made no progress in ${MAX_STEPS_PER_RUN} steps (in ${t.stack[t.stack.length - 1]!.fn})`, traceId: w.s.cause });
+      t.stack = [];
+      break;
+    }
+    const f = t.stack[t.stack.length - 1]!;
+    const fn = REGISTRY[f.fn];
+    if (!fn) throw new Error(`kernel model: no function ${f.fn}`);
+    const y = fn(w, t, f);
+    switch (y.y) {
+      case 'ret':
+        t.stack.pop();
+        t.rv = y.v;
+        continue;
+      case 'call':
+        if (y.f.startNs === undefined) y.f.startNs = w.s.nowNs;
+        t.stack.push(y.f);
+        continue;
+      case 'sleep': {
+        const tok = ++t.token;
+        t.wait = { kind: 'sleep', token: tok, untilNs: w.s.nowNs + y.ns };
+        t.cause = w.s.cause;
+        schedule(w, w.s.nowNs + y.ns, { k: 'task.resume', task: t.id, token: tok, ret: 0 });
+        return;
+      }
+      case 'lock': {
+        const l = (w.k.locks[y.lock] ??= { owner: null, waiters: [], kind: y.lock.startsWith('mutex:') ? 'mutex' : 'spinlock' });
+        if (l.owner === null) {
+          l.owner = t.id;
+          t.held.push(y.lock);
+          t.rv = 0;
+          continue;
+        }
+        if (l.owner === t.id) {
+          w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-recursion', message: `${t.name} takes ${y.lock} twice (deadlock in the kernel)`, traceId: w.s.cause });
+          t.stack = [];
+          break;
+        }
+        l.waiters.push(t.id);
+        const tok = ++t.token;
+        t.wait = { kind: 'lock', token: tok, lock: y.lock };
+        t.cause = emit(w, 'lock.wait', { task: t.id, name: t.name, lock: y.lock, owner: l.owner });
+        return;
+      }
+      case 'poll': {
+        if (pollSatisfied(w, y.cond)) { t.rv = 0; continue; }
+        const tok = ++t.token;
+        const deadline = w.s.nowNs + y.timeoutNs;
+        t.cause = w.s.cause;
+        const timer = schedule(w, deadline, { k: 'task.timeout', task: t.id, token: tok });
+        t.wait = { kind: 'poll', token: tok, cond: y.cond, deadlineNs: deadline, timer };
+        return;
+      }
+    }
+  }
+  // Finished.
+  if (t.held.length > 0) {
+    w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-leak', message: `${t.name} finished holding ${t.held.join(', ')}`, traceId: w.s.cause });
+    for (const h of [...t.held]) unlock(w, t, h);
+  }
+  delete w.k.tasks[t.id];
+}
+
+export function unlock(w: KWorld, t: Task, name: string): void {
+  const l = w.k.locks[name];
+  if (!l || l.owner !== t.id) {
+    w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-owner', message: `${t.name} releases ${name} it does not hold`, traceId: w.s.cause });
+    return;
+  }
+  t.held = t.held.filter((h) => h !== name);
+  const next = l.waiters.shift();
+  if (next === undefined) { l.owner = null; return; }
+  l.owner = next;
+  const t2 = w.k.tasks[next];
+  if (!t2) { l.owner = null; return; }
+  t2.held.push(name);
+  const tok = ++t2.token;
+  t2.wait = { kind: 'runnable', token: tok };
+  t2.rv = 0;
+  schedule(w, w.s.nowNs, { k: 'task.resume', task: t2.id, token: tok, ret: 0 });
+}
+
+export function lockOwner(w: KWorld, name: string): number | null {
+  return w.k.locks[name]?.owner ?? null;
+}
+
+function pollSatisfied(w: KWorld, c: PollCond): boolean {
+  const shift = w.smmu.cmdqShift;
+  const cons = consRd(w);
+  if (c.type === 'cmdq_consumed') return queueConsumed(shift, cons, c.prod);
+  return queueSpace(shift, w.k.cmdq.prod, cons) >= c.need;
+}
+
+/** Wake pollers whose condition now holds (called after every event). */
+export function checkPollers(w: KWorld): void {
+  for (const id in w.k.tasks) {
+    const t = w.k.tasks[id]!;
+    const wt = t.wait;
+    if (!wt || wt.kind !== 'poll') continue;
+    if (!pollSatisfied(w, wt.cond)) continue;
+    cancel(w, wt.timer);
+    const tok = ++t.token;
+    t.wait = { kind: 'runnable', token: tok };
+    t.cause = w.smmu.consCause >= 0 ? w.smmu.consCause : t.cause;
+    schedule(w, w.s.nowNs, { k: 'task.resume', task: t.id, token: tok, ret: 0 }, t.cause);
+  }
+}
+
+export function onTaskResume(w: KWorld, taskId: number, token: number, rv: number): void {
+  const t = w.k.tasks[taskId];
+  if (!t || !t.wait || t.wait.token !== token) return;
+  t.wait = null;
+  t.rv = rv;
+  if (w.s.cause >= 0) t.cause = w.s.cause;
+  runTask(w, t);
+}
+
+export function onTaskTimeout(w: KWorld, taskId: number, token: number): void {
+  const t = w.k.tasks[taskId];
+  if (!t || !t.wait || t.wait.kind !== 'poll' || t.wait.token !== token) return;
+  t.wait = null;
+  t.rv = -ERRNO.ETIMEDOUT!;
+  t.cause = emit(w, 'poll.timeout', { task: t.id, name: t.name, cons: readReg(w, ARM_SMMU_CMDQ_CONS) }, t.cause);
+  runTask(w, t);
+}

@@ -1,0 +1,130 @@
+/**
+ * Kernel-side state: the IOMMU core (groups, group_devices, domains), the
+ * arm-smmu-v3 driver (masters, the cmdq shadow and atc_sync_timeouts
+ * bitmap, invalidation arrays), kernel tasks and locks.
+ */
+import type { PolicyFlags } from '../policy/index.ts';
+import type { GdevMachineState } from '../machines/groupDevice.machine.ts';
+import type { PciWorld } from '../pci/endpoint.ts';
+import type { Frame, Task, LockState } from './task.ts';
+
+export interface KernelCfg {
+  flags: PolicyFlags;
+  policyLabel: string;
+  pollTimeoutNs: number;
+  workerLatencyNs: number;
+  /** CMDQ_BATCH_ENTRIES (64), reduced for rings Linux itself would refuse. */
+  batchEntries: number;
+}
+
+/** enum arm_smmu_inv_type, reduced to what the model uses. */
+export type InvType = 'S1_ASID' | 'ATS';
+export interface Inv {
+  type: InvType;
+  /** ASID for S1_ASID, StreamID for ATS. */
+  id: number;
+  ssid: number;
+  /** Owning master for ATS entries (bdf). */
+  master: string | null;
+  users: number;
+}
+
+export interface KDomain {
+  id: string;
+  type: 'paging' | 'identity' | 'blocked';
+  /** Index used as the page owner in memory. */
+  index: number;
+  asid: number;
+  /** IO page table base (a key into mem.pgtables). */
+  ttb: number;
+  /** arm_smmu_invs: sorted S1_ASID entry then ATS entries by (SID, SSID). */
+  invs: Inv[];
+  /** iova pfn → pfn, the kernel's view of what it mapped. */
+  mapped: Record<number, number>;
+}
+
+export interface KGroup {
+  id: number;
+  /** group->domain */
+  domain: string | null;
+  /** group->default_domain */
+  defaultDomain: string | null;
+  /** group->blocking_domain allocated */
+  blockingDomain: boolean;
+  recoveryCnt: number;
+  /** pasid → domain id (group->pasid_array) */
+  pasidArray: Record<number, string>;
+  devices: string[];
+}
+
+export interface KGdev {
+  bdf: string;
+  group: number;
+  /** blocked, reset_depth and broken_pending live in the machine. */
+  m: GdevMachineState;
+  present: boolean;
+  /** broken_work queued (schedule_work returns false while it is). */
+  workQueued: boolean;
+  /** Last blocked state before removal (for reports of unplugged devices). */
+}
+
+export interface KMaster {
+  bdf: string;
+  sids: number[];
+  atsCap: boolean;
+  pasidCap: boolean;
+  driver: string;
+  /** master->ats_enabled (ATS on in the STE and at the endpoint). */
+  atsEnabled: boolean;
+  /** master->ats_broken (seed 003 #18). */
+  atsBroken: boolean;
+  atsBrokenSinceNs: number;
+  /** Domain the driver last attached the RID to ('__blocked' for the blocking domain). */
+  domain: string | null;
+  /** pasid → domain id attached through set_dev_pasid. */
+  pasids: Record<number, string>;
+  /** Context-descriptor table address. */
+  cdTab: number;
+  present: boolean;
+}
+
+export interface KStats {
+  atcInvIssued: number;
+  gerrorIrqs: number;
+  quarantines: number;
+  unquarantines: number;
+}
+
+export interface KernelState {
+  cmdq: {
+    /** Shadow llq.prod: the next free slot (index + wrap). */
+    prod: number;
+    /** Shadow llq.cons, refreshed from the HW register. */
+    cons: number;
+    /** cmdq->atc_sync_timeouts, one bit per slot (seed 003 #12). */
+    atcSyncTimeouts: Uint8Array;
+    /** Trace id of the record that set each bit. */
+    bitCause: Int32Array;
+  };
+  domains: Record<string, KDomain>;
+  groups: Record<number, KGroup>;
+  groupOrder: number[];
+  gdevs: Record<string, KGdev>;
+  masters: Record<string, KMaster>;
+  /** smmu->streams: SID → master bdf. */
+  streams: Record<number, string>;
+  tasks: Record<number, Task>;
+  nextTask: number;
+  locks: Record<string, LockState>;
+  ratelimit: Record<string, { begin: number; printed: number; missed: number }>;
+  stats: KStats;
+  nextAsid: number;
+  /** Injected steps not from the scenario file (the app's clicks), by index. */
+  steps: unknown[];
+}
+
+export const BLOCKED_DOMAIN = '__blocked';
+
+export interface KWorld extends PciWorld { kcfg: KernelCfg; k: KernelState }
+
+export type { Frame, Task };

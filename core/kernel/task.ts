@@ -1,0 +1,67 @@
+/**
+ * Kernel tasks as resumable state machines over plain data.
+ *
+ * Kernel code that can wait (poll a CMD_SYNC, take a contended lock, sleep
+ * through a reset) is written as a step function over an explicit frame:
+ * `{ fn, pc, ...locals }`. A task is a stack of such frames. Because frames
+ * are plain data, the whole simulation — kernel threads mid-poll included —
+ * can be snapshotted with structuredClone and restored exactly.
+ *
+ * A step function returns what the task does next:
+ *   ret(v)          return v to the caller frame (available as t.rv)
+ *   call(frame)     push a callee
+ *   sleep(ns)       wait virtual time
+ *   lock(name)      take a lock (FIFO; waits while another task holds it)
+ *   poll(cond, ns)  wait until cond holds (t.rv = 0) or ns pass (t.rv = -ETIMEDOUT)
+ */
+export interface FrameBase { fn: string; pc: number }
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Frame = FrameBase & Record<string, any>;
+
+export type PollCond =
+  | { type: 'cmdq_consumed'; prod: number }
+  | { type: 'cmdq_space'; need: number };
+
+export type Wait =
+  | { kind: 'runnable'; token: number }
+  | { kind: 'sleep'; token: number; untilNs: number }
+  | { kind: 'lock'; token: number; lock: string }
+  | { kind: 'poll'; token: number; cond: PollCond; deadlineNs: number; timer: number };
+
+export interface Task {
+  id: number;
+  /** PID shown in WARN lines. */
+  pid: number;
+  name: string;
+  context: 'task' | 'hardirq' | 'kworker';
+  stack: Frame[];
+  /** Return value of the last callee or wait. */
+  rv: number;
+  wait: Wait | null;
+  token: number;
+  /** The causal trace record this task continues from. */
+  cause: number;
+  /** Locks held, for invariant checks and display. */
+  held: string[];
+  startNs: number;
+}
+
+export interface LockState { owner: number | null; waiters: number[]; kind: 'mutex' | 'spinlock' }
+
+export type Yield =
+  | { y: 'ret'; v: number }
+  | { y: 'call'; f: Frame }
+  | { y: 'sleep'; ns: number }
+  | { y: 'lock'; lock: string }
+  | { y: 'poll'; cond: PollCond; timeoutNs: number };
+
+export const ret = (v = 0): Yield => ({ y: 'ret', v });
+export const call = (f: Frame): Yield => ({ y: 'call', f });
+export const sleep = (ns: number): Yield => ({ y: 'sleep', ns });
+export const lock = (name: string): Yield => ({ y: 'lock', lock: name });
+export const poll = (cond: PollCond, timeoutNs: number): Yield => ({ y: 'poll', cond, timeoutNs });
+
+/** Build a frame for kernel function `fn`. */
+export function frame(fn: string, locals: Record<string, unknown> = {}): Frame {
+  return { fn, pc: 0, ...locals } as Frame;
+}

@@ -1,0 +1,66 @@
+/** Shared helpers for the kernel model. */
+import { emit, note } from '../sim/context.ts';
+import { gdevSend } from '../machines/drive.ts';
+import type { GdevEvent, Blocked } from '../machines/groupDevice.machine.ts';
+import { ERRNO, errnoString } from '../scenario/types.ts';
+import type { KGdev, KGroup, KMaster, KWorld } from './state.ts';
+
+export const EIO = -ERRNO.EIO!;
+export const EBUSY = -ERRNO.EBUSY!;
+export const ENODEV = -ERRNO.ENODEV!;
+export const EINVAL = -ERRNO.EINVAL!;
+export const ENOTTY = -ERRNO.ENOTTY!;
+export const ETIMEDOUT = -ERRNO.ETIMEDOUT!;
+export const ENOMEM = -ERRNO.ENOMEM!;
+export const EOPNOTSUPP = -ERRNO.EOPNOTSUPP!;
+export const EEXIST = -17;
+
+export function gdevOf(w: KWorld, bdf: string): KGdev | undefined { return w.k.gdevs[bdf]; }
+export function masterOf(w: KWorld, bdf: string): KMaster | undefined { return w.k.masters[bdf]; }
+export function groupOfDev(w: KWorld, bdf: string): KGroup | undefined {
+  const g = w.k.gdevs[bdf];
+  return g ? w.k.groups[g.group] : undefined;
+}
+export function blockedOf(g: KGdev): Blocked { return g.m.value; }
+export function depthOf(g: KGdev): number { return g.m.context.reset_depth; }
+export function pendingOf(g: KGdev): boolean { return g.m.context.broken_pending; }
+
+export function groupMutex(gid: number): string { return `mutex:group${gid}`; }
+export function atsBrokenLock(bdf: string): string { return `spin:ats_broken_lock:${bdf}`; }
+export function pciDevLock(bdf: string): string { return `mutex:pci_dev_lock:${bdf}`; }
+
+/**
+ * Send an event to a group_device's machine. The machine owns `blocked`,
+ * `reset_depth` and `broken_pending`; an event it rejects is an invariant
+ * violation (a transition the kernel cannot make).
+ */
+export function gdevEvent(w: KWorld, g: KGdev, ev: GdevEvent): boolean {
+  const before = g.m;
+  const next = gdevSend(before, ev);
+  if (!next) {
+    w.out.violations.push({
+      t: w.s.nowNs, invariant: 'group_device-machine',
+      message: `group_device ${g.bdf}: event ${ev.type}${'ok' in ev ? `(ok=${ev.ok})` : ''} is not allowed in state ${before.value} (reset_depth ${before.context.reset_depth}, broken_pending ${before.context.broken_pending})`,
+      traceId: w.s.cause,
+    });
+    return false;
+  }
+  g.m = next;
+  emit(w, 'gdev.state', {
+    bdf: g.bdf, event: ev.type, ...('ok' in ev ? { ok: ev.ok } : {}),
+    from: before.value, to: next.value, resetDepth: next.context.reset_depth, brokenPending: next.context.broken_pending,
+  });
+  return true;
+}
+
+export function setRecoveryCnt(w: KWorld, grp: KGroup, v: number): void {
+  grp.recoveryCnt = v;
+  note(w, 'recovery_cnt', { group: grp.id, value: v });
+}
+
+/** Record a kernel API call made by a step, with its return value. */
+export function recordCall(w: KWorld, startNs: number, fn: string, args: string[], rv: number | string): void {
+  const ret = typeof rv === 'string' ? rv : errnoString(rv);
+  const traceId = note(w, 'call', { fn, args, ret });
+  w.out.calls.push({ atUs: startNs / 1000, fn, args, ret, traceId });
+}

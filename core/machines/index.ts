@@ -1,0 +1,2 @@
+export * from './groupDevice.machine.ts';
+export { gdevInitial, gdevSend, gdevCan } from './drive.ts';

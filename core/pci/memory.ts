@@ -1,0 +1,68 @@
+/**
+ * Physical memory as 4 KiB pages with owners, plus the in-memory structures
+ * the SMMU walks: IO page tables (written by the kernel's io-pgtable code,
+ * read by the SMMU) and context-descriptor tables.
+ *
+ * Page ownership: PAGE_FREE (never used), PAGE_KERNEL (freed by an unmap and
+ * reused by the kernel at once), or a domain index (mapped for DMA). `gen`
+ * counts ownership changes, so a translation cached before a free can be
+ * recognised as stale afterwards.
+ */
+export const PAGE_FREE = -1;
+export const PAGE_KERNEL = -2;
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 4096;
+
+export interface MemState {
+  pages: number;
+  owner: Int32Array;
+  gen: Uint32Array;
+  /** 1 where a write through a stale ATC entry landed while someone else owned the page. */
+  corrupted: Uint8Array;
+  /** Pages the kernel took back after an unmap, oldest first (given back under pressure). */
+  reuse: number[];
+  /** IO page tables: ttb (string key) → iova pfn → pfn. */
+  pgtables: Record<string, Record<number, number>>;
+  /** Context-descriptor tables by base address: 16 words per CD. */
+  cdTables: Record<number, Uint32Array>;
+}
+
+export function memInit(pages: number): MemState {
+  return {
+    pages,
+    owner: new Int32Array(pages).fill(PAGE_FREE),
+    gen: new Uint32Array(pages),
+    corrupted: new Uint8Array(pages),
+    reuse: [],
+    pgtables: {},
+    cdTables: {},
+  };
+}
+
+/** Allocate a page for `owner` (never-used pages first, then pages the kernel gives back). -1 if none. */
+export function pageAlloc(m: MemState, owner: number): number {
+  let pfn = -1;
+  for (let i = 0; i < m.pages; i++) if (m.owner[i] === PAGE_FREE) { pfn = i; break; }
+  if (pfn < 0) {
+    const r = m.reuse.shift();
+    if (r === undefined) return -1;
+    pfn = r;
+  }
+  m.owner[pfn] = owner;
+  m.gen[pfn] = (m.gen[pfn]! + 1) >>> 0;
+  return pfn;
+}
+
+/** Free a page after unmap: the kernel reuses it at once (it is owned by someone else from now on). */
+export function pageFree(m: MemState, pfn: number): void {
+  m.owner[pfn] = PAGE_KERNEL;
+  m.gen[pfn] = (m.gen[pfn]! + 1) >>> 0;
+  m.reuse.push(pfn);
+}
+
+export function pgtableOf(m: MemState, ttb: number): Record<number, number> {
+  const k = String(ttb);
+  let t = m.pgtables[k];
+  if (!t) { t = {}; m.pgtables[k] = t; }
+  return t;
+}

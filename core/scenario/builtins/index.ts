@@ -1,0 +1,44 @@
+/**
+ * Built-in scenarios, each reproducing one case from the seeds (its
+ * `description` names the seed patch). The first is the app's default.
+ */
+import type { Scenario } from '../types.ts';
+import spamVsQuarantine from './spam-vs-quarantine.json';
+import sharedBatch from './shared-batch.json';
+import recoveryFlr from './recovery-flr.json';
+import failedReset from './failed-reset.json';
+import resetEnotty from './reset-enotty.json';
+import nestedCxlReset from './nested-cxl-reset.json';
+import quirkResetTimeout from './quirk-reset-timeout.json';
+import attachDuringRecovery from './attach-during-recovery.json';
+import unplugQuarantined from './unplug-quarantined.json';
+import staleReport from './stale-report.json';
+import lateGerrorIsr from './late-gerror-isr.json';
+import illegalCommand from './illegal-command.json';
+import serviceFailureMode from './service-failure-mode.json';
+import probeReset from './probe-reset.json';
+import atschkOff from './atschk-off.json';
+import pollTimeoutFixme from './poll-timeout-before-atc-timeout.json';
+import attachRacesQuarantine from './attach-races-quarantine.json';
+
+export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
+  'spam-vs-quarantine': spamVsQuarantine as Scenario,
+  'shared-batch': sharedBatch as Scenario,
+  'recovery-flr': recoveryFlr as Scenario,
+  'failed-reset': failedReset as Scenario,
+  'reset-enotty': resetEnotty as Scenario,
+  'nested-cxl-reset': nestedCxlReset as Scenario,
+  'quirk-reset-timeout': quirkResetTimeout as Scenario,
+  'attach-during-recovery': attachDuringRecovery as Scenario,
+  'unplug-quarantined': unplugQuarantined as Scenario,
+  'stale-report': staleReport as Scenario,
+  'late-gerror-isr': lateGerrorIsr as Scenario,
+  'illegal-command': illegalCommand as Scenario,
+  'service-failure-mode': serviceFailureMode as Scenario,
+  'probe-reset': probeReset as Scenario,
+  'atschk-off': atschkOff as Scenario,
+  'poll-timeout-before-atc-timeout': pollTimeoutFixme as Scenario,
+  'attach-races-quarantine': attachRacesQuarantine as Scenario,
+};
+
+export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';

@@ -1,0 +1,96 @@
+/**
+ * The simulation context: virtual clock, event queue, PRNG and the
+ * append-only outputs (trace, kernel log, API calls, violations).
+ *
+ * Time is in nanoseconds of virtual time. Nothing here reads a wall clock or
+ * Math.random: a run is a pure function of (scenario, seed, policy).
+ */
+import { prngInit, type PrngState } from './prng.ts';
+import { queueInit, queuePush, queueRemove, type QueueState } from './queue.ts';
+import type { SimEvent } from './events.ts';
+
+export interface SimState {
+  nowNs: number;
+  queue: QueueState<SimEvent>;
+  prng: PrngState;
+  /** Trace id of the record that is the cause of what happens next (-1: none). */
+  cause: number;
+  /** Number of events processed so far. */
+  steps: number;
+}
+
+export interface TraceRecord {
+  /** Index in the trace; also the record's identity for `cause` links. */
+  id: number;
+  /** Virtual time, ns. */
+  t: number;
+  /** Id of the record that led to this one, or -1. */
+  cause: number;
+  kind: string;
+  /** Kind-specific data (plain JSON). */
+  d: Record<string, unknown>;
+}
+
+export type LogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warn' | 'notice' | 'info' | 'debug';
+export interface LogLine { t: number; level: LogLevel; text: string; traceId: number }
+export interface CallRecord { atUs: number; fn: string; args: string[]; ret: string; traceId: number }
+export interface Violation { t: number; invariant: string; message: string; traceId: number }
+
+export interface Outputs {
+  trace: TraceRecord[];
+  log: LogLine[];
+  calls: CallRecord[];
+  violations: Violation[];
+}
+
+export interface SimCtx {
+  s: SimState;
+  out: Outputs;
+  /** When false, trace records are not kept (benchmarks); log, calls and violations always are. */
+  traceOn: boolean;
+}
+
+export function simInit(seed: number): SimState {
+  return { nowNs: 0, queue: queueInit<SimEvent>(), prng: prngInit(seed), cause: -1, steps: 0 };
+}
+
+export function outputsInit(): Outputs {
+  return { trace: [], log: [], calls: [], violations: [] };
+}
+
+export function now(c: SimCtx): number { return c.s.nowNs; }
+
+/**
+ * Schedule `ev` at absolute time `atNs` (never in the past). Its cause is the
+ * current cause unless given. Returns the event's sequence number, which
+ * `cancel` takes.
+ */
+export function schedule(c: SimCtx, atNs: number, ev: SimEvent, cause = c.s.cause): number {
+  ev.cause = cause;
+  return queuePush(c.s.queue, Math.max(atNs, c.s.nowNs), ev, ev.k === 'step' ? 0 : 1);
+}
+
+/** Cancel a scheduled event (a timer whose wait ended early). */
+export function cancel(c: SimCtx, seq: number): void {
+  if (seq >= 0) queueRemove(c.s.queue, seq);
+}
+
+/**
+ * Append a trace record. Its cause defaults to the current cause, and it
+ * becomes the current cause, so consecutive records chain.
+ */
+export function emit(c: SimCtx, kind: string, d: Record<string, unknown>, cause = c.s.cause): number {
+  if (!c.traceOn) return -1;
+  const id = c.out.trace.length;
+  c.out.trace.push({ id, t: c.s.nowNs, cause, kind, d });
+  c.s.cause = id;
+  return id;
+}
+
+/** Like emit, but leaves the current cause unchanged (side notes). */
+export function note(c: SimCtx, kind: string, d: Record<string, unknown>, cause = c.s.cause): number {
+  const saved = c.s.cause;
+  const id = emit(c, kind, d, cause);
+  c.s.cause = saved;
+  return id;
+}

@@ -1,0 +1,17 @@
+/**
+ * Every kind of event the queue carries. Events are plain data; `cause` is
+ * the trace id that scheduled them.
+ */
+export type SimEvent = { cause?: number } & (
+  | { k: 'step'; index: number; injected: boolean }
+  | { k: 'task.resume'; task: number; token: number; ret: number }
+  | { k: 'task.timeout'; task: number; token: number }
+  | { k: 'hw.consume' }
+  | { k: 'hw.sync_deadline'; token: number }
+  | { k: 'hw.atc_inv_cpl'; req: number }
+  | { k: 'pci.atc_inv_req'; req: number }
+  | { k: 'pci.atc_inv_done'; req: number }
+  | { k: 'irq.gerror' }
+  | { k: 'irq.evtq' }
+  | { k: 'work.broken'; bdf: string }
+);
