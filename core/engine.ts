@@ -21,7 +21,7 @@ import { gdevInitial } from './machines/drive.ts';
 import { isPresetName, resolvePolicy, type Policy, type PolicyFlags, type PresetName } from './policy/index.ts';
 import { SCENARIO_FORMAT, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
 import { checkPollers, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
-import { frame } from './kernel/task.ts';
+import { frame, type Frame } from './kernel/task.ts';
 import { probeMaster, steEatsOf } from './kernel/driver.ts';
 import { runStep } from './kernel/steps.ts';
 import { smmuLog } from './kernel/printk.ts';
@@ -175,6 +175,16 @@ export class Simulation {
     this.w.k.steps.push(index);
     schedule(this.w, atNs, { k: 'step', index, injected: true }, -1);
     return index;
+  }
+
+  /**
+   * Start kernel work now, outside any scenario step (tests and tools that
+   * drive kernel functions directly). It runs until it first waits.
+   */
+  spawnKernel(name: string, f: Frame): void {
+    spawn(this.w, name, f);
+    checkPollers(this.w);
+    checkInvariants(this.w);
   }
 
   snapshot(): Snapshot {
