@@ -7,7 +7,8 @@
  * violations found. A built-in scenario can be named with `builtin:<id>`.
  */
 import { readFileSync } from 'node:fs';
-import { Simulation } from '../engine.ts';
+import { Simulation, type SimOptions } from '../engine.ts';
+import type { ResolvedScenario } from '../scenario/types.ts';
 import { FLAG_NAMES, isPresetName, POLICY_PRESETS, type PolicyFlags } from '../policy/index.ts';
 import { formatErrors, parseScenarioText } from '../scenario/validate.ts';
 import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
@@ -18,7 +19,10 @@ flags: ${FLAG_NAMES.join(', ')}`;
 
 export interface CliIo { out: (s: string) => void; err: (s: string) => void; readFile: (p: string) => string }
 
-export function main(argv: string[], io: CliIo): number {
+/** Builds the simulation; tests substitute one that reports violations to exercise exit status 3. */
+export type MakeSimulation = (sc: ResolvedScenario, opts: SimOptions) => Pick<Simulation, 'run' | 'result'>;
+
+export function main(argv: string[], io: CliIo, make: MakeSimulation = (sc, opts) => new Simulation(sc, opts)): number {
   let file: string | null = null;
   let json = false;
   let policy: string | null = null;
@@ -62,7 +66,7 @@ export function main(argv: string[], io: CliIo): number {
     io.err(`${file}: invalid scenario\n${formatErrors(v.errors)}`);
     return 2;
   }
-  const sim = new Simulation(v.scenario, { policy: policy && isPresetName(policy) ? policy : undefined, flags, trace: false });
+  const sim = make(v.scenario, { policy: policy && isPresetName(policy) ? policy : undefined, flags, trace: false });
   sim.run();
   const r = sim.result();
   if (json) io.out(JSON.stringify(r, null, 2));
