@@ -91,6 +91,8 @@ export interface SmmuState {
   sfm: boolean;
   /** Trace id of the last change of CONS (what a poller woke up on). */
   consCause: number;
+  /** Incremented whenever CONS changes (pollers are re-checked only then). */
+  consGen: number;
   stats: SmmuStats;
 }
 
@@ -120,6 +122,7 @@ export function smmuInit(cfg: HwCfg): SmmuState {
     evtqIrqPending: false,
     sfm: false,
     consCause: -1,
+    consGen: 0,
     stats: { commandsConsumed: 0, atcInvTimeouts: 0, cmdqErrors: 0, blockedDma: 0, eventsRecorded: 0 },
   };
 }
@@ -215,6 +218,7 @@ function advanceCons(w: HwWorld, slot: number, op: number): void {
   // Consumption resumes with a clean CONS.ERR (the field describes the command in error only).
   const next = queueIncN(shift, consRd(w), 1);
   s.regs[ARM_SMMU_CMDQ_CONS / 4] = next;
+  s.consGen++;
   s.stats.commandsConsumed++;
   s.consCause = emit(w, 'cmdq.consume', { slot, op: opcodeName(op), cons: hex32(next) });
 }
@@ -223,6 +227,7 @@ function cmdqError(w: HwWorld, code: number, slot: number): void {
   const s = w.smmu;
   const rd = consRd(w);
   s.regs[ARM_SMMU_CMDQ_CONS / 4] = (rd | ((code & CMDQ_CONS_ERR_MASK) << CMDQ_CONS_ERR_SHIFT)) >>> 0;
+  s.consGen++;
   s.stats.cmdqErrors++;
   if (code === CMDQ_ERR_CERROR_ATC_INV_IDX) s.stats.atcInvTimeouts++;
   s.consCause = emit(w, 'cmdq.error', { slot, cerror: cerrorName(code), cons: hex32(consReg(w)) });

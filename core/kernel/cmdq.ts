@@ -403,6 +403,7 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         if (loc) {
           // EATS is safe to update in place (arm_smmu_get_ste_update_safe()).
           setSteEats(loc.arr, loc.base, STRTAB_STE_1_EATS_ABT);
+          w.k.invDirty = true;
           emit(w, 'ste.write', { sid, bdf: m.bdf, eats: 0, why: 'ATC invalidation timeout: disable ATS' });
         }
         f.pc = 2;
@@ -419,6 +420,7 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         if (t.rv) smmuLogRatelimited(w, 'err', 'arm_smmu_master_disable_ats', 'failed to disable ATS for master');
         m.atsBroken = true;
         m.atsBrokenSinceNs = w.s.nowNs;
+        w.k.invDirty = true;
         w.k.stats.quarantines++;
         emit(w, 'quarantine.driver', { bdf: m.bdf });
         if (w.kcfg.flags.coreQuarantine) iommu_report_device_broken(w, m.bdf);

@@ -79,6 +79,7 @@ export function invsRemove(d: KDomain, m: KMaster, ssid: number | null): void {
 function writeSteMemory(w: KWorld, sid: number, s: SteFields): void {
   const loc = steL2(w, sid, true)!;
   writeSte(loc.arr, loc.base, s);
+  w.k.invDirty = true;
 }
 
 /* -------------------------------------------------------- kernel functions */
@@ -365,6 +366,7 @@ function arm_smmu_reset_device_done(w: KWorld, t: Task, f: Frame): Yield {
   }
   const was = m.atsBroken;
   m.atsBroken = false;
+  w.k.invDirty = true;
   if (was) {
     w.k.stats.unquarantines++;
     emit(w, 'unquarantine.driver', { bdf: f.bdf });
@@ -389,6 +391,7 @@ function arm_smmu_release_device(w: KWorld, t: Task, f: Frame): Yield {
       for (const d of Object.values(w.k.domains)) d.invs = d.invs.filter((x) => x.master !== m.bdf);
       for (const sid of m.sids) delete w.k.streams[sid];
       m.present = false;
+      w.k.invDirty = true;
       emit(w, 'master.release', { bdf: f.bdf });
       return ret(0);
     }

@@ -431,6 +431,7 @@ function iommu_release_device(w: KWorld, t: Task, f: Frame): Yield {
       }
       g!.present = false;
       g!.workQueued = false; // disable_work_sync(&grp_dev->broken_work)
+      w.k.invDirty = true;
       grp.devices = grp.devices.filter((b) => b !== f.bdf);
       emit(w, 'gdev.remove', { bdf: f.bdf, group: f.gid, blocked: blockedOf(g!) });
       unlock(w, t, groupMutex(f.gid));

@@ -90,6 +90,7 @@ export function runTask(w: KWorld, t: Task): void {
         t.cause = w.s.cause;
         const timer = schedule(w, deadline, { k: 'task.timeout', task: t.id, token: tok });
         t.wait = { kind: 'poll', token: tok, cond: y.cond, deadlineNs: deadline, timer };
+        w.k.pollers.push(t.id);
         return;
       }
     }
@@ -132,13 +133,25 @@ function pollSatisfied(w: KWorld, c: PollCond): boolean {
   return queueSpace(shift, w.k.cmdq.prod, cons) >= c.need;
 }
 
-/** Wake pollers whose condition now holds (called after every event). */
+function dropPoller(w: KWorld, id: number): void {
+  const i = w.k.pollers.indexOf(id);
+  if (i >= 0) w.k.pollers.splice(i, 1);
+}
+
+/**
+ * Wake pollers whose condition now holds (called after every event). Their
+ * conditions depend only on the hardware CONS, so they are re-checked only
+ * when CONS has changed.
+ */
 export function checkPollers(w: KWorld): void {
-  for (const id in w.k.tasks) {
-    const t = w.k.tasks[id]!;
-    const wt = t.wait;
-    if (!wt || wt.kind !== 'poll') continue;
+  if (w.k.pollers.length === 0 || w.smmu.consGen === w.k.pollCheckedGen) return;
+  w.k.pollCheckedGen = w.smmu.consGen;
+  for (const id of [...w.k.pollers]) {
+    const t = w.k.tasks[id];
+    const wt = t?.wait;
+    if (!t || !wt || wt.kind !== 'poll') { dropPoller(w, id); continue; }
     if (!pollSatisfied(w, wt.cond)) continue;
+    dropPoller(w, id);
     cancel(w, wt.timer);
     const tok = ++t.token;
     t.wait = { kind: 'runnable', token: tok };
@@ -159,6 +172,7 @@ export function onTaskResume(w: KWorld, taskId: number, token: number, rv: numbe
 export function onTaskTimeout(w: KWorld, taskId: number, token: number): void {
   const t = w.k.tasks[taskId];
   if (!t || !t.wait || t.wait.kind !== 'poll' || t.wait.token !== token) return;
+  dropPoller(w, taskId);
   t.wait = null;
   t.rv = -ERRNO.ETIMEDOUT!;
   t.cause = emit(w, 'poll.timeout', { task: t.id, name: t.name, cons: readReg(w, ARM_SMMU_CMDQ_CONS) }, t.cause);

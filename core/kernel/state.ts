@@ -121,6 +121,14 @@ export interface KernelState {
   nextAsid: number;
   /** Injected steps not from the scenario file (the app's clicks), by index. */
   steps: unknown[];
+  /** Tasks waiting in a poll (CMD_SYNC or queue space). */
+  pollers: number[];
+  /** CONS generation the pollers were last checked at. */
+  pollCheckedGen: number;
+  /** Set when state the invariants read has changed since the last check. */
+  invDirty: boolean;
+  /** Violations already reported (key → 1), so each is reported once. */
+  violKeys: Record<string, 1>;
 }
 
 export const BLOCKED_DOMAIN = '__blocked';

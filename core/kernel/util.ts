@@ -46,6 +46,7 @@ export function gdevEvent(w: KWorld, g: KGdev, ev: GdevEvent): boolean {
     return false;
   }
   g.m = next;
+  w.k.invDirty = true;
   emit(w, 'gdev.state', {
     bdf: g.bdf, event: ev.type, ...('ok' in ev ? { ok: ev.ok } : {}),
     from: before.value, to: next.value, resetDepth: next.context.reset_depth, brokenPending: next.context.broken_pending,
@@ -55,6 +56,7 @@ export function gdevEvent(w: KWorld, g: KGdev, ev: GdevEvent): boolean {
 
 export function setRecoveryCnt(w: KWorld, grp: KGroup, v: number): void {
   grp.recoveryCnt = v;
+  w.k.invDirty = true;
   note(w, 'recovery_cnt', { group: grp.id, value: v });
 }
 
