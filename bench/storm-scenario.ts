@@ -7,8 +7,12 @@ function bdf(i: number): string {
   return `0000:${(0x10 + (i >> 3)).toString(16).padStart(2, '0')}:${(i & 7).toString(16).padStart(2, '0')}.0`;
 }
 
-/** 64 ATS devices in one DMA domain; `rounds` map/unmap pairs; one device stops answering halfway. */
-export function stormScenario(rounds: number, cmdqLog2Size = 8): Scenario {
+/**
+ * 64 ATS devices in one DMA domain and `rounds` map/unmap pairs: every unmap
+ * invalidates the TLB and the ATC of all 64 devices. With `faulty`, one
+ * device stops answering ATC invalidations halfway through.
+ */
+export function stormScenario(rounds: number, cmdqLog2Size = 8, faulty = false): Scenario {
   const steps: Step[] = [];
   let t = 0;
   for (let r = 0; r < rounds; r++) {
@@ -16,7 +20,7 @@ export function stormScenario(rounds: number, cmdqLog2Size = 8): Scenario {
     steps.push({ at: t, op: 'map', domain: 'dma0', iova, pages: 1 });
     if (r % 8 === 0) steps.push({ at: t + 1, op: 'dma', device: bdf(r % DEVICES), iova, write: true });
     steps.push({ at: t + 2, op: 'unmap', domain: 'dma0', iova, pages: 1 });
-    if (r === Math.floor(rounds / 2)) steps.push({ at: t + 3, op: 'fault', device: bdf(7), kind: 'atc-unresponsive' });
+    if (faulty && r === Math.floor(rounds / 2)) steps.push({ at: t + 3, op: 'fault', device: bdf(7), kind: 'atc-unresponsive' });
     t += 20;
   }
   return {

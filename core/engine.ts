@@ -5,18 +5,17 @@
  */
 import { emit, now, outputsInit, schedule, simInit, type Outputs, type SimCtx } from './sim/context.ts';
 import { queuePeek, queuePop } from './sim/queue.ts';
+import { nextDueNs } from './sim/context.ts';
 import { hex32 } from './hw/bits.ts';
 import {
   ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_GBPA, ARM_SMMU_GERROR, ARM_SMMU_GERRORN,
   ARM_SMMU_IRQ_CTRL, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN,
   GBPA_ABORT, GERROR_SFM_ERR, IRQ_CTRL_EVTQ_IRQEN, IRQ_CTRL_GERROR_IRQEN, cerrorName,
 } from './hw/regs.ts';
-import {
-  onAtcInvCompletion, onConsume, onSyncDeadline, readReg, smmuInit, steL2, writeReg, EVTQ_SHIFT, type HwCfg,
-} from './hw/smmu.ts';
+import { onConsume, onSyncDeadline, readReg, smmuInit, steL2, writeReg, EVTQ_SHIFT, type HwCfg } from './hw/smmu.ts';
 import { readSte } from './hw/ste.ts';
 import { memInit } from './pci/memory.ts';
-import { onAtcInvDone, onAtcInvRequest, pciInit } from './pci/endpoint.ts';
+import { pciInit, settlePurges } from './pci/endpoint.ts';
 import { gdevInitial } from './machines/drive.ts';
 import { isPresetName, resolvePolicy, type Policy, type PolicyFlags, type PresetName } from './policy/index.ts';
 import { SCENARIO_FORMAT, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
@@ -91,6 +90,8 @@ export class Simulation {
   readonly notes: string[] = [];
   private w: KWorld;
   private steps: Step[];
+  /** Indices of the scenario's steps in the order they run (time, then file order). */
+  private order: number[];
   private status: RunStatus | 'running' = 'running';
 
   constructor(scenario: ResolvedScenario, opts: SimOptions = {}) {
@@ -99,7 +100,9 @@ export class Simulation {
     this.policy = policyOf(opts.policy ?? scenario.policy, opts.flags);
     this.steps = [...scenario.steps];
     this.w = boot(scenario, this.policy, opts.trace ?? true, this.notes);
-    this.steps.forEach((s, i) => schedule(this.w, s.at * 1000, { k: 'step', index: i, injected: false }, -1));
+    this.order = this.steps.map((_, i) => i).sort((a, b) => this.steps[a]!.at - this.steps[b]!.at || a - b);
+    this.w.s.nextStep = 0;
+    this.w.s.nextStepNs = this.order.length ? this.steps[this.order[0]!]!.at * 1000 : Number.POSITIVE_INFINITY;
   }
 
   /** The live state (read-only by convention; views read it through the adapter). */
@@ -110,17 +113,35 @@ export class Simulation {
   get allSteps(): readonly Step[] { return this.steps; }
 
   /** Virtual time of the next event, or null when the run is over. */
-  nextEventNs(): number | null { return queuePeek(this.w.s.queue)?.t ?? null; }
+  nextEventNs(): number | null {
+    const t = nextDueNs(this.w);
+    return Number.isFinite(t) ? t : null;
+  }
 
   /** Process the next event. Returns false when there is none. */
   step(): boolean {
     const w = this.w;
-    const e = queuePop(w.s.queue);
-    if (!e) return false;
-    w.s.nowNs = e.t;
-    w.s.steps++;
-    w.s.cause = e.ev.cause ?? -1;
-    dispatch(w, e.ev, this.steps);
+    const top = queuePeek(w.s.queue);
+    if (w.s.nextStepNs <= (top?.t ?? Number.POSITIVE_INFINITY)) {
+      // A scenario step is due (steps run before other events at the same time).
+      if (!Number.isFinite(w.s.nextStepNs)) return false;
+      const index = this.order[w.s.nextStep]!;
+      w.s.nowNs = w.s.nextStepNs;
+      w.s.nextStep++;
+      const nx = this.order[w.s.nextStep];
+      w.s.nextStepNs = nx === undefined ? Number.POSITIVE_INFINITY : this.steps[nx]!.at * 1000;
+      w.s.steps++;
+      settlePurges(w);
+      w.s.cause = -1;
+      runStep(w, this.steps[index]!, index);
+    } else {
+      const e = queuePop(w.s.queue)!;
+      w.s.nowNs = e.t;
+      w.s.steps++;
+      settlePurges(w);
+      w.s.cause = e.ev.cause ?? -1;
+      dispatch(w, e.ev, this.steps);
+    }
     checkPollers(w);
     checkInvariants(w);
     return true;
@@ -135,7 +156,10 @@ export class Simulation {
       if (++n > maxEvents) return 'max-events';
       this.step();
     }
-    if (tNs > this.w.s.nowNs && Number.isFinite(tNs)) this.w.s.nowNs = tNs;
+    if (tNs > this.w.s.nowNs && Number.isFinite(tNs)) {
+      this.w.s.nowNs = tNs;
+      settlePurges(this.w);
+    }
     return this.nextEventNs() === null ? 'done' : 'paused';
   }
 
@@ -155,7 +179,7 @@ export class Simulation {
     let n = 0;
     for (;;) {
       const t = this.nextEventNs();
-      if (t === null) { this.finish(); return (this.status = 'done'); }
+      if (t === null) { settlePurges(this.w); this.finish(); return (this.status = 'done'); }
       if (t > maxTimeNs) { this.notes.push(`stopped at the time limit (${maxTimeNs / 1000} µs)`); return (this.status = 'max-time'); }
       if (++n > maxEvents) { this.notes.push(`stopped after ${maxEvents} events`); return (this.status = 'max-events'); }
       this.step();
@@ -247,7 +271,7 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
     cmdq: { prod: 0, cons: 0, atcSyncTimeouts: new Uint8Array(qsize), bitCause: new Int32Array(qsize).fill(-1) },
     domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: {}, nextTask: 1, locks: {},
     ratelimit: {}, stats: { atcInvIssued: 0, gerrorIrqs: 0, quarantines: 0, unquarantines: 0 }, nextAsid: 1, steps: [],
-    pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {},
+    pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {}, brokenMasters: 0,
   };
   const w: KWorld = {
     s: simInit(sc.seed),
@@ -309,9 +333,6 @@ function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step
     case 'task.timeout': onTaskTimeout(w, ev.task, ev.token); return;
     case 'hw.consume': onConsume(w); return;
     case 'hw.sync_deadline': onSyncDeadline(w, ev.token); return;
-    case 'hw.atc_inv_cpl': onAtcInvCompletion(w, ev.req); return;
-    case 'pci.atc_inv_req': onAtcInvRequest(w, ev.req); return;
-    case 'pci.atc_inv_done': onAtcInvDone(w, ev.req); return;
     case 'irq.gerror':
       emit(w, 'irq.gerror', {});
       spawn(w, 'arm_smmu_gerror_handler', frame('arm_smmu_gerror_handler'), 'hardirq');

@@ -151,10 +151,58 @@ const LAYOUT: Readonly<Record<number, ReadonlyArray<[keyof Cmd, Field, 'num' | '
   [CMDQ_OP_CMD_SYNC]: [['cs', CMDQ_SYNC_0_CS, 'num'], ['msh', CMDQ_SYNC_0_MSH, 'num'], ['msiattr', CMDQ_SYNC_0_MSIATTR, 'num'], ['msidata', CMDQ_SYNC_0_MSIDATA, 'num'], ['msiaddr', CMDQ_SYNC_1_MSIADDR, 'addr4']],
 };
 
-export function isKnownOpcode(op: number): boolean { return op in LAYOUT; }
+const KNOWN = new Uint8Array(256);
+for (const k of Object.keys(LAYOUT)) KNOWN[Number(k)] = 1;
+
+export function isKnownOpcode(op: number): boolean { return KNOWN[op & 0xff] === 1; }
+
+const TWO20 = 0x10_0000;
+const TWO32 = 0x1_0000_0000;
+
+/**
+ * Direct encoders for the commands the driver issues most; the result is
+ * bit-identical to the field-table encoder below (checked by the codec tests).
+ */
+function encodeFast(cmd: Cmd, out: Uint32Array | number[], b: number): boolean {
+  switch (cmd.op) {
+    case CMDQ_OP_ATC_INV: {
+      const pfn = Math.floor((cmd.addr ?? 0) / 4096);
+      out[b] = (CMDQ_OP_ATC_INV | (cmd.global ? 1 << 9 : 0) | (cmd.ssv ? 1 << 11 : 0) | (((cmd.ssid ?? 0) & 0xfffff) << 12)) >>> 0;
+      out[b + 1] = (cmd.sid ?? 0) >>> 0;
+      out[b + 2] = ((((pfn % TWO20) << 12) | ((cmd.size ?? 0) & 0x3f)) >>> 0);
+      out[b + 3] = Math.floor(pfn / TWO20) >>> 0;
+      return true;
+    }
+    case CMDQ_OP_TLBI_NH_VA: {
+      const pfn = Math.floor((cmd.addr ?? 0) / 4096);
+      out[b] = (CMDQ_OP_TLBI_NH_VA | (((cmd.num ?? 0) & 0x1f) << 12) | (((cmd.scale ?? 0) & 0x1f) << 20)) >>> 0;
+      out[b + 1] = (((cmd.vmid ?? 0) & 0xffff) | (((cmd.asid ?? 0) & 0xffff) << 16)) >>> 0;
+      out[b + 2] = ((cmd.leaf ? 1 : 0) | (((cmd.ttl ?? 0) & 3) << 8) | (((cmd.tg ?? 0) & 3) << 10) | ((pfn % TWO20) << 12)) >>> 0;
+      out[b + 3] = Math.floor(pfn / TWO20) >>> 0;
+      return true;
+    }
+    case CMDQ_OP_CFGI_STE:
+      out[b] = CMDQ_OP_CFGI_STE;
+      out[b + 1] = (cmd.sid ?? 0) >>> 0;
+      out[b + 2] = cmd.leaf ? 1 : 0;
+      out[b + 3] = 0;
+      return true;
+    case CMDQ_OP_CMD_SYNC: {
+      const a = cmd.msiaddr ?? 0;
+      out[b] = (CMDQ_OP_CMD_SYNC | (((cmd.cs ?? 0) & 3) << 12) | (((cmd.msh ?? 0) & 3) << 22) | (((cmd.msiattr ?? 0) & 0xf) << 24)) >>> 0;
+      out[b + 1] = (cmd.msidata ?? 0) >>> 0;
+      out[b + 2] = ((a % TWO32) & 0xfffffffc) >>> 0;
+      out[b + 3] = Math.floor(a / TWO32) & 0xfffff;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
 
 /** Encode `cmd` into words[base..base+3]. */
 export function encodeCmdInto(cmd: Cmd, words: Uint32Array | number[], base: number): void {
+  if (encodeFast(cmd, words, base)) return;
   const tmp = words instanceof Uint32Array ? words : new Uint32Array(4);
   const b = words instanceof Uint32Array ? base : 0;
   tmp[b] = 0; tmp[b + 1] = 0; tmp[b + 2] = 0; tmp[b + 3] = 0;
@@ -179,6 +227,10 @@ export function encodeCmd(cmd: Cmd): number[] {
   encodeCmdInto(cmd, out, 0);
   return out;
 }
+
+/** The opcode and StreamID of the command at words[base..] without a full decode. */
+export function cmdOp(words: Uint32Array | readonly number[], base = 0): number { return words[base]! & 0xff; }
+export function cmdSid(words: Uint32Array | readonly number[], base = 0): number { return words[base + 1]! >>> 0; }
 
 /** Decode the command at words[base..base+3]. Unknown opcodes decode to {op}. */
 export function decodeCmd(words: Uint32Array | readonly number[], base = 0): Cmd {
@@ -241,6 +293,31 @@ export function makeCmdAtcInv(sid: number, ssid: number, iova: number, size: num
   const spanMask = 2 ** log2Span - 1;
   const pageStart = first - (first & spanMask);
   return { op: CMDQ_OP_ATC_INV, sid, ssid, ssv, global: false, size: log2Span, addr: pageStart * 4096 };
+}
+
+/**
+ * Append an ATC_INV (arm_smmu_atc_inv_to_cmd()) to a flat word array without
+ * building a Cmd object: the driver's hot path. Same bits as makeCmdAtcInv + encodeCmd.
+ */
+export function appendAtcInv(out: Uint32Array, at: number, sid: number, ssid: number, iova: number, size: number): void {
+  let log2Span = ATC_INV_SIZE_ALL;
+  let pageStart = 0;
+  if (size !== 0) {
+    const first = Math.floor(iova / 4096);
+    const last = Math.floor((iova + size - 1) / 4096);
+    const x = first ^ last;
+    log2Span = x === 0 ? 0 : 32 - Math.clz32(x);
+    pageStart = first - (first & (2 ** log2Span - 1));
+  }
+  out[at] = (CMDQ_OP_ATC_INV | (ssid !== 0 ? 1 << 11 : 0) | ((ssid & 0xfffff) << 12)) >>> 0;
+  out[at + 1] = sid >>> 0;
+  out[at + 2] = (((pageStart % TWO20) << 12) | log2Span) >>> 0;
+  out[at + 3] = Math.floor(pageStart / TWO20) >>> 0;
+}
+
+/** Append a TLBI_NH_VA for `pages` pages at `iova` (same bits as makeCmdTlbiNhVa + encodeCmd). */
+export function appendTlbiNhVa(out: Uint32Array, at: number, asid: number, iova: number, pages: number): void {
+  encodeFast(makeCmdTlbiNhVa(asid, iova, pages), out, at);
 }
 
 /** [first, last] 4K page numbers an ATC_INV covers. */

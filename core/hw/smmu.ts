@@ -11,12 +11,12 @@
  * it through GERRORN. The timed-out invalidations "will never complete"; the
  * CMD_SYNC is then fetched again and can complete.
  */
-import { cancel, emit, note, schedule, type SimCtx } from '../sim/context.ts';
+import { cancel, emit, nextDueNs, note, schedule, type SimCtx } from '../sim/context.ts';
 import { prngInt } from '../sim/prng.ts';
 import { hex32 } from './bits.ts';
 import {
   ATC_INV_SIZE_ALL, CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL, CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC,
-  decodeCmd, isKnownOpcode, opcodeName, atcInvPageRange,
+  CMDQ_OP_PRI_RESP, CMDQ_OP_RESUME, isKnownOpcode, opcodeName,
 } from './cmd.ts';
 import {
   ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_CR0ACK, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD,
@@ -39,8 +39,6 @@ export const SIDSIZE = 16;
 export const SSIDSIZE = 4;
 export const STRTAB_SPLIT = 8;
 export const EVTQ_SHIFT = 7;
-/** Time for an invalidation request to cross the PCIe link. */
-export const LINK_LATENCY_NS = 200;
 
 export interface HwCfg {
   cmdqLog2Size: number;
@@ -62,9 +60,23 @@ export interface AtcReq {
   slot: number;
   sentNs: number;
   deadlineNs: number;
-  state: 'pending' | 'done' | 'timedout';
+  /**
+   * When the endpoint's Invalidate Completion reaches the SMMU (Infinity:
+   * never). The endpoint decides when the request reaches it, so this is
+   * known from the moment the ATC_INV is consumed.
+   */
+  cplNs: number;
   traceId: number;
 }
+
+/**
+ * How the endpoint that owns a StreamID answers an ATS invalidation
+ * (installed by the PCIe layer): returns when its completion reaches the
+ * SMMU, Infinity for never.
+ */
+export type AtcInvResponder = (w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number) => number;
+let atcInvResponder: AtcInvResponder = () => Number.POSITIVE_INFINITY;
+export function setAtcInvResponder(fn: AtcInvResponder): void { atcInvResponder = fn; }
 
 export interface SmmuStats {
   commandsConsumed: number;
@@ -84,7 +96,22 @@ export interface SmmuState {
   /** The SMMU's cached STEs (filled on first use, refreshed by CFGI_STE / CFGI_ALL). */
   steCache: Record<number, number[]>;
   consumer: { busy: boolean; waitingSync: boolean; syncToken: number; syncTimer: number; pendingAbort: boolean };
-  atcReqs: AtcReq[];
+  /**
+   * Outstanding ATC invalidations. Everything outstanding when the consumer
+   * reaches a CMD_SYNC was sent before it, so the sync needs only: the
+   * latest completion among those that will complete in time, and the ones
+   * that will not (in send order, so by deadline).
+   */
+  atcOut: {
+    /** Latest completion time of an outstanding invalidation that completes before its deadline. */
+    okMaxCplNs: number;
+    /** Invalidations that will not complete before their deadline. */
+    failing: AtcReq[];
+    /** Every outstanding invalidation, kept only with the trace on (for completion records and views). */
+    traced: AtcReq[];
+  };
+  /** Kernel tasks waiting for queue space: while any wait, the consumer does not run ahead. */
+  spaceWaiters: number;
   nextAtcReq: number;
   gerrorIrqPending: boolean;
   evtqIrqPending: boolean;
@@ -116,7 +143,8 @@ export function smmuInit(cfg: HwCfg): SmmuState {
     strtabL2: {},
     steCache: {},
     consumer: { busy: false, waitingSync: false, syncToken: 0, syncTimer: -1, pendingAbort: false },
-    atcReqs: [],
+    atcOut: { okMaxCplNs: Number.NEGATIVE_INFINITY, failing: [], traced: [] },
+    spaceWaiters: 0,
     nextAtcReq: 1,
     gerrorIrqPending: false,
     evtqIrqPending: false,
@@ -156,7 +184,7 @@ export function writeReg(w: HwWorld, off: number, val: number): void {
     }
     case ARM_SMMU_CMDQ_PROD:
       r[off / 4] = val;
-      emit(w, 'cmdq.prod', { prod: hex32(val) });
+      if (w.traceOn) emit(w, 'cmdq.prod', { prod: hex32(val) });
       kickConsumer(w);
       return;
     case ARM_SMMU_EVTQ_CONS:
@@ -214,13 +242,13 @@ export function kickConsumer(w: HwWorld): void {
 
 function advanceCons(w: HwWorld, slot: number, op: number): void {
   const s = w.smmu;
-  const shift = s.cmdqShift;
   // Consumption resumes with a clean CONS.ERR (the field describes the command in error only).
-  const next = queueIncN(shift, consRd(w), 1);
+  const m = (2 << s.cmdqShift) - 1;
+  const next = ((s.regs[ARM_SMMU_CMDQ_CONS / 4]! & m) + 1) & m;
   s.regs[ARM_SMMU_CMDQ_CONS / 4] = next;
   s.consGen++;
   s.stats.commandsConsumed++;
-  s.consCause = emit(w, 'cmdq.consume', { slot, op: opcodeName(op), cons: hex32(next) });
+  if (w.traceOn) s.consCause = emit(w, 'cmdq.consume', { slot, op: opcodeName(op), cons: hex32(next) });
 }
 
 function cmdqError(w: HwWorld, code: number, slot: number): void {
@@ -234,132 +262,167 @@ function cmdqError(w: HwWorld, code: number, slot: number): void {
   raiseGerror(w, GERROR_CMDQ_ERR);
 }
 
-/** The consumer processes the command at CONS (event 'hw.consume'). */
+/**
+ * The consumer processes the command at CONS (event 'hw.consume'), one per
+ * cmdCostNs. It runs ahead through consecutive commands within the same
+ * event while no other event is due before the next command and no kernel
+ * task could be woken by the move of CONS — the virtual timeline is the
+ * same as with one event per command.
+ */
 export function onConsume(w: HwWorld): void {
   const s = w.smmu;
   s.consumer.busy = false;
-  if (!canConsume(w)) return;
-  const shift = s.cmdqShift;
-  const slot = Q_IDX(shift, consRd(w));
-  if (s.consumer.pendingAbort) {
-    s.consumer.pendingAbort = false;
-    cmdqError(w, CMDQ_ERR_CERROR_ABT_IDX, slot);
-    return;
-  }
-  const cmd = decodeCmd(s.cmdq, slot * CMDQ_ENT_WORDS);
-  if (!isKnownOpcode(cmd.op) || !commandIsLegal(cmd)) {
-    cmdqError(w, CMDQ_ERR_CERROR_ILL_IDX, slot);
-    return;
-  }
-  switch (cmd.op) {
-    case CMDQ_OP_CMD_SYNC:
-      if (!syncMayComplete(w, slot)) return;
-      advanceCons(w, slot, cmd.op);
-      break;
-    case CMDQ_OP_ATC_INV: {
-      advanceCons(w, slot, cmd.op);
-      const [first, last] = atcInvPageRange(cmd);
-      const req: AtcReq = {
-        id: s.nextAtcReq++, sid: cmd.sid!, ssid: cmd.ssid ?? 0, ssv: cmd.ssv ?? false, first, last, slot,
-        sentNs: w.s.nowNs, deadlineNs: w.s.nowNs + w.hwcfg.atcInvTimeoutNs, state: 'pending', traceId: -1,
-      };
-      req.traceId = emit(w, 'atc.inv.send', { req: req.id, sid: req.sid, ssid: req.ssid, all: (cmd.size ?? 0) >= ATC_INV_SIZE_ALL, first, last });
-      s.atcReqs.push(req);
-      schedule(w, w.s.nowNs + LINK_LATENCY_NS, { k: 'pci.atc_inv_req', req: req.id });
-      break;
+  const q = s.cmdq;
+  for (;;) {
+    if (!canConsume(w)) return;
+    const slot = Q_IDX(s.cmdqShift, consRd(w));
+    if (s.consumer.pendingAbort) {
+      s.consumer.pendingAbort = false;
+      cmdqError(w, CMDQ_ERR_CERROR_ABT_IDX, slot);
+      return;
     }
-    case CMDQ_OP_CFGI_STE:
-      advanceCons(w, slot, cmd.op);
-      refreshSteCache(w, cmd.sid!);
-      break;
-    case CMDQ_OP_CFGI_ALL:
-      advanceCons(w, slot, cmd.op);
+    const base = slot * CMDQ_ENT_WORDS;
+    const w0 = q[base]!;
+    const op = w0 & 0xff;
+    if (!isKnownOpcode(op) || !commandIsLegal(op, w0, q[base + 1]!)) {
+      cmdqError(w, CMDQ_ERR_CERROR_ILL_IDX, slot);
+      return;
+    }
+    if (op === CMDQ_OP_CMD_SYNC) {
+      if (!resolveSync(w, slot)) return;
+      advanceCons(w, slot, op);
+      // A poller may be waiting for this CMD_SYNC: hand over the clock.
+      kickConsumer(w);
+      return;
+    }
+    advanceCons(w, slot, op);
+    if (op === CMDQ_OP_ATC_INV) sendAtcInv(w, slot, base);
+    else if (op === CMDQ_OP_CFGI_STE) refreshSteCache(w, q[base + 1]!);
+    else if (op === CMDQ_OP_CFGI_ALL) {
       s.steCache = {};
       note(w, 'ste.cfgi_all', {});
-      break;
-    default:
-      // TLB and other configuration invalidations: the model keeps no TLB.
-      advanceCons(w, slot, cmd.op);
+    }
+    // TLB and other configuration invalidations: the model keeps no TLB.
+    if (!canConsume(w)) return;
+    const next = w.s.nowNs + w.hwcfg.cmdCostNs;
+    if (s.spaceWaiters > 0 || nextDueNs(w) <= next) {
+      kickConsumer(w);
+      return;
+    }
+    w.s.nowNs = next;
   }
-  kickConsumer(w);
 }
 
 /** Reserved fields or out-of-range operands make a command illegal (CERROR_ILL). */
-function commandIsLegal(cmd: ReturnType<typeof decodeCmd>): boolean {
-  if (cmd.sid !== undefined && cmd.sid >= 1 << SIDSIZE) return false;
-  if (cmd.ssid !== undefined && cmd.ssid >= 1 << 20) return false;
-  return true;
+function commandIsLegal(op: number, w0: number, w1: number): boolean {
+  switch (op) {
+    case CMDQ_OP_ATC_INV:
+    case CMDQ_OP_CFGI_STE:
+    case CMDQ_OP_PRI_RESP:
+    case CMDQ_OP_RESUME:
+      // StreamID beyond SMMU_IDR1.SIDSIZE.
+      return w1 >>> 0 < 1 << SIDSIZE;
+    default:
+      void w0;
+      return true;
+  }
+}
+
+/** The SMMU sends an ATS Invalidate Request for the ATC_INV at `base`. */
+function sendAtcInv(w: HwWorld, slot: number, base: number): void {
+  const s = w.smmu;
+  const q = s.cmdq;
+  const w0 = q[base]!;
+  const size = q[base + 2]! & 0x3f;
+  const page = (q[base + 2]! >>> 12) + (q[base + 3]! * 0x100000);
+  const all = size >= ATC_INV_SIZE_ALL;
+  const id = s.nextAtcReq++;
+  const sid = q[base + 1]! >>> 0;
+  const ssid = (w0 >>> 12) & 0xfffff;
+  const ssv = ((w0 >>> 11) & 1) === 1;
+  const first = all ? 0 : page;
+  const last = all ? Number.MAX_SAFE_INTEGER : page + 2 ** size - 1;
+  const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
+  const traceId = w.traceOn ? emit(w, 'atc.inv.send', { req: id, sid, ssid, all, first, last: all ? -1 : last }) : -1;
+  const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
+  const out = s.atcOut;
+  const ok = cpl <= deadline;
+  if (ok) {
+    if (cpl > out.okMaxCplNs) out.okMaxCplNs = cpl;
+  }
+  if (!ok || w.traceOn) {
+    const req: AtcReq = { id, sid, ssid, ssv, first, last, slot, sentNs: w.s.nowNs, deadlineNs: deadline, cplNs: cpl, traceId };
+    if (!ok) out.failing.push(req);
+    if (w.traceOn) out.traced.push(req);
+  }
 }
 
 /**
  * CMD_SYNC completes only when every earlier ATC_INV has completed. If one
- * has outlived the ATC invalidation timeout, the sync fails with
- * CERROR_ATC_INV_SYNC; the invalidations past their deadline are dropped.
+ * outlives the ATC invalidation timeout first, the sync fails with
+ * CERROR_ATC_INV_SYNC and the invalidations past their deadline are
+ * dropped ("will never complete"). Returns true when the sync completes now;
+ * otherwise the consumer parks at the sync until the time it resolves.
  */
-function syncMayComplete(w: HwWorld, slot: number): boolean {
+function resolveSync(w: HwWorld, slot: number): boolean {
   const s = w.smmu;
-  const pending = s.atcReqs.filter((r) => r.state === 'pending');
+  const now = w.s.nowNs;
+  const out = s.atcOut;
   cancel(w, s.consumer.syncTimer);
   s.consumer.syncTimer = -1;
-  if (pending.length === 0) {
+  if (w.traceOn && out.traced.length > 0) {
+    out.traced = out.traced.filter((r) => {
+      if (r.cplNs <= now && r.cplNs <= r.deadlineNs) {
+        note(w, 'atc.inv.complete', { req: r.id, sid: r.sid, atNs: r.cplNs }, r.traceId);
+        return false;
+      }
+      return true;
+    });
+  }
+  const okPending = out.okMaxCplNs > now;
+  if (!okPending && out.failing.length === 0) {
+    out.okMaxCplNs = Number.NEGATIVE_INFINITY;
     s.consumer.waitingSync = false;
     return true;
   }
-  const earliest = Math.min(...pending.map((r) => r.deadlineNs));
-  if (earliest <= w.s.nowNs) {
-    for (const r of pending) {
-      if (r.deadlineNs <= w.s.nowNs) {
-        r.state = 'timedout';
-        note(w, 'atc.inv.timeout', { req: r.id, sid: r.sid }, r.traceId);
-      }
+  // The failing ones are in send order, so the first has the earliest deadline.
+  const failAt = out.failing.length > 0 ? out.failing[0]!.deadlineNs : Number.POSITIVE_INFINITY;
+  if (failAt <= now) {
+    let n = 0;
+    while (n < out.failing.length && out.failing[n]!.deadlineNs <= now) {
+      const r = out.failing[n++]!;
+      note(w, 'atc.inv.timeout', { req: r.id, sid: r.sid }, r.traceId);
     }
-    s.atcReqs = s.atcReqs.filter((r) => r.state === 'pending');
+    const gone = new Set(out.failing.slice(0, n));
+    out.failing = out.failing.slice(n);
+    if (w.traceOn) out.traced = out.traced.filter((r) => !gone.has(r));
     s.consumer.waitingSync = false;
     cmdqError(w, CMDQ_ERR_CERROR_ATC_INV_IDX, slot);
     return false;
   }
   if (!s.consumer.waitingSync) {
     s.consumer.waitingSync = true;
-    note(w, 'cmdq.sync.wait', { slot, outstanding: pending.length });
+    if (w.traceOn) note(w, 'cmdq.sync.wait', { slot });
   }
   s.consumer.syncToken++;
-  s.consumer.syncTimer = schedule(w, earliest, { k: 'hw.sync_deadline', token: s.consumer.syncToken });
+  // One failing invalidation decides the outcome at its deadline; otherwise the last completion does.
+  const resolveAt = Number.isFinite(failAt) ? failAt : out.okMaxCplNs;
+  s.consumer.syncTimer = schedule(w, resolveAt, { k: 'hw.sync_deadline', token: s.consumer.syncToken });
   return false;
 }
 
-function retrySync(w: HwWorld): void {
+/** A parked CMD_SYNC reaches the time it resolves (its last completion or its first timeout). */
+export function onSyncDeadline(w: HwWorld, token: number): void {
   const s = w.smmu;
+  if (token !== s.consumer.syncToken) return;
+  s.consumer.syncTimer = -1;
   if (!s.consumer.waitingSync) return;
   if (!canConsume(w)) { s.consumer.waitingSync = false; return; }
   const slot = Q_IDX(s.cmdqShift, consRd(w));
-  if (syncMayComplete(w, slot)) {
+  if (resolveSync(w, slot)) {
     advanceCons(w, slot, CMDQ_OP_CMD_SYNC);
     kickConsumer(w);
   }
-}
-
-export function onSyncDeadline(w: HwWorld, token: number): void {
-  if (token !== w.smmu.consumer.syncToken) return;
-  w.smmu.consumer.syncTimer = -1;
-  retrySync(w);
-}
-
-/** An endpoint's Invalidate Completion reached the SMMU. */
-export function onAtcInvCompletion(w: HwWorld, reqId: number): void {
-  const s = w.smmu;
-  const r = s.atcReqs.find((x) => x.id === reqId);
-  if (!r) {
-    note(w, 'atc.inv.late', { req: reqId });
-    return;
-  }
-  r.state = 'done';
-  s.atcReqs = s.atcReqs.filter((x) => x.id !== reqId);
-  emit(w, 'atc.inv.complete', { req: reqId, sid: r.sid });
-  retrySync(w);
-}
-
-export function atcReq(w: HwWorld, reqId: number): AtcReq | undefined {
-  return w.smmu.atcReqs.find((x) => x.id === reqId);
 }
 
 /** Injected fault: the next command fetch takes an external abort (CERROR_ABT). */

@@ -7,7 +7,7 @@
 import { emit, note } from '../sim/context.ts';
 import { hex32, hex64 } from '../hw/bits.ts';
 import {
-  CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, decodeCmd, encodeCmd, encodeCmdInto, makeCmdCfgiSte,
+  CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, cmdSid, decodeCmd, encodeCmd, encodeCmdInto, makeCmdCfgiSte,
   makeCmdSync, opcodeName, type Cmd,
 } from '../hw/cmd.ts';
 import {
@@ -31,8 +31,10 @@ import { iommu_report_device_broken } from './iommu-report.ts';
 import type { Inv, KWorld } from './state.ts';
 
 export interface Batch {
-  /** Flat command words, four per command. */
-  cmds: number[];
+  /** Command words, four per command (room for CMDQ_BATCH_ENTRIES commands). */
+  cmds: Uint32Array;
+  /** cmds->num */
+  num: number;
   /** cmds->has_ats: an ATC_INV was queued (seed 003 #19). */
   hasAts: boolean;
   /** cmds->invs: the invalidation array the batch was built from, for the retry (#19, #22). */
@@ -41,11 +43,12 @@ export interface Batch {
   addedNs: number[];
 }
 
-export function newBatch(invs: Inv[] | null): Batch {
-  return { cmds: [], hasAts: false, invs: invs ? invs.map((x) => ({ ...x })) : null, addedNs: [] };
+/** arm_smmu_cmdq_batch_init_cmd(): an empty batch; `invs` is the array it is built from (not copied). */
+export function newBatch(w: KWorld, invs: Inv[] | null): Batch {
+  return { cmds: new Uint32Array(w.kcfg.batchEntries * CMDQ_ENT_WORDS), num: 0, hasAts: false, invs, addedNs: [] };
 }
 
-function batchLen(b: Batch): number { return b.cmds.length / CMDQ_ENT_WORDS; }
+function batchLen(b: Batch): number { return b.num; }
 
 /* ------------------------------------------------------------------------ */
 /* Synchronous helpers (no waits)                                            */
@@ -114,8 +117,8 @@ function findAtsMaster(invs: Inv[], sid: number): string | null {
 /* Kernel functions that can wait                                            */
 /* ------------------------------------------------------------------------ */
 
-export function issueCmdlist(cmds: number[], sync: boolean, addedNs?: number[]): Frame {
-  return frame('arm_smmu_cmdq_issue_cmdlist', { cmds, sync, addedNs: addedNs ?? null, need: 0, syncProd: 0 });
+export function issueCmdlist(cmds: ArrayLike<number>, sync: boolean, addedNs?: number[], n?: number): Frame {
+  return frame('arm_smmu_cmdq_issue_cmdlist', { cmds, n: n ?? cmds.length / CMDQ_ENT_WORDS, sync, addedNs: addedNs ?? null, need: 0, syncProd: 0 });
 }
 
 /** arm_smmu_cmdq_issue_cmdlist(): reserve, write, publish PROD, poll the CMD_SYNC. */
@@ -123,7 +126,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
   const shift = w.smmu.cmdqShift;
   const kc = w.k.cmdq;
   const fl = w.kcfg.flags;
-  const n = f.cmds.length / CMDQ_ENT_WORDS;
+  const n: number = f.n;
   for (;;) {
     switch (f.pc) {
       case 0: {
@@ -132,7 +135,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 2; continue; }
         kc.cons = consRd(w);
         if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 2; continue; }
-        emit(w, 'cmdq.full', { task: t.id, need: f.need, prod: hex32(kc.prod), cons: hex32(kc.cons) });
+        if (w.traceOn) emit(w, 'cmdq.full', { task: t.id, need: f.need, prod: hex32(kc.prod), cons: hex32(kc.cons) });
         // The HW may be stalled by an unhandled CMDQ_ERR: drain it (seed 003 #16).
         if (fl.coClear) arm_smmu_cmdq_err_handler(w);
         f.pc = 1;
@@ -147,16 +150,24 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         // 2. Write the commands (and a CMD_SYNC) into the reserved slots.
         const prod = kc.prod;
         const q = w.smmu.cmdq;
+        const cmds = f.cmds as ArrayLike<number>;
+        const mask = (1 << shift) - 1;
+        const first = Q_IDX(shift, prod);
+        const traceOn = w.traceOn;
         for (let i = 0; i < n; i++) {
-          const idx = queueIncN(shift, prod, i);
-          const slot = Q_IDX(shift, idx);
-          for (let j = 0; j < CMDQ_ENT_WORDS; j++) q[slot * CMDQ_ENT_WORDS + j] = f.cmds[i * CMDQ_ENT_WORDS + j]! >>> 0;
-          const op = f.cmds[i * CMDQ_ENT_WORDS]! & 0xff;
+          const slot = (first + i) & mask;
+          const d = slot * CMDQ_ENT_WORDS;
+          const s = i * CMDQ_ENT_WORDS;
+          q[d] = cmds[s]!;
+          q[d + 1] = cmds[s + 1]!;
+          q[d + 2] = cmds[s + 2]!;
+          q[d + 3] = cmds[s + 3]!;
+          const op = cmds[s]! & 0xff;
           if (op === CMDQ_OP_ATC_INV) {
             w.k.stats.atcInvIssued++;
             checkAtcInvToBroken(w, f, i, slot);
           }
-          if (w.traceOn) note(w, 'cmdq.write', { slot, op: opcodeName(op), task: t.id });
+          if (traceOn) note(w, 'cmdq.write', { slot, op: opcodeName(op), task: t.id });
         }
         if (f.sync) {
           const idx = queueIncN(shift, prod, n);
@@ -190,7 +201,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
             `CMD_SYNC timeout at ${hex32(f.syncProd)} [hwprod ${hex32(readReg(w, ARM_SMMU_CMDQ_PROD))}, hwcons ${hex32(readReg(w, ARM_SMMU_CMDQ_CONS))}]`);
         }
         kc.cons = consRd(w);
-        emit(w, 'cmdq.sync.done', { task: t.id, prod: hex32(f.syncProd), ret: r });
+        if (w.traceOn) emit(w, 'cmdq.sync.done', { task: t.id, prod: hex32(f.syncProd), ret: r });
         return ret(r);
       }
       default:
@@ -201,9 +212,9 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
 
 /** Invariant: under atsBrokenFence no ATC_INV is built for a master already marked ats_broken. */
 function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void {
-  if (!w.kcfg.flags.atsBrokenFence) return;
-  const cmd = decodeCmd(f.cmds as number[], i * CMDQ_ENT_WORDS);
-  const bdf = w.k.streams[cmd.sid!];
+  if (!w.kcfg.flags.atsBrokenFence || w.k.brokenMasters === 0) return;
+  const sid = cmdSid(f.cmds as number[], i * CMDQ_ENT_WORDS);
+  const bdf = w.k.streams[sid];
   const m = bdf ? masterOf(w, bdf) : undefined;
   if (!m || !m.atsBroken) return;
   const added: number | undefined = f.addedNs ? f.addedNs[i] : undefined;
@@ -211,7 +222,7 @@ function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void
   if (added !== undefined && added < m.atsBrokenSinceNs) return;
   w.out.violations.push({
     t: w.s.nowNs, invariant: 'no-atc-inv-to-broken',
-    message: `ATC_INV to ${m.bdf} (sid ${cmd.sid}) written to CMDQ slot ${slot} while ats_broken is set`,
+    message: `ATC_INV to ${m.bdf} (sid ${sid}) written to CMDQ slot ${slot} while ats_broken is set`,
     traceId: w.s.cause,
   });
 }
@@ -219,35 +230,50 @@ function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void
 export function batchAdd(b: Batch, cmd: Cmd): Frame { return frame('arm_smmu_cmdq_batch_add_cmd', { b, cmd: encodeCmd(cmd) }); }
 export function batchSubmit(b: Batch): Frame { return frame('arm_smmu_cmdq_batch_submit', { b }); }
 
+/** True when the batch holds CMDQ_BATCH_ENTRIES commands and must be issued before another is added. */
+export function batchFull(w: KWorld, b: Batch): boolean { return batchLen(b) >= w.kcfg.batchEntries; }
+
+/**
+ * Note a command just appended to b.cmds (its four words): has_ats for an
+ * ATC_INV (seed 003 #19) and the time it was added.
+ */
+export function batchNoteAdded(w: KWorld, b: Batch): void {
+  if ((b.cmds[b.num * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) b.hasAts = true;
+  b.num++;
+  b.addedNs.push(w.s.nowNs);
+}
+
+/** Where the next command's words go. */
+export function batchNext(b: Batch): number { return b.num * CMDQ_ENT_WORDS; }
+
+/**
+ * The flush inside arm_smmu_cmdq_batch_add_cmd_p() when the batch is full.
+ * v4 forces a sync for ATS-bearing batches so a timeout is caught here, not
+ * at a later unrelated batch's CMD_SYNC (seed 003 #24). The caller empties
+ * the batch (keeping its invs) when this returns.
+ */
+export function batchFlushFrame(w: KWorld, b: Batch): Frame {
+  const sync = w.kcfg.flags.atcTimeoutDetect ? b.hasAts : false;
+  return frame('arm_smmu_cmdq_batch_issue', { b, sync, r: 0 });
+}
+
+export function batchReset(b: Batch): void {
+  b.num = 0;
+  b.addedNs = [];
+  b.hasAts = false;
+}
+
 /** arm_smmu_cmdq_batch_add_cmd_p(): flush a full batch, then queue the command. */
-function arm_smmu_cmdq_batch_add_cmd(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_cmdq_batch_add_cmd(w: KWorld, _t: Task, f: Frame): Yield {
   const b = f.b as Batch;
-  for (;;) {
-    switch (f.pc) {
-      case 0:
-        if (batchLen(b) >= w.kcfg.batchEntries) {
-          // v4 forces a sync for ATS-bearing batches so a timeout is caught here (seed 003 #24).
-          const sync = w.kcfg.flags.atcTimeoutDetect ? b.hasAts : false;
-          f.pc = 1;
-          return call(frame('arm_smmu_cmdq_batch_issue', { b, sync, r: 0 }));
-        }
-        f.pc = 2;
-        continue;
-      case 1:
-        b.cmds = [];
-        b.addedNs = [];
-        b.hasAts = false;
-        f.pc = 2;
-        continue;
-      case 2:
-        if ((f.cmd[0] & 0xff) === CMDQ_OP_ATC_INV) b.hasAts = true;
-        b.cmds.push(...(f.cmd as number[]));
-        b.addedNs.push(w.s.nowNs);
-        return ret(0);
-      default:
-        throw new Error(`bad pc ${f.pc}`);
-    }
+  if (f.pc === 0 && batchFull(w, b)) {
+    f.pc = 1;
+    return call(batchFlushFrame(w, b));
   }
+  if (f.pc === 1) batchReset(b);
+  b.cmds.set(f.cmd as number[], batchNext(b));
+  batchNoteAdded(w, b);
+  return ret(0);
 }
 
 function arm_smmu_cmdq_batch_submit(_w: KWorld, t: Task, f: Frame): Yield {
@@ -264,7 +290,8 @@ function arm_smmu_cmdq_batch_issue(w: KWorld, t: Task, f: Frame): Yield {
   switch (f.pc) {
     case 0:
       f.pc = 1;
-      return call(issueCmdlist([...b.cmds], f.sync, [...b.addedNs]));
+      // The batch is not touched until this returns, so the issue reads it in place.
+      return call(issueCmdlist(b.cmds, f.sync, b.addedNs, b.num));
     case 1:
       f.r = t.rv;
       if (f.r === EIO && b.invs) {
@@ -307,7 +334,7 @@ function arm_smmu_cmdq_batch_retry(w: KWorld, t: Task, f: Frame): Yield {
           }
           f.lastSid = cmd.sid;
           f.master = bdf;
-          f.cmd = b.cmds.slice(f.i * CMDQ_ENT_WORDS, (f.i + 1) * CMDQ_ENT_WORDS);
+          f.cmd = Array.from(b.cmds.subarray(f.i * CMDQ_ENT_WORDS, (f.i + 1) * CMDQ_ENT_WORDS));
           f.pc = 2;
           return lock(atsBrokenLock(bdf));
         }
@@ -392,7 +419,7 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
   for (;;) {
     switch (f.pc) {
       case 0:
-        f.b = newBatch(null);
+        f.b = newBatch(w, null);
         f.i = 0;
         f.pc = 1;
         continue;
@@ -418,6 +445,7 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         return call(batchSubmit(f.b));
       case 4:
         if (t.rv) smmuLogRatelimited(w, 'err', 'arm_smmu_master_disable_ats', 'failed to disable ATS for master');
+        if (!m.atsBroken) w.k.brokenMasters++;
         m.atsBroken = true;
         m.atsBrokenSinceNs = w.s.nowNs;
         w.k.invDirty = true;

@@ -6,9 +6,7 @@
  * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c).
  */
 import { emit, note } from '../sim/context.ts';
-import {
-  CMDQ_OP_CFGI_CD, encodeCmd, makeCmdAtcInv, makeCmdCfgiSte, makeCmdTlbiNhVa, type Cmd,
-} from '../hw/cmd.ts';
+import { CMDQ_OP_CFGI_CD, appendAtcInv, appendTlbiNhVa, encodeCmd, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
 import { steL2 } from '../hw/smmu.ts';
 import {
   CD_WORDS, STE_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
@@ -16,7 +14,7 @@ import {
   type SteFields,
 } from '../hw/ste.ts';
 import { SSIDSIZE } from '../hw/smmu.ts';
-import { batchAdd, batchSubmit, issueCmdlist, newBatch } from './cmdq.ts';
+import { batchAdd, batchFlushFrame, batchFull, batchNext, batchNoteAdded, batchReset, batchSubmit, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
 import { defineKernelFns, unlock } from './sched.ts';
 import { call, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
 import { atsBrokenLock, masterOf } from './util.ts';
@@ -215,7 +213,7 @@ function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: Frame): Yield {
           note(w, 'atc_inv.skip', { bdf: f.bdf, why: 'ats_broken' });
           return ret(0);
         }
-        f.b = newBatch(m.sids.map((sid) => ({ type: 'ATS' as const, id: sid, ssid: f.ssid, master: m.bdf, users: 1 })));
+        f.b = newBatch(w, m.sids.map((sid) => ({ type: 'ATS' as const, id: sid, ssid: f.ssid, master: m.bdf, users: 1 })));
         f.i = 0;
         f.pc = 1;
         continue;
@@ -250,36 +248,48 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
     switch (f.pc) {
       case 0: {
         const d = w.k.domains[f.dom]!;
-        f.invs = d.invs.map((x) => ({ ...x }));
-        f.b = newBatch(f.invs);
+        // A shallow copy of the array as it is now: later attaches add or drop entries in the
+        // domain's array, not in this one (only an entry's `users` count, not read here, is shared).
+        f.invs = d.invs.slice();
+        f.b = newBatch(w, f.invs);
         f.i = 0;
         f.pc = 1;
         continue;
       }
       case 1: {
         const invs = f.invs as Inv[];
-        if (f.i >= invs.length) { f.pc = 3; continue; }
-        const inv = invs[f.i]!;
-        let cmd: Cmd | null = null;
-        if (inv.type === 'S1_ASID') cmd = makeCmdTlbiNhVa(inv.id, f.iova, Math.max(1, Math.ceil(f.size / 4096)));
-        else {
-          const m = inv.master ? masterOf(w, inv.master) : undefined;
-          if (m && w.kcfg.flags.atsBrokenFence && m.atsBroken) {
-            note(w, 'atc_inv.skip', { bdf: m.bdf, sid: inv.id, why: 'ats_broken' });
-          } else {
-            cmd = makeCmdAtcInv(inv.id, inv.ssid, f.iova, f.size);
+        const b = f.b as Batch;
+        const fence = w.kcfg.flags.atsBrokenFence && w.k.brokenMasters > 0;
+        const pages = Math.max(1, Math.ceil(f.size / 4096));
+        while (f.i < invs.length) {
+          const inv = invs[f.i]!;
+          if (inv.type === 'ATS' && fence) {
+            const m = inv.master ? masterOf(w, inv.master) : undefined;
+            if (m && m.atsBroken) {
+              // Do not issue ATC_INV that will definitely time out (seed 003 #18).
+              note(w, 'atc_inv.skip', { bdf: m.bdf, sid: inv.id, why: 'ats_broken' });
+              f.i++;
+              continue;
+            }
           }
+          if (batchFull(w, b)) {
+            f.pc = 2;
+            return call(batchFlushFrame(w, b));
+          }
+          if (inv.type === 'S1_ASID') appendTlbiNhVa(b.cmds, batchNext(b), inv.id, f.iova, pages);
+          else appendAtcInv(b.cmds, batchNext(b), inv.id, inv.ssid, f.iova, f.size);
+          batchNoteAdded(w, b);
+          f.i++;
         }
-        if (!cmd) { f.i++; continue; }
-        f.pc = 2;
-        return call(batchAdd(f.b, cmd));
+        f.pc = 3;
+        continue;
       }
       case 2:
-        f.i++;
+        batchReset(f.b);
         f.pc = 1;
         continue;
       case 3:
-        if (f.b.cmds.length === 0) return ret(0);
+        if (f.b.num === 0) return ret(0);
         f.pc = 4;
         return call(batchSubmit(f.b));
       default:
@@ -365,6 +375,7 @@ function arm_smmu_reset_device_done(w: KWorld, t: Task, f: Frame): Yield {
     if (fence) return lock(atsBrokenLock(f.bdf));
   }
   const was = m.atsBroken;
+  if (was) w.k.brokenMasters--;
   m.atsBroken = false;
   w.k.invDirty = true;
   if (was) {
@@ -390,6 +401,8 @@ function arm_smmu_release_device(w: KWorld, t: Task, f: Frame): Yield {
       m.pasids = {};
       for (const d of Object.values(w.k.domains)) d.invs = d.invs.filter((x) => x.master !== m.bdf);
       for (const sid of m.sids) delete w.k.streams[sid];
+      // The master is gone; its ats_broken stays as it was at removal (reports show it), but it no longer counts.
+      if (m.atsBroken) w.k.brokenMasters--;
       m.present = false;
       w.k.invDirty = true;
       emit(w, 'master.release', { bdf: f.bdf });

@@ -463,7 +463,7 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
     d.mapped[base + i] = pfn;
     pt[base + i] = pfn;
   }
-  emit(w, 'map', { domain: domId, iova, pages, pfns: got });
+  if (w.traceOn) emit(w, 'map', { domain: domId, iova, pages, pfns: got });
   return 0;
 }
 
@@ -487,7 +487,7 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
         pfns.push(pfn);
       }
       f.pfns = pfns;
-      emit(w, 'unmap', { domain: f.dom, iova: f.iova, pages: f.pages, pfns });
+      if (w.traceOn) emit(w, 'unmap', { domain: f.dom, iova: f.iova, pages: f.pages, pfns });
       if (pfns.length === 0) {
         recordCall(w, f.startNs, 'iommu_unmap', [f.dom, '0x' + f.iova.toString(16), String(f.pages)], 0);
         return ret(0);
@@ -497,7 +497,7 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
     }
     default:
       for (const pfn of f.pfns as number[]) pageFree(w.mem, pfn);
-      emit(w, 'pages.free', { domain: f.dom, pfns: f.pfns });
+      if (w.traceOn) emit(w, 'pages.free', { domain: f.dom, pfns: f.pfns });
       recordCall(w, f.startNs, 'iommu_unmap', [f.dom, '0x' + f.iova.toString(16), String(f.pages)], 0);
       return ret(0);
   }

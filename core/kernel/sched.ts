@@ -29,7 +29,7 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
     cause: w.s.cause, held: [], startNs: w.s.nowNs,
   };
   w.k.tasks[id] = t;
-  t.cause = note(w, 'task.start', { task: id, name, context, fn: f.fn });
+  t.cause = w.traceOn ? note(w, 'task.start', { task: id, name, context, fn: f.fn }) : -1;
   if (t.cause < 0) t.cause = w.s.cause;
   runTask(w, t);
   return t;
@@ -91,6 +91,7 @@ export function runTask(w: KWorld, t: Task): void {
         const timer = schedule(w, deadline, { k: 'task.timeout', task: t.id, token: tok });
         t.wait = { kind: 'poll', token: tok, cond: y.cond, deadlineNs: deadline, timer };
         w.k.pollers.push(t.id);
+        if (y.cond.type === 'cmdq_space') w.smmu.spaceWaiters++;
         return;
       }
     }
@@ -135,7 +136,10 @@ function pollSatisfied(w: KWorld, c: PollCond): boolean {
 
 function dropPoller(w: KWorld, id: number): void {
   const i = w.k.pollers.indexOf(id);
-  if (i >= 0) w.k.pollers.splice(i, 1);
+  if (i < 0) return;
+  w.k.pollers.splice(i, 1);
+  const wt = w.k.tasks[id]?.wait;
+  if (wt && wt.kind === 'poll' && wt.cond.type === 'cmdq_space') w.smmu.spaceWaiters--;
 }
 
 /**

@@ -129,6 +129,8 @@ export interface KernelState {
   invDirty: boolean;
   /** Violations already reported (key → 1), so each is reported once. */
   violKeys: Record<string, 1>;
+  /** Number of present masters with ats_broken set (0 lets the invalidation paths skip the per-master checks). */
+  brokenMasters: number;
 }
 
 export const BLOCKED_DOMAIN = '__blocked';

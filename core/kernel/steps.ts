@@ -47,22 +47,34 @@ function step_cmd(w: KWorld, t: Task, f: Frame): Yield {
 
 defineKernelFns({ step_cmd });
 
+/** Parsed IOVAs of step objects (steps are validated data; parse each once). */
+const iovaCache = new WeakMap<object, number>();
+function stepIova(s: { iova: string | number }): number {
+  let v = iovaCache.get(s);
+  if (v === undefined) {
+    v = parseIova(s.iova)!;
+    iovaCache.set(s, v);
+  }
+  return v;
+}
+
 /** Run scenario step `s` now. */
 export function runStep(w: KWorld, s: Step, index: number): void {
   const at = w.s.nowNs;
-  emit(w, 'step', { index, op: s.op, step: s as unknown as Record<string, unknown> });
+  if (w.traceOn) emit(w, 'step', { index, op: s.op, step: s as unknown as Record<string, unknown> });
   switch (s.op) {
     case 'map': {
-      const rc = iommu_map(w, s.domain, parseIova(s.iova)!, s.pages);
-      recordCall(w, at, 'iommu_map', [s.domain, '0x' + parseIova(s.iova)!.toString(16), String(s.pages)], rc);
+      const iova = stepIova(s);
+      const rc = iommu_map(w, s.domain, iova, s.pages);
+      recordCall(w, at, 'iommu_map', [s.domain, '0x' + iova.toString(16), String(s.pages)], rc);
       return;
     }
     case 'unmap':
-      spawn(w, `unmap ${s.domain}`, frame('iommu_unmap', { dom: s.domain, iova: parseIova(s.iova)!, pages: s.pages }));
+      spawn(w, `unmap ${s.domain}`, frame('iommu_unmap', { dom: s.domain, iova: stepIova(s), pages: s.pages }));
       return;
     case 'dma': {
       const ep = w.pci.endpoints[s.device]!;
-      const r = doDma(w, ep, parseIova(s.iova)!, s.write ?? true, s.pasid ?? 0);
+      const r = doDma(w, ep, stepIova(s), s.write ?? true, s.pasid ?? 0);
       note(w, 'dma.result', { bdf: s.device, outcome: r.outcome, detail: r.detail });
       return;
     }

@@ -63,6 +63,6 @@ export function setRecoveryCnt(w: KWorld, grp: KGroup, v: number): void {
 /** Record a kernel API call made by a step, with its return value. */
 export function recordCall(w: KWorld, startNs: number, fn: string, args: string[], rv: number | string): void {
   const ret = typeof rv === 'string' ? rv : errnoString(rv);
-  const traceId = note(w, 'call', { fn, args, ret });
+  const traceId = w.traceOn ? note(w, 'call', { fn, args, ret }) : -1;
   w.out.calls.push({ atUs: startNs / 1000, fn, args, ret, traceId });
 }

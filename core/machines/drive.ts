@@ -6,9 +6,16 @@
 import { initialTransition, transition } from 'xstate';
 import { groupDeviceMachine, type GdevEvent, type GdevMachineState, type Blocked } from './groupDevice.machine.ts';
 
+const initialCache = new Map<boolean, GdevMachineState>();
+
 export function gdevInitial(nestedResetFix: boolean): GdevMachineState {
-  const [s] = initialTransition(groupDeviceMachine, { nestedResetFix });
-  return { value: s.value as Blocked, context: { ...s.context } };
+  let st = initialCache.get(nestedResetFix);
+  if (!st) {
+    const [s] = initialTransition(groupDeviceMachine, { nestedResetFix });
+    st = { value: s.value as Blocked, context: { ...s.context } };
+    initialCache.set(nestedResetFix, st);
+  }
+  return { value: st.value, context: { ...st.context } };
 }
 
 function resolve(st: GdevMachineState) {

@@ -7,9 +7,9 @@
  * page that was freed and reused by someone else is memory corruption — the
  * harm the quarantine series exists to prevent.
  */
-import { emit, note, schedule, type SimCtx } from '../sim/context.ts';
+import { emit, note, type SimCtx } from '../sim/context.ts';
 import {
-  atcReq, atsTranslationRequest, checkTranslated, jitterNs, onAtcInvCompletion, translateUntranslated,
+  atsTranslationRequest, checkTranslated, jitterNs, setAtcInvResponder, translateUntranslated,
   type HwWorld,
 } from '../hw/smmu.ts';
 import { PAGE_FREE, type MemState } from './memory.ts';
@@ -39,12 +39,23 @@ export interface Endpoint {
   slowNs: number;
   atc: AtcEntry[];
   present: boolean;
+  /** Invalidations answered but not yet completed: their ATC purges, by completion time. */
+  purges: PendingPurge[];
   /** Between the start and the end of a reset: invalidations are ignored (PCIe r6.0 §10.3.1). */
   resetting: boolean;
   stats: { dmaOk: number; dmaBlocked: number; staleWrites: number; atcHits: number; atcMisses: number };
 }
 
-export interface PciState { endpoints: Record<string, Endpoint>; sidToBdf: Record<number, string> }
+export interface PciState {
+  endpoints: Record<string, Endpoint>;
+  sidToBdf: Record<number, string>;
+  /** The same endpoints indexed by StreamID. */
+  sidToEp: Record<number, Endpoint>;
+  /** Earliest pending purge time over all endpoints. */
+  nextPurgeNs: number;
+  /** Endpoints with pending purges. */
+  purging: string[];
+}
 
 export interface PciStats { staleAtcWrites: number; corruptedPages: number }
 
@@ -56,66 +67,102 @@ export function pciInit(devs: Array<{ bdf: string; sids: number[]; ats: boolean;
   for (const d of devs) {
     endpoints[d.bdf] = {
       bdf: d.bdf, sids: [...d.sids], atsCap: d.ats, atsEnabled: false, pasidCap: d.pasid, driver: d.driver,
-      mode: 'ok', slowNs: 0, atc: [], present: true, resetting: false,
+      mode: 'ok', slowNs: 0, atc: [], purges: [], present: true, resetting: false,
       stats: { dmaOk: 0, dmaBlocked: 0, staleWrites: 0, atcHits: 0, atcMisses: 0 },
     };
     for (const s of d.sids) sidToBdf[s] = d.bdf;
   }
-  return { endpoints, sidToBdf };
+  const sidToEp: Record<number, Endpoint> = {};
+  for (const [sid, bdf] of Object.entries(sidToBdf)) sidToEp[Number(sid)] = endpoints[bdf]!;
+  return { endpoints, sidToBdf, sidToEp, nextPurgeNs: Number.POSITIVE_INFINITY, purging: [] };
 }
 
-/** An ATS Invalidate Request arrives at the endpoint that owns the SID. */
-export function onAtcInvRequest(w: PciWorld, reqId: number): void {
-  const req = atcReq(w, reqId);
-  if (!req) return;
-  const bdf = w.pci.sidToBdf[req.sid];
-  const ep = bdf === undefined ? undefined : w.pci.endpoints[bdf];
+/** A purge of ATC entries the endpoint performs when it completes an invalidation. */
+export interface PendingPurge { atNs: number; req: number; first: number; last: number; ssid: number; ssv: boolean; late: boolean }
+
+/**
+ * How the endpoint that owns the SID answers an ATS Invalidate Request.
+ * Returns when its Invalidate Completion reaches the SMMU (Infinity: never).
+ * A present, responsive endpoint purges the range and completes after its
+ * response time; a slow one after its latency; an unresponsive or resetting
+ * one (PCIe r6.0 §10.3.1) ignores it; a missing function or one with ATS
+ * disabled gets an Unsupported Request, which completes without error.
+ */
+function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number): number {
+  const w = hw as PciWorld;
+  const ep = w.pci.sidToEp[sid];
+  const now = w.s.nowNs;
   if (!ep || !ep.present) {
-    // Nobody answers at this RID: the root port completes it with UR, which completes without error.
-    note(w, 'atc.inv.ur', { req: reqId, sid: req.sid, why: 'no device' });
-    schedule(w, w.s.nowNs, { k: 'hw.atc_inv_cpl', req: reqId });
-    return;
+    if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, sid, why: 'no device' });
+    return now;
   }
   if (ep.resetting) {
     emit(w, 'atc.inv.ignored', { req: reqId, bdf: ep.bdf, why: 'device is resetting' });
-    return;
+    return Number.POSITIVE_INFINITY;
   }
   if (ep.mode === 'unresponsive') {
     // A hung function answers nothing, whatever its ATS Enable bit says.
     emit(w, 'atc.inv.ignored', { req: reqId, bdf: ep.bdf, why: 'unresponsive to ATC invalidation' });
-    return;
+    return Number.POSITIVE_INFINITY;
   }
   if (!ep.atsEnabled) {
-    note(w, 'atc.inv.ur', { req: reqId, bdf: ep.bdf, why: 'ATS disabled at the endpoint' });
-    schedule(w, w.s.nowNs + w.hwcfg.atcInvResponseNs, { k: 'hw.atc_inv_cpl', req: reqId });
-    return;
+    if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, bdf: ep.bdf, why: 'ATS disabled at the endpoint' });
+    return now + w.hwcfg.atcInvResponseNs;
   }
-  switch (ep.mode as 'ok' | 'slow') {
-    case 'slow':
-      emit(w, 'atc.inv.recv', { req: reqId, bdf: ep.bdf, afterNs: ep.slowNs });
-      schedule(w, w.s.nowNs + ep.slowNs, { k: 'pci.atc_inv_done', req: reqId });
-      return;
-    case 'ok':
-      emit(w, 'atc.inv.recv', { req: reqId, bdf: ep.bdf });
-      schedule(w, jitterNs(w, w.hwcfg.atcInvResponseNs), { k: 'pci.atc_inv_done', req: reqId });
+  const at = ep.mode === 'slow' ? now + ep.slowNs : jitterNs(w, w.hwcfg.atcInvResponseNs) + now;
+  if (w.traceOn) emit(w, 'atc.inv.recv', { req: reqId, bdf: ep.bdf, cplAtNs: at });
+  // The request applies to the translations cached when it arrives; entries
+  // filled afterwards come from the updated page table. Nothing cached in the
+  // range means nothing to purge.
+  let match = false;
+  const atc = ep.atc;
+  for (let i = 0; i < atc.length; i++) {
+    const e = atc[i]!;
+    if (e.ipfn >= first && e.ipfn <= last && (!ssv || e.ssid === ssid)) { match = true; break; }
   }
+  if (match) {
+    if (ep.purges.length === 0) w.pci.purging.push(ep.bdf);
+    ep.purges.push({ atNs: at, req: reqId, first, last, ssid, ssv, late: at > deadlineNs });
+    if (at < w.pci.nextPurgeNs) w.pci.nextPurgeNs = at;
+  }
+  return at;
 }
 
-/** The endpoint purges the range from its ATC and sends the Invalidate Completion. */
-export function onAtcInvDone(w: PciWorld, reqId: number): void {
-  const req = atcReq(w, reqId);
-  const bdf = req ? w.pci.sidToBdf[req.sid] : undefined;
-  const ep = bdf === undefined ? undefined : w.pci.endpoints[bdf];
-  if (req && ep) {
-    const before = ep.atc.length;
-    ep.atc = ep.atc.filter((e) => !(e.ipfn >= req.first && e.ipfn <= req.last && (!req.ssv || e.ssid === req.ssid)));
-    emit(w, 'atc.purge', { bdf: ep.bdf, req: reqId, removed: before - ep.atc.length });
-  } else if (!req) {
-    // The SMMU already gave up on it (timed out); the endpoint still purges the range.
-    note(w, 'atc.inv.late', { req: reqId });
-    return;
+setAtcInvResponder(respondAtcInv);
+
+/**
+ * Apply every purge whose completion time has come (called before each
+ * event is handled, and at the end of a run to a given time), so any DMA or
+ * view at time t sees the ATC as it is at t.
+ */
+export function settlePurges(w: PciWorld): void {
+  const now = w.s.nowNs;
+  if (w.pci.nextPurgeNs > now) return;
+  let next = Number.POSITIVE_INFINITY;
+  const still: string[] = [];
+  for (const bdf of w.pci.purging) {
+    const ep = w.pci.endpoints[bdf]!;
+    let keep = 0;
+    for (let i = 0; i < ep.purges.length; i++) {
+      const p = ep.purges[i]!;
+      if (p.atNs > now) {
+        ep.purges[keep++] = p;
+        if (p.atNs < next) next = p.atNs;
+        continue;
+      }
+      let removed = 0;
+      if (ep.atc.length > 0) {
+        const before = ep.atc.length;
+        ep.atc = ep.atc.filter((e) => !(e.ipfn >= p.first && e.ipfn <= p.last && (!p.ssv || e.ssid === p.ssid)));
+        removed = before - ep.atc.length;
+      }
+      if (w.traceOn) emit(w, p.late ? 'atc.inv.late' : 'atc.purge', { bdf: ep.bdf, req: p.req, removed, atNs: p.atNs });
+    }
+    ep.purges.length = keep;
+    if (keep > 0) still.push(bdf);
   }
-  onAtcInvCompletion(w, reqId);
+  w.pci.purging = still;
+  w.pci.nextPurgeNs = next;
 }
 
 export function setFault(w: PciWorld, ep: Endpoint, kind: 'atc-unresponsive' | 'atc-slow' | 'atc-recover', latencyNs = 0): void {
@@ -195,6 +242,7 @@ export function doDma(w: PciWorld, ep: Endpoint, iova: number, write: boolean, s
 /** Effect of a reset that took place: the function's ATC is empty and it answers again. */
 export function endpointResetEffect(w: SimCtx, ep: Endpoint): void {
   ep.atc = [];
+  ep.purges = [];
   ep.mode = 'ok';
   ep.slowNs = 0;
   ep.atsEnabled = false;

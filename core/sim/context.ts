@@ -6,7 +6,7 @@
  * Math.random: a run is a pure function of (scenario, seed, policy).
  */
 import { prngInit, type PrngState } from './prng.ts';
-import { queueInit, queuePush, queueRemove, type QueueState } from './queue.ts';
+import { queueInit, queuePeek, queuePush, queueRemove, type QueueState } from './queue.ts';
 import type { SimEvent } from './events.ts';
 
 export interface SimState {
@@ -17,6 +17,13 @@ export interface SimState {
   cause: number;
   /** Number of events processed so far. */
   steps: number;
+  /**
+   * The scenario's steps are not kept in the heap: the engine takes them in
+   * order of time (file order at equal times) from a sorted list; nextStep
+   * is the cursor into it and nextStepNs the time of the next one.
+   */
+  nextStep: number;
+  nextStepNs: number;
 }
 
 export interface TraceRecord {
@@ -51,7 +58,7 @@ export interface SimCtx {
 }
 
 export function simInit(seed: number): SimState {
-  return { nowNs: 0, queue: queueInit<SimEvent>(), prng: prngInit(seed), cause: -1, steps: 0 };
+  return { nowNs: 0, queue: queueInit<SimEvent>(), prng: prngInit(seed), cause: -1, steps: 0, nextStep: 0, nextStepNs: Number.POSITIVE_INFINITY };
 }
 
 export function outputsInit(): Outputs {
@@ -59,6 +66,13 @@ export function outputsInit(): Outputs {
 }
 
 export function now(c: SimCtx): number { return c.s.nowNs; }
+
+/** Time of the next thing due: a queued event or the next scenario step. */
+export function nextDueNs(c: SimCtx): number {
+  const top = queuePeek(c.s.queue);
+  const t = top === undefined ? Number.POSITIVE_INFINITY : top.t;
+  return t < c.s.nextStepNs ? t : c.s.nextStepNs;
+}
 
 /**
  * Schedule `ev` at absolute time `atNs` (never in the past). Its cause is the

@@ -8,9 +8,6 @@ export type SimEvent = { cause?: number } & (
   | { k: 'task.timeout'; task: number; token: number }
   | { k: 'hw.consume' }
   | { k: 'hw.sync_deadline'; token: number }
-  | { k: 'hw.atc_inv_cpl'; req: number }
-  | { k: 'pci.atc_inv_req'; req: number }
-  | { k: 'pci.atc_inv_done'; req: number }
   | { k: 'irq.gerror' }
   | { k: 'irq.evtq' }
   | { k: 'work.broken'; bdf: string }

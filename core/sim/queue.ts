@@ -8,9 +8,14 @@
  */
 export interface QEntry<E> { t: number; pri: number; seq: number; ev: E }
 
-export interface QueueState<E> { heap: QEntry<E>[]; seq: number }
+export interface QueueState<E> {
+  heap: QEntry<E>[];
+  seq: number;
+  /** Sequence numbers of cancelled entries still in the heap (skipped when they reach the top). */
+  cancelled: Set<number>;
+}
 
-export function queueInit<E>(): QueueState<E> { return { heap: [], seq: 0 }; }
+export function queueInit<E>(): QueueState<E> { return { heap: [], seq: 0, cancelled: new Set() }; }
 
 function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
   return x.t < y.t || (x.t === y.t && (x.pri < y.pri || (x.pri === y.pri && x.seq < y.seq)));
@@ -30,9 +35,24 @@ export function queuePush<E>(q: QueueState<E>, t: number, ev: E, pri = 1): numbe
   return e.seq;
 }
 
-export function queuePeek<E>(q: QueueState<E>): QEntry<E> | undefined { return q.heap[0]; }
+export function queuePeek<E>(q: QueueState<E>): QEntry<E> | undefined {
+  dropCancelled(q);
+  return q.heap[0];
+}
+
+function dropCancelled<E>(q: QueueState<E>): void {
+  while (q.cancelled.size > 0 && q.heap.length > 0 && q.cancelled.has(q.heap[0]!.seq)) {
+    q.cancelled.delete(q.heap[0]!.seq);
+    popTop(q);
+  }
+}
 
 export function queuePop<E>(q: QueueState<E>): QEntry<E> | undefined {
+  dropCancelled(q);
+  return popTop(q);
+}
+
+function popTop<E>(q: QueueState<E>): QEntry<E> | undefined {
   const h = q.heap;
   if (h.length === 0) return undefined;
   const top = h[0]!;
@@ -53,37 +73,12 @@ export function queuePop<E>(q: QueueState<E>): QEntry<E> | undefined {
   return top;
 }
 
-function siftUp<E>(h: QEntry<E>[], i: number): void {
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!less(h[i]!, h[p]!)) break;
-    [h[i], h[p]] = [h[p]!, h[i]!];
-    i = p;
-  }
+/** Cancel the event with sequence number `seq` (a timer that is no longer needed). O(1): it is skipped when it reaches the top. */
+export function queueRemove<E>(q: QueueState<E>, seq: number): void {
+  if (seq >= 0 && seq < q.seq) q.cancelled.add(seq);
 }
 
-function siftDown<E>(h: QEntry<E>[], i: number): void {
-  for (;;) {
-    const l = 2 * i + 1, r = l + 1;
-    let m = i;
-    if (l < h.length && less(h[l]!, h[m]!)) m = l;
-    if (r < h.length && less(h[r]!, h[m]!)) m = r;
-    if (m === i) break;
-    [h[i], h[m]] = [h[m]!, h[i]!];
-    i = m;
-  }
-}
-
-/** Cancel the event with sequence number `seq` (a timer that is no longer needed). */
-export function queueRemove<E>(q: QueueState<E>, seq: number): boolean {
-  const h = q.heap;
-  const i = h.findIndex((e) => e.seq === seq);
-  if (i < 0) return false;
-  const last = h.pop()!;
-  if (i < h.length) {
-    h[i] = last;
-    siftUp(h, i);
-    siftDown(h, i);
-  }
-  return true;
+/** Number of live (not cancelled) entries. */
+export function queueSize<E>(q: QueueState<E>): number {
+  return q.heap.length - q.cancelled.size;
 }
