@@ -22,7 +22,7 @@ import { SCENARIO_FORMAT, type PolicySpec, type ResolvedScenario, type Step } fr
 import { checkPollers, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
 import { frame, type Frame } from './kernel/task.ts';
 import { probeMaster, steEatsOf } from './kernel/driver.ts';
-import { runStep } from './kernel/steps.ts';
+import { runStep, stepIovaOf } from './kernel/steps.ts';
 import { smmuLog } from './kernel/printk.ts';
 import { BLOCKED_DOMAIN, type KDomain, type KernelState, type KWorld } from './kernel/state.ts';
 import './kernel/cmdq.ts';
@@ -92,6 +92,8 @@ export class Simulation {
   private steps: Step[];
   /** Indices of the scenario's steps in the order they run (time, then file order). */
   private order: number[];
+  /** Each step's IOVA, parsed once. */
+  private iovas: number[];
   private status: RunStatus | 'running' = 'running';
 
   constructor(scenario: ResolvedScenario, opts: SimOptions = {}) {
@@ -100,6 +102,7 @@ export class Simulation {
     this.policy = policyOf(opts.policy ?? scenario.policy, opts.flags);
     this.steps = [...scenario.steps];
     this.w = boot(scenario, this.policy, opts.trace ?? true, this.notes);
+    this.iovas = this.steps.map(stepIovaOf);
     this.order = this.steps.map((_, i) => i).sort((a, b) => this.steps[a]!.at - this.steps[b]!.at || a - b);
     this.w.s.nextStep = 0;
     this.w.s.nextStepNs = this.order.length ? this.steps[this.order[0]!]!.at * 1000 : Number.POSITIVE_INFINITY;
@@ -133,14 +136,14 @@ export class Simulation {
       w.s.steps++;
       settlePurges(w);
       w.s.cause = -1;
-      runStep(w, this.steps[index]!, index);
+      runStep(w, this.steps[index]!, index, this.iovas[index]!);
     } else {
       const e = queuePop(w.s.queue)!;
       w.s.nowNs = e.t;
       w.s.steps++;
       settlePurges(w);
       w.s.cause = e.ev.cause ?? -1;
-      dispatch(w, e.ev, this.steps);
+      dispatch(w, e.ev, this.steps, this.iovas);
     }
     checkPollers(w);
     checkInvariants(w);
@@ -196,6 +199,7 @@ export class Simulation {
     if (atNs < this.w.s.nowNs) throw new Error(`cannot add a step at ${s.at} µs: the simulation is at ${this.w.s.nowNs / 1000} µs`);
     const index = this.steps.length;
     this.steps.push(s);
+    this.iovas.push(stepIovaOf(s));
     this.w.k.steps.push(index);
     schedule(this.w, atNs, { k: 'step', index, injected: true }, -1);
     return index;
@@ -229,6 +233,7 @@ export class Simulation {
     out.violations.length = Math.min(out.violations.length, s.lens.violations);
     this.w = { ...structuredClone(s.state), out } as KWorld;
     this.steps.length = s.steps;
+    this.iovas.length = s.steps;
     this.status = 'running';
   }
 
@@ -322,11 +327,11 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
 
 /* ---------------------------------------------------------------- dispatch */
 
-function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step[]): void {
+function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step[], iovas: number[]): void {
   switch (ev.k) {
     case 'step': {
       const s = steps[ev.index];
-      if (s) runStep(w, s, ev.index);
+      if (s) runStep(w, s, ev.index, iovas[ev.index]!);
       return;
     }
     case 'task.resume': onTaskResume(w, ev.task, ev.token, ev.ret); return;

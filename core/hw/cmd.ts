@@ -299,7 +299,7 @@ export function makeCmdAtcInv(sid: number, ssid: number, iova: number, size: num
  * Append an ATC_INV (arm_smmu_atc_inv_to_cmd()) to a flat word array without
  * building a Cmd object: the driver's hot path. Same bits as makeCmdAtcInv + encodeCmd.
  */
-export function appendAtcInv(out: Uint32Array, at: number, sid: number, ssid: number, iova: number, size: number): void {
+export function appendAtcInv(out: number[] | Uint32Array, at: number, sid: number, ssid: number, iova: number, size: number): void {
   let log2Span = ATC_INV_SIZE_ALL;
   let pageStart = 0;
   if (size !== 0) {
@@ -316,7 +316,7 @@ export function appendAtcInv(out: Uint32Array, at: number, sid: number, ssid: nu
 }
 
 /** Append a TLBI_NH_VA for `pages` pages at `iova` (same bits as makeCmdTlbiNhVa + encodeCmd). */
-export function appendTlbiNhVa(out: Uint32Array, at: number, asid: number, iova: number, pages: number): void {
+export function appendTlbiNhVa(out: number[] | Uint32Array, at: number, asid: number, iova: number, pages: number): void {
   encodeFast(makeCmdTlbiNhVa(asid, iova, pages), out, at);
 }
 

@@ -31,8 +31,12 @@ import { iommu_report_device_broken } from './iommu-report.ts';
 import type { Inv, KWorld } from './state.ts';
 
 export interface Batch {
-  /** Command words, four per command (room for CMDQ_BATCH_ENTRIES commands). */
-  cmds: Uint32Array;
+  /**
+   * Command words, four per command (room for CMDQ_BATCH_ENTRIES commands).
+   * A plain array: a 1 KiB typed array would be allocated off the JS heap on
+   * every batch.
+   */
+  cmds: number[];
   /** cmds->num */
   num: number;
   /** cmds->has_ats: an ATC_INV was queued (seed 003 #19). */
@@ -45,7 +49,7 @@ export interface Batch {
 
 /** arm_smmu_cmdq_batch_init_cmd(): an empty batch; `invs` is the array it is built from (not copied). */
 export function newBatch(w: KWorld, invs: Inv[] | null): Batch {
-  return { cmds: new Uint32Array(w.kcfg.batchEntries * CMDQ_ENT_WORDS), num: 0, hasAts: false, invs, addedNs: [] };
+  return { cmds: new Array<number>(w.kcfg.batchEntries * CMDQ_ENT_WORDS).fill(0), num: 0, hasAts: false, invs, addedNs: [] };
 }
 
 function batchLen(b: Batch): number { return b.num; }
@@ -271,7 +275,8 @@ function arm_smmu_cmdq_batch_add_cmd(w: KWorld, _t: Task, f: Frame): Yield {
     return call(batchFlushFrame(w, b));
   }
   if (f.pc === 1) batchReset(b);
-  b.cmds.set(f.cmd as number[], batchNext(b));
+  const at = batchNext(b);
+  for (let j = 0; j < CMDQ_ENT_WORDS; j++) b.cmds[at + j] = f.cmd[j];
   batchNoteAdded(w, b);
   return ret(0);
 }
@@ -334,7 +339,7 @@ function arm_smmu_cmdq_batch_retry(w: KWorld, t: Task, f: Frame): Yield {
           }
           f.lastSid = cmd.sid;
           f.master = bdf;
-          f.cmd = Array.from(b.cmds.subarray(f.i * CMDQ_ENT_WORDS, (f.i + 1) * CMDQ_ENT_WORDS));
+          f.cmd = b.cmds.slice(f.i * CMDQ_ENT_WORDS, (f.i + 1) * CMDQ_ENT_WORDS);
           f.pc = 2;
           return lock(atsBrokenLock(bdf));
         }

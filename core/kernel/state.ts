@@ -35,7 +35,7 @@ export interface KDomain {
   /** Index used as the page owner in memory. */
   index: number;
   asid: number;
-  /** IO page table base (a key into mem.pgtables). */
+  /** IO page table base; `String(ttb)` is its key in mem.pgtables. */
   ttb: number;
   /** arm_smmu_invs: sorted S1_ASID entry then ATS entries by (SID, SSID). */
   invs: Inv[];

@@ -47,34 +47,27 @@ function step_cmd(w: KWorld, t: Task, f: Frame): Yield {
 
 defineKernelFns({ step_cmd });
 
-/** Parsed IOVAs of step objects (steps are validated data; parse each once). */
-const iovaCache = new WeakMap<object, number>();
-function stepIova(s: { iova: string | number }): number {
-  let v = iovaCache.get(s);
-  if (v === undefined) {
-    v = parseIova(s.iova)!;
-    iovaCache.set(s, v);
-  }
-  return v;
+/** The step's IOVA as a number (0 for ops without one); the engine parses each step once. */
+export function stepIovaOf(s: Step): number {
+  return 'iova' in s ? parseIova(s.iova) ?? 0 : 0;
 }
 
-/** Run scenario step `s` now. */
-export function runStep(w: KWorld, s: Step, index: number): void {
+/** Run scenario step `s` now; `iova` is stepIovaOf(s). */
+export function runStep(w: KWorld, s: Step, index: number, iova: number): void {
   const at = w.s.nowNs;
   if (w.traceOn) emit(w, 'step', { index, op: s.op, step: s as unknown as Record<string, unknown> });
   switch (s.op) {
     case 'map': {
-      const iova = stepIova(s);
       const rc = iommu_map(w, s.domain, iova, s.pages);
       recordCall(w, at, 'iommu_map', [s.domain, '0x' + iova.toString(16), String(s.pages)], rc);
       return;
     }
     case 'unmap':
-      spawn(w, `unmap ${s.domain}`, frame('iommu_unmap', { dom: s.domain, iova: stepIova(s), pages: s.pages }));
+      spawn(w, `unmap ${s.domain}`, frame('iommu_unmap', { dom: s.domain, iova, pages: s.pages }));
       return;
     case 'dma': {
       const ep = w.pci.endpoints[s.device]!;
-      const r = doDma(w, ep, stepIova(s), s.write ?? true, s.pasid ?? 0);
+      const r = doDma(w, ep, iova, s.write ?? true, s.pasid ?? 0);
       note(w, 'dma.result', { bdf: s.device, outcome: r.outcome, detail: r.detail });
       return;
     }

@@ -60,8 +60,11 @@ export function pageFree(m: MemState, pfn: number): void {
   m.reuse.push(pfn);
 }
 
+const KEYS = new Map<number, string>();
+
 export function pgtableOf(m: MemState, ttb: number): Record<number, number> {
-  const k = String(ttb);
+  let k = KEYS.get(ttb);
+  if (k === undefined) { k = String(ttb); KEYS.set(ttb, k); }
   let t = m.pgtables[k];
   if (!t) { t = {}; m.pgtables[k] = t; }
   return t;
