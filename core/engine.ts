@@ -40,6 +40,12 @@ export interface SimOptions {
   flags?: Partial<PolicyFlags>;
   /** Keep trace records (default true). */
   trace?: boolean;
+  /**
+   * One event per consumed command (default false: the consumer runs ahead
+   * through commands when nothing else is due). Results are the same; a view
+   * that steps event by event sees each command move CONS.
+   */
+  stepwise?: boolean;
 }
 
 export interface Snapshot {
@@ -102,6 +108,7 @@ export class Simulation {
     this.policy = policyOf(opts.policy ?? scenario.policy, opts.flags);
     this.steps = [...scenario.steps];
     this.w = boot(scenario, this.policy, opts.trace ?? true, this.notes);
+    this.w.s.runAhead = !(opts.stepwise ?? false);
     this.iovas = this.steps.map(stepIovaOf);
     this.order = this.steps.map((_, i) => i).sort((a, b) => this.steps[a]!.at - this.steps[b]!.at || a - b);
     this.w.s.nextStep = 0;
@@ -153,11 +160,16 @@ export class Simulation {
   /** Process every event at or before tNs; the clock then reads tNs. */
   runUntil(tNs: number, maxEvents = DEFAULT_MAX_EVENTS): RunStatus | 'paused' {
     let n = 0;
-    for (;;) {
-      const t = this.nextEventNs();
-      if (t === null || t > tNs) break;
-      if (++n > maxEvents) return 'max-events';
-      this.step();
+    this.setHorizon(tNs, false);
+    try {
+      for (;;) {
+        const t = this.nextEventNs();
+        if (t === null || t > tNs) break;
+        if (++n > maxEvents) return 'max-events';
+        this.step();
+      }
+    } finally {
+      this.setHorizon(Number.POSITIVE_INFINITY, false);
     }
     if (tNs > this.w.s.nowNs && Number.isFinite(tNs)) {
       this.w.s.nowNs = tNs;
@@ -169,12 +181,22 @@ export class Simulation {
   /** Process every event strictly before tNs (the state a step injected at tNs sees). */
   runBefore(tNs: number, maxEvents = DEFAULT_MAX_EVENTS): void {
     let n = 0;
-    for (;;) {
-      const t = this.nextEventNs();
-      if (t === null || t >= tNs || ++n > maxEvents) break;
-      this.step();
+    this.setHorizon(tNs, true);
+    try {
+      for (;;) {
+        const t = this.nextEventNs();
+        if (t === null || t >= tNs || ++n > maxEvents) break;
+        this.step();
+      }
+    } finally {
+      this.setHorizon(Number.POSITIVE_INFINITY, false);
     }
     if (tNs > this.w.s.nowNs) this.w.s.nowNs = tNs;
+  }
+
+  private setHorizon(tNs: number, strict: boolean): void {
+    this.w.s.horizonNs = tNs;
+    this.w.s.horizonStrict = strict;
   }
 
   /** Run to the end (or a limit). */

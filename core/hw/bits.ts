@@ -24,7 +24,7 @@ export function getField(a: Uint32Array, base: number, f: Field): number {
   // Straddles the two words.
   const lowBits = 32 - f.lo;
   const low = a[w]! >>> f.lo;
-  const high = a[w + 1]! & mask(f.width - lowBits);
+  const high = (a[w + 1]! & mask(f.width - lowBits)) >>> 0;
   return high * 2 ** lowBits + low;
 }
 

@@ -286,13 +286,22 @@ export function makeCmdTlbiNhVa(asid: number, iova: number, pages: number): Cmd 
 export function makeCmdAtcInv(sid: number, ssid: number, iova: number, size: number): Cmd {
   const ssv = ssid !== 0;
   if (size === 0) return { op: CMDQ_OP_ATC_INV, sid, ssid, ssv, global: false, size: ATC_INV_SIZE_ALL, addr: 0 };
+  const [log2Span, pageStart] = atcInvSpan(iova, size);
+  return { op: CMDQ_OP_ATC_INV, sid, ssid, ssv, global: false, size: log2Span, addr: pageStart * 4096 };
+}
+
+/**
+ * fls(first_page ^ last_page) and the first page aligned down to that span,
+ * for page numbers up to 2^53 (JavaScript's bitwise operators are 32-bit, so
+ * the high and low halves are taken separately).
+ */
+export function atcInvSpan(iova: number, size: number): [log2Span: number, pageStart: number] {
   const first = Math.floor(iova / 4096);
   const last = Math.floor((iova + size - 1) / 4096);
-  const x = first ^ last;
-  const log2Span = x === 0 ? 0 : 32 - Math.clz32(x);
-  const spanMask = 2 ** log2Span - 1;
-  const pageStart = first - (first & spanMask);
-  return { op: CMDQ_OP_ATC_INV, sid, ssid, ssv, global: false, size: log2Span, addr: pageStart * 4096 };
+  const hi = (Math.floor(first / TWO32) ^ Math.floor(last / TWO32)) >>> 0;
+  const lo = ((first % TWO32) ^ (last % TWO32)) >>> 0;
+  const log2Span = hi !== 0 ? 64 - Math.clz32(hi) : lo !== 0 ? 32 - Math.clz32(lo) : 0;
+  return [log2Span, first - (first % 2 ** log2Span)];
 }
 
 /**
@@ -302,13 +311,7 @@ export function makeCmdAtcInv(sid: number, ssid: number, iova: number, size: num
 export function appendAtcInv(out: number[] | Uint32Array, at: number, sid: number, ssid: number, iova: number, size: number): void {
   let log2Span = ATC_INV_SIZE_ALL;
   let pageStart = 0;
-  if (size !== 0) {
-    const first = Math.floor(iova / 4096);
-    const last = Math.floor((iova + size - 1) / 4096);
-    const x = first ^ last;
-    log2Span = x === 0 ? 0 : 32 - Math.clz32(x);
-    pageStart = first - (first & (2 ** log2Span - 1));
-  }
+  if (size !== 0) [log2Span, pageStart] = atcInvSpan(iova, size);
   out[at] = (CMDQ_OP_ATC_INV | (ssid !== 0 ? 1 << 11 : 0) | ((ssid & 0xfffff) << 12)) >>> 0;
   out[at + 1] = sid >>> 0;
   out[at + 2] = (((pageStart % TWO20) << 12) | log2Span) >>> 0;

@@ -11,7 +11,7 @@
  * it through GERRORN. The timed-out invalidations "will never complete"; the
  * CMD_SYNC is then fetched again and can complete.
  */
-import { cancel, emit, nextDueNs, note, schedule, type SimCtx } from '../sim/context.ts';
+import { cancel, emit, mayRunAheadTo, note, schedule, type SimCtx } from '../sim/context.ts';
 import { prngInt } from '../sim/prng.ts';
 import { hex32 } from './bits.ts';
 import {
@@ -305,7 +305,7 @@ export function onConsume(w: HwWorld): void {
     // TLB and other configuration invalidations: the model keeps no TLB.
     if (!canConsume(w)) return;
     const next = w.s.nowNs + w.hwcfg.cmdCostNs;
-    if (s.spaceWaiters > 0 || nextDueNs(w) <= next) {
+    if (s.spaceWaiters > 0 || !mayRunAheadTo(w, next)) {
       kickConsumer(w);
       return;
     }
@@ -397,6 +397,8 @@ function resolveSync(w: HwWorld, slot: number): boolean {
     out.failing = out.failing.slice(n);
     if (w.traceOn) out.traced = out.traced.filter((r) => !gone.has(r));
     s.consumer.waitingSync = false;
+    // The CMD_SYNC was executed and failed; fetched again after the ack, it counts again.
+    s.stats.commandsConsumed++;
     cmdqError(w, CMDQ_ERR_CERROR_ATC_INV_IDX, slot);
     return false;
   }

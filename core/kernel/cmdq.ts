@@ -43,7 +43,11 @@ export interface Batch {
   hasAts: boolean;
   /** cmds->invs: the invalidation array the batch was built from, for the retry (#19, #22). */
   invs: Inv[] | null;
-  /** Time each command was added (for the "no ATC_INV to a broken master" check). */
+  /**
+   * For each command, when its path last checked ats_broken: at add time in
+   * __arm_smmu_domain_inv_range(), at the start in arm_smmu_atc_inv_master()
+   * (for the "no ATC_INV to a broken master" invariant).
+   */
   addedNs: number[];
 }
 
@@ -186,6 +190,9 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         // 4. Publish PROD.
         writeReg(w, ARM_SMMU_CMDQ_PROD, kc.prod);
         if (!f.sync) return ret(0);
+        // __arm_smmu_cmdq_poll_until_consumed() reloads llq->val from the shared
+        // shadow (llq.prod then reads as the next free slot), which the timeout line prints.
+        f.llqProd = kc.prod;
         // 5. Wait for our CMD_SYNC to be consumed.
         f.pc = 3;
         return poll({ type: 'cmdq_consumed', prod: f.syncProd }, w.kcfg.pollTimeoutNs);
@@ -202,7 +209,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
           r = EIO;
         } else if (r) {
           smmuLogRatelimited(w, 'err', 'arm_smmu_cmdq_issue_cmdlist',
-            `CMD_SYNC timeout at ${hex32(f.syncProd)} [hwprod ${hex32(readReg(w, ARM_SMMU_CMDQ_PROD))}, hwcons ${hex32(readReg(w, ARM_SMMU_CMDQ_CONS))}]`);
+            `CMD_SYNC timeout at ${hex32(f.llqProd)} [hwprod ${hex32(readReg(w, ARM_SMMU_CMDQ_PROD))}, hwcons ${hex32(readReg(w, ARM_SMMU_CMDQ_CONS))}]`);
         }
         kc.cons = consRd(w);
         if (w.traceOn) emit(w, 'cmdq.sync.done', { task: t.id, prod: hex32(f.syncProd), ret: r });
@@ -222,7 +229,8 @@ function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void
   const m = bdf ? masterOf(w, bdf) : undefined;
   if (!m || !m.atsBroken) return;
   const added: number | undefined = f.addedNs ? f.addedNs[i] : undefined;
-  // A command built before the master turned broken, and held back by a full queue, is a real race, not a violation.
+  // A command whose path checked ats_broken before the master turned broken (held back by a full
+  // queue, or added by a loop that checks once at its start) is a real race, not a violation.
   if (added !== undefined && added < m.atsBrokenSinceNs) return;
   w.out.violations.push({
     t: w.s.nowNs, invariant: 'no-atc-inv-to-broken',
@@ -231,7 +239,10 @@ function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void
   });
 }
 
-export function batchAdd(b: Batch, cmd: Cmd): Frame { return frame('arm_smmu_cmdq_batch_add_cmd', { b, cmd: encodeCmd(cmd) }); }
+/** Add `cmd` to the batch, flushing it first when full. `checkedNs`: when the caller checked ats_broken for it. */
+export function batchAdd(b: Batch, cmd: Cmd, checkedNs?: number): Frame {
+  return frame('arm_smmu_cmdq_batch_add_cmd', { b, cmd: encodeCmd(cmd), checkedNs: checkedNs ?? null });
+}
 export function batchSubmit(b: Batch): Frame { return frame('arm_smmu_cmdq_batch_submit', { b }); }
 
 /** True when the batch holds CMDQ_BATCH_ENTRIES commands and must be issued before another is added. */
@@ -241,10 +252,10 @@ export function batchFull(w: KWorld, b: Batch): boolean { return batchLen(b) >= 
  * Note a command just appended to b.cmds (its four words): has_ats for an
  * ATC_INV (seed 003 #19) and the time it was added.
  */
-export function batchNoteAdded(w: KWorld, b: Batch): void {
+export function batchNoteAdded(w: KWorld, b: Batch, checkedNs = w.s.nowNs): void {
   if ((b.cmds[b.num * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) b.hasAts = true;
   b.num++;
-  b.addedNs.push(w.s.nowNs);
+  b.addedNs.push(checkedNs);
 }
 
 /** Where the next command's words go. */
@@ -277,7 +288,7 @@ function arm_smmu_cmdq_batch_add_cmd(w: KWorld, _t: Task, f: Frame): Yield {
   if (f.pc === 1) batchReset(b);
   const at = batchNext(b);
   for (let j = 0; j < CMDQ_ENT_WORDS; j++) b.cmds[at + j] = f.cmd[j];
-  batchNoteAdded(w, b);
+  batchNoteAdded(w, b, f.checkedNs ?? w.s.nowNs);
   return ret(0);
 }
 
@@ -452,6 +463,13 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         if (t.rv) smmuLogRatelimited(w, 'err', 'arm_smmu_master_disable_ats', 'failed to disable ATS for master');
         if (!m.atsBroken) w.k.brokenMasters++;
         m.atsBroken = true;
+        if (w.kcfg.flags.driverDisablesPciAts && m.atsEnabled) {
+          // The reviewer's design: the driver turns ATS off at the endpoint itself.
+          const ep = w.pci.endpoints[m.bdf];
+          if (ep) ep.atsEnabled = false;
+          m.atsEnabled = false;
+          note(w, 'ats.disable', { bdf: m.bdf, why: 'pci_disable_ats() in the driver quarantine' });
+        }
         m.atsBrokenSinceNs = w.s.nowNs;
         w.k.invDirty = true;
         w.k.stats.quarantines++;

@@ -220,7 +220,9 @@ function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: Frame): Yield {
       case 1:
         if (f.i >= m.sids.length) { f.pc = 3; continue; }
         f.pc = 2;
-        return call(batchAdd(f.b, makeCmdAtcInv(m.sids[f.i]!, f.ssid, 0, 0)));
+        // The kernel checks ats_broken once, at the start: later SIDs of a master quarantined by a
+        // mid-loop flush still get their ATC_INV.
+        return call(batchAdd(f.b, makeCmdAtcInv(m.sids[f.i]!, f.ssid, 0, 0), f.startNs));
       case 2:
         f.i++;
         f.pc = 1;

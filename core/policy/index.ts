@@ -23,11 +23,17 @@ export interface PolicyFlags {
   atsBrokenFence: boolean;
   /** Probe-mode resets skip prepare/done (003 #01). Off: a bus or device-specific reset probe blocks and unblocks the device. */
   probeSkipsPrepare: boolean;
+  /**
+   * The driver's quarantine also disables ATS at the endpoint (pci_disable_ats),
+   * step 3 of the reviewer's design in the seed 003 thread. Off (v4): the driver
+   * only clears STE.EATS and the core's blocking attach disables ATS later.
+   */
+  driverDisablesPciAts: boolean;
 }
 
 export const FLAG_NAMES = [
   'nestedResetFix', 'resetResultAware', 'atcTimeoutDetect', 'coClear',
-  'retryPerSid', 'coreQuarantine', 'atsBrokenFence', 'probeSkipsPrepare',
+  'retryPerSid', 'coreQuarantine', 'atsBrokenFence', 'probeSkipsPrepare', 'driverDisablesPciAts',
 ] as const satisfies ReadonlyArray<keyof PolicyFlags>;
 export type FlagName = (typeof FLAG_NAMES)[number];
 
@@ -36,16 +42,19 @@ export const PRESETS: Readonly<Record<PresetName, Readonly<PolicyFlags>>> = {
   baseline: {
     nestedResetFix: true, resetResultAware: false, atcTimeoutDetect: false, coClear: false,
     retryPerSid: false, coreQuarantine: false, atsBrokenFence: false, probeSkipsPrepare: false,
+    driverDisablesPciAts: false,
   },
   /** The 24-patch v4 series of seed 003, on top of the nested-reset fix of seed 000. */
   v4: {
     nestedResetFix: true, resetResultAware: true, atcTimeoutDetect: true, coClear: true,
     retryPerSid: true, coreQuarantine: true, atsBrokenFence: true, probeSkipsPrepare: true,
+    driverDisablesPciAts: false,
   },
   /** The reviewer's smaller design (seed 003 thread, replies to #11 and #19): no retry, no core worker. */
   'driver-only': {
     nestedResetFix: true, resetResultAware: true, atcTimeoutDetect: true, coClear: true,
     retryPerSid: false, coreQuarantine: false, atsBrokenFence: true, probeSkipsPrepare: true,
+    driverDisablesPciAts: true,
   },
 };
 

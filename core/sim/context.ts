@@ -24,6 +24,15 @@ export interface SimState {
    */
   nextStep: number;
   nextStepNs: number;
+  /**
+   * How far a handler may run ahead within one event (the SMMU consumer): up
+   * to and including horizonNs, or strictly before it when horizonStrict.
+   * Set by the engine from runUntil / runBefore; runAhead false makes every
+   * command its own event (same results, more events).
+   */
+  horizonNs: number;
+  horizonStrict: boolean;
+  runAhead: boolean;
 }
 
 export interface TraceRecord {
@@ -58,7 +67,7 @@ export interface SimCtx {
 }
 
 export function simInit(seed: number): SimState {
-  return { nowNs: 0, queue: queueInit<SimEvent>(), prng: prngInit(seed), cause: -1, steps: 0, nextStep: 0, nextStepNs: Number.POSITIVE_INFINITY };
+  return { nowNs: 0, queue: queueInit<SimEvent>(), prng: prngInit(seed), cause: -1, steps: 0, nextStep: 0, nextStepNs: Number.POSITIVE_INFINITY, horizonNs: Number.POSITIVE_INFINITY, horizonStrict: false, runAhead: true };
 }
 
 export function outputsInit(): Outputs {
@@ -66,6 +75,14 @@ export function outputsInit(): Outputs {
 }
 
 export function now(c: SimCtx): number { return c.s.nowNs; }
+
+/** May a handler, running at time now, go on to something at time t within the current event? */
+export function mayRunAheadTo(c: SimCtx, t: number): boolean {
+  const s = c.s;
+  if (!s.runAhead) return false;
+  if (s.horizonStrict ? t >= s.horizonNs : t > s.horizonNs) return false;
+  return nextDueNs(c) > t;
+}
 
 /** Time of the next thing due: a queued event or the next scenario step. */
 export function nextDueNs(c: SimCtx): number {

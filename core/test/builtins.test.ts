@@ -1,0 +1,372 @@
+/**
+ * The built-in scenarios: each validates, runs to the end under every preset
+ * with no invariant violation, and shows the outcome its description
+ * promises. The seed patch each scenario reproduces is named in its
+ * description and in the describe comment here.
+ */
+import { describe, expect, it } from 'vitest';
+import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID } from '../scenario/builtins/index.ts';
+import { validateScenario } from '../scenario/validate.ts';
+import { ARM_SMMU_CR0, ARM_SMMU_GERROR, ARM_SMMU_GERRORN, CR0_ATSCHK } from '../hw/regs.ts';
+import type { PolicySpec } from '../scenario/types.ts';
+import {
+  POLICIES, SMMU, blockedPath, depthPath, first, messages, msgIndex, msgsWith, reg, retAt, rets, run, simAtNs, tr,
+  type Run,
+} from './behaviour-support.ts';
+import { device } from './support.ts';
+
+const ids = Object.keys(BUILTIN_SCENARIOS);
+const cache = new Map<string, Run>();
+/** Run a built-in under a policy (memoised: every run is deterministic). */
+function b(id: string, policy: PolicySpec): Run {
+  const key = `${id}|${JSON.stringify(policy)}`;
+  let r = cache.get(key);
+  if (!r) {
+    r = run(BUILTIN_SCENARIOS[id]!, policy);
+    cache.set(key, r);
+  }
+  return r;
+}
+const dmaAt = (r: Run, atUs: number) => r.trace.find((t) => t.kind === 'dma' && t.t === atUs * 1000);
+const errorsAfter = (r: Run, us: number) => tr(r, 'cmdq.error').filter((t) => t.t > us * 1000);
+const QUARANTINED = 'IOMMU has quarantined the device';
+
+describe('every built-in scenario', () => {
+  it('has a default and at least the 17 documented scenarios', () => {
+    expect(ids).toContain(DEFAULT_SCENARIO_ID);
+    expect(ids.length).toBeGreaterThanOrEqual(17);
+  });
+
+  for (const id of ids) {
+    it(`${id}: validates, names its seed, and runs to the end under ${POLICIES.join(', ')} with zero violations`, () => {
+      const s = BUILTIN_SCENARIOS[id]!;
+      const v = validateScenario(s);
+      expect(v.ok).toBe(true);
+      expect(s.description ?? '').toMatch(/[Ss]eed 00[0-3]|DESIGN\.md|__arm_smmu_cmdq_skip_err/);
+      for (const p of POLICIES) {
+        const r = b(id, p);
+        expect(r.result.violations).toEqual([]);
+        expect(r.sim.nextEventNs()).toBeNull();
+        expect(r.result.notes.filter((n) => n.startsWith('stopped'))).toEqual([]);
+      }
+    });
+  }
+});
+
+// Seed 003 cover letter and #24.
+describe('spam-vs-quarantine', () => {
+  it('baseline: every unmap times out again, STE.EATS stays on, and a stale ATC entry corrupts a reused page', () => {
+    const r = b('spam-vs-quarantine', 'baseline');
+    const spam = msgsWith(r, 'ATC invalidate timeout');
+    expect(spam.length).toBeGreaterThanOrEqual(3);
+    for (const line of spam) {
+      const i = messages(r).indexOf(line);
+      expect(messages(r)[i - 1]).toBe(`${SMMU}unexpected global error reported (0x00000001), this could be serious`);
+    }
+    expect(device(r).steEats).toEqual([1]);
+    expect(r.result.stats.corruptedPages).toBeGreaterThan(0);
+    expect(tr(r, 'dma', (d) => d.outcome === 'corrupt').length).toBeGreaterThan(0);
+  });
+
+  it('v4: the first timeout is retried per StreamID, EATS cleared, ATC_INVs stop, exactly one quarantine, no corruption', () => {
+    const r = b('spam-vs-quarantine', 'v4');
+    expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256]);
+    const q = first(r, 'quarantine.driver')!;
+    expect(tr(r, 'cmdq.write', (d) => d.op === 'ATC_INV').filter((t) => t.id > q.id)).toHaveLength(0);
+    expect(tr(r, 'cmdq.error').filter((t) => t.id > q.id)).toHaveLength(0);
+    expect(r.result.stats.quarantines).toBe(1);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(device(r)).toMatchObject({ blocked: 'BROKEN', atsBroken: true, steEats: [0] });
+    expect(r.result.stats.corruptedPages).toBe(0);
+    expect(r.result.stats.staleAtcWrites).toBe(0);
+    expect(msgsWith(r, 'ATC invalidate timeout').length).toBeLessThan(msgsWith(b('spam-vs-quarantine', 'baseline'), 'ATC invalidate timeout').length);
+  });
+});
+
+// Seed 003 #19-#24 and the review of #19.
+describe('shared-batch', () => {
+  it('puts the three ATC_INVs of one unmap in one batch behind one CMD_SYNC', () => {
+    const r = b('shared-batch', 'v4');
+    const first5 = tr(r, 'cmdq.write').slice(0, 5).map((t) => t.d.op);
+    expect(first5).toEqual(['TLBI_NH_VA', 'ATC_INV', 'ATC_INV', 'ATC_INV', 'CMD_SYNC']);
+  });
+
+  it('v4 retries one ATC_INV per StreamID and quarantines only 0000:02:00.0', () => {
+    const r = b('shared-batch', 'v4');
+    expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256, 512, 768]);
+    expect(r.result.devices.map((d) => [d.bdf, d.atsBroken, d.blocked])).toEqual([
+      ['0000:01:00.0', false, 'NO'], ['0000:02:00.0', true, 'BROKEN'], ['0000:03:00.0', false, 'NO'],
+    ]);
+  });
+
+  it('driver-only (no retry): all three lose ATS', () => {
+    const r = b('shared-batch', 'driver-only');
+    expect(r.result.devices.map((d) => [d.atsBroken, d.steEats[0]])).toEqual([[true, 0], [true, 0], [true, 0]]);
+  });
+});
+
+// Seed 003 #04, #05, #11, #18.
+describe('recovery-flr', () => {
+  it('v4: done(pdev, 0) lifts the quarantine; ATS works again and invalidations complete', () => {
+    const r = b('recovery-flr', 'v4');
+    expect(r.result.calls.find((c) => c.fn === 'pci_dev_reset_iommu_done')!.args).toEqual(['0000:01:00.0', '0']);
+    expect(first(r, 'unquarantine.driver')).toBeDefined();
+    expect(tr(r, 'attach.end', (d) => d.domain === 'dma0').pop()!.t).toBeGreaterThan(10_000_000);
+    expect(device(r)).toMatchObject({ blocked: 'NO', atsBroken: false, steEats: [1] });
+    expect(r.result.groups[0]!.recoveryCnt).toBe(0);
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toEqual(['nvme 0000:01:00.0: Device is unblocked after successful reset']);
+    expect(dmaAt(r, 200_010)!.d).toMatchObject({ outcome: 'ok', via: 'translated' });
+    expect(errorsAfter(r, 10_000)).toHaveLength(0);
+    expect(tr(r, 'atc.inv.complete').filter((t) => t.t > 200_100_000).length).toBeGreaterThan(0);
+  });
+});
+
+// Seed 001 and seed 003 #04.
+describe('failed-reset', () => {
+  it('baseline: done() unblocks after the failed FLR; the next unmap times out and a DMA corrupts a reused page', () => {
+    const r = b('failed-reset', 'baseline');
+    expect(device(r)).toMatchObject({ blocked: 'NO', steEats: [1] });
+    expect(errorsAfter(r, 200_000).length).toBeGreaterThan(0);
+    expect(r.result.stats.corruptedPages).toBeGreaterThan(0);
+  });
+
+  it('v4: keeps the device blocked ("Reset failed. Keep it blocked to protect memory"), nothing is corrupted', () => {
+    const r = b('failed-reset', 'v4');
+    expect(msgsWith(r, 'Reset failed. Keep it blocked to protect memory')).toHaveLength(1);
+    expect(device(r).blocked).not.toBe('NO');
+    expect(errorsAfter(r, 200_000)).toHaveLength(0);
+    expect(r.result.stats.corruptedPages).toBe(0);
+    expect(retAt(r, 'iommu_attach_group', 220_000)).toBe('-EBUSY');
+  });
+});
+
+// Seed 003 #04 (the -ENOTTY FIXME).
+describe('reset-enotty', () => {
+  it('v4 warns "Reset may have been skipped. Keep it blocked conservatively", keeps it RESET_FAILED until a good reset', () => {
+    const r = b('reset-enotty', 'v4');
+    expect(msgsWith(r, 'Reset may have been skipped. Keep it blocked conservatively')).toHaveLength(1);
+    expect(blockedPath(r, '0000:01:00.0')).toEqual(['RESETTING', 'RESET_FAILED', 'NO']);
+    expect(rets(r, 'pci_reset_bus_function')).toEqual(['-ENOTTY']);
+    expect(retAt(r, 'iommu_attach_group', 200_000)).toBe('-EBUSY');
+    expect(retAt(r, 'iommu_attach_group', 500_000)).toBe('0');
+  });
+
+  it('baseline lets the attach through right after the skipped reset', () => {
+    expect(retAt(b('reset-enotty', 'baseline'), 'iommu_attach_group', 200_000)).toBe('0');
+  });
+});
+
+// Seed 000.
+describe('nested-cxl-reset', () => {
+  it('with the fix, reset_depth goes 0 -> 1 -> 2 -> 1 -> 0, only the outermost done() unblocks, an attach meanwhile gets -EBUSY', () => {
+    for (const p of POLICIES) {
+      const r = b('nested-cxl-reset', p);
+      expect(depthPath(r, '0000:0a:00.0')).toEqual([1, 2, 1, 0]);
+      const dones = tr(r, 'gdev.state', (d) => d.event === 'RESET_DONE').map((t) => t.d.to);
+      expect(dones).toEqual(['RESETTING', 'NO']);
+      expect(retAt(r, 'iommu_attach_group', 50_000)).toBe('-EBUSY');
+      expect(dmaAt(r, 200_000)!.d.outcome).toBe('ok');
+    }
+  });
+
+  it('without it (nestedResetFix off) the inner prepare WARNs and fails with -EBUSY, and the whole reset fails', () => {
+    const r = b('nested-cxl-reset', { preset: 'v4', nestedResetFix: false });
+    expect(rets(r, 'pci_dev_reset_iommu_prepare')).toEqual(['0', '-EBUSY']);
+    expect(msgsWith(r, 'WARNING:').length).toBeGreaterThan(0);
+    expect(rets(r, 'cxl_reset_bus_function')).toEqual(['-EBUSY']);
+  });
+});
+
+// Seed 000 (Kevin Tian's point) and seed 003 #02.
+describe('quirk-reset-timeout', () => {
+  it('the inner FLR only moves reset_depth; the outer done(-ETIMEDOUT) keeps the device blocked', () => {
+    for (const p of ['v4', 'driver-only'] as const) {
+      const r = b('quirk-reset-timeout', p);
+      expect(depthPath(r, '0000:05:00.1')).toEqual([1, 2, 1, 0]);
+      expect(tr(r, 'gdev.state', (d) => d.event === 'RESET_DONE').map((t) => t.d.to)).toEqual(['RESETTING', 'RESET_FAILED']);
+      // During the firmware wait, after the inner FLR finished, the device is still blocked.
+      expect(dmaAt(r, 150_000)!.d.outcome).not.toBe('ok');
+      expect(retAt(r, 'iommu_attach_group', 400_100)).toBe('-EBUSY');
+      expect(device(r, '0000:05:00.1').blocked).toBe('RESET_FAILED');
+    }
+  });
+});
+
+// Seed 000 and seed 002.
+describe('attach-during-recovery', () => {
+  it('v4: group, PASID and deferred attaches get -EBUSY while recovering and succeed after a good reset', () => {
+    const r = b('attach-during-recovery', 'v4');
+    expect(retAt(r, 'iommu_attach_group', 3000)).toBe('-EBUSY');
+    expect(retAt(r, 'iommu_attach_device_pasid', 3010)).toBe('-EBUSY');
+    expect(retAt(r, 'iommu_deferred_attach', 3020)).toBe('-EBUSY');
+    expect(retAt(r, 'iommu_attach_group', 200_000)).toBe('0');
+    expect(retAt(r, 'iommu_attach_device_pasid', 200_010)).toBe('0');
+  });
+});
+
+// Seed 003 #04 and #11.
+describe('unplug-quarantined', () => {
+  it('v4: function 0 quarantined blocks attaches; hot-removing it gives recovery_cnt back and the group attaches again', () => {
+    const r = b('unplug-quarantined', 'v4');
+    expect(blockedPath(r, '0000:07:00.0')).toContain('BROKEN');
+    expect(retAt(r, 'iommu_attach_group', 5000)).toBe('-EBUSY');
+    expect(retAt(r, 'iommu_release_device', 6000)).toBe('0');
+    expect(r.result.groups[0]!.recoveryCnt).toBe(0);
+    expect(retAt(r, 'iommu_attach_group', 8000)).toBe('0');
+  });
+});
+
+// Seed 003 #11.
+describe('stale-report', () => {
+  it('v4: the worker skips after the racing reset, the device stays usable, a late pre-reset report quarantines it', () => {
+    const r = b('stale-report', 'v4');
+    expect(tr(r, 'worker.skip')).toHaveLength(1);
+    expect(dmaAt(r, 2000)!.d.outcome).toBe('ok');
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!.t).toBeGreaterThan(3_000_000);
+    expect(device(r).blocked).toBe('BROKEN');
+    expect(dmaAt(r, 5000)!.d.outcome).not.toBe('ok');
+  });
+});
+
+// Seed 003 #14 and #15.
+describe('late-gerror-isr', () => {
+  it('the GERROR ISR runs 1.5 s after the error, later than ARM_SMMU_POLL_TIMEOUT_US', () => {
+    const r = b('late-gerror-isr', 'baseline');
+    const err = first(r, 'cmdq.error')!;
+    expect(first(r, 'irq.gerror')!.t - err.t).toBe(1_500_000_000);
+  });
+
+  it('without co-clearing the issuer reports a plain "CMD_SYNC timeout" and nothing is quarantined', () => {
+    for (const p of ['baseline', { preset: 'v4', coClear: false }] as const) {
+      const r = b('late-gerror-isr', p);
+      expect(msgsWith(r, 'CMD_SYNC timeout at ')).toHaveLength(1);
+      expect(msgsWith(r, 'CMD_SYNC for ATC_INV timeout')).toEqual([]);
+      expect(first(r, 'cmdq.sync.done')!.d.ret).toBe(-110);
+      expect(device(r)).toMatchObject({ blocked: 'NO', atsBroken: false });
+    }
+  });
+
+  it('v4 drains the pending CMDQ_ERR itself, finds its atc_sync_timeouts bit and returns -EIO', () => {
+    const r = b('late-gerror-isr', 'v4');
+    expect(first(r, 'cmdq.coclear')!.t).toBeLessThan(first(r, 'irq.gerror')!.t);
+    expect(first(r, 'cmdq.sync.done')!.d.ret).toBe(-5);
+    expect(msgsWith(r, 'CMD_SYNC for ATC_INV timeout at prod=0x00000002').length).toBeGreaterThan(0);
+    expect(device(r)).toMatchObject({ blocked: 'BROKEN', atsBroken: true });
+  });
+});
+
+// __arm_smmu_cmdq_skip_err() (context of seed 003 #12).
+describe('illegal-command', () => {
+  it('stops with CERROR_ILL, prints the command, overwrites it with a CMD_SYNC, and the queue moves on', () => {
+    for (const p of POLICIES) {
+      const r = b('illegal-command', p);
+      expect(tr(r, 'cmdq.error').map((t) => t.d.cerror)).toEqual(['CERROR_ILL']);
+      const i = msgIndex(r, 'skipping command in error state:');
+      expect(messages(r).slice(i + 1, i + 3)).toEqual([`${SMMU}\t0x000000000000007f`, `${SMMU}\t0x0000000000000000`]);
+      expect(tr(r, 'cmdq.rewrite')).toHaveLength(1);
+      expect(retAt(r, 'iommu_unmap', 100)).toBe('0');
+      expect(r.result.stats.cmdqErrors).toBe(1);
+    }
+  });
+});
+
+// Seed 003 #13.
+describe('service-failure-mode', () => {
+  it('v4 acks, prints the SFM message, disables the SMMU and skips the CMDQ error; upstream handles it too', () => {
+    const v4 = b('service-failure-mode', 'v4');
+    const i = msgIndex(v4, 'unexpected global error reported (0x00000101)');
+    expect(messages(v4)[i + 1]).toBe(`${SMMU}device has entered Service Failure Mode!`);
+    expect(msgsWith(v4, 'CMDQ error')).toEqual([]);
+    expect(reg(v4.sim, ARM_SMMU_GERROR)).toBe(reg(v4.sim, ARM_SMMU_GERRORN));
+    expect(reg(v4.sim, ARM_SMMU_CR0)).toBe(0);
+    const base = b('service-failure-mode', 'baseline');
+    expect(msgsWith(base, 'CMDQ error (cons 0x03000002): ATC invalidate timeout')).toHaveLength(1);
+  });
+
+  it('with the SMMU disabled all DMA aborts and the issuer\'s poll ends in a timeout', () => {
+    for (const p of POLICIES) {
+      const r = b('service-failure-mode', p);
+      expect(dmaAt(r, 3000)!.d.outcome).toBe('blocked');
+      expect(msgsWith(r, 'CMD_SYNC timeout at ')).toHaveLength(1);
+    }
+  });
+});
+
+// Seed 003 #01.
+describe('probe-reset', () => {
+  it('before #01 a probe runs prepare/done and a DMA meanwhile is aborted; with #01 the probe leaves the IOMMU alone', () => {
+    const base = b('probe-reset', 'baseline');
+    expect(rets(base, 'pci_dev_reset_iommu_prepare')).toEqual(['0']);
+    expect(dmaAt(base, 101)!.d.outcome).toBe('blocked');
+    const v4 = b('probe-reset', 'v4');
+    expect(rets(v4, 'pci_dev_reset_iommu_prepare')).toEqual([]);
+    expect(dmaAt(v4, 101)!.d.outcome).toBe('ok');
+    for (const r of [base, v4]) expect(dmaAt(r, 500)!.d.outcome).toBe('ok');
+  });
+});
+
+// DESIGN.md what-if (CR0.ATSCHK), seed 003 #24 and #11.
+describe('atschk-off', () => {
+  it('v4 clears STE.EATS at once, but with ATSCHK = 0 a stale write still corrupts a reused page until the worker blocks the device', () => {
+    const r = b('atschk-off', 'v4');
+    expect(reg(r.sim, ARM_SMMU_CR0) & CR0_ATSCHK).toBe(0);
+    const q = first(r, 'quarantine.driver')!;
+    expect(q.t).toBeLessThan(3_000_000);
+    expect(dmaAt(r, 3000)!.d.outcome).toBe('corrupt');
+    expect(r.result.stats.corruptedPages).toBeGreaterThanOrEqual(1);
+    const worker = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    expect(worker.t).toBeGreaterThan(3_000_000);
+    expect(worker.t).toBeLessThan(8_000_000);
+    expect(['corrupt', 'stale', 'ok']).not.toContain(dmaAt(r, 8000)!.d.outcome);
+  });
+
+  // The reviewer's design (seed 003 thread, the summary of it in the #11 replies, step 3): the driver's
+  // quarantine calls pci_disable_ats(), so the endpoint never uses the stale entry again.
+  it('driver-only disables ATS at the endpoint in its quarantine: no stale write reaches memory; baseline corrupts', () => {
+    const d = b('atschk-off', 'driver-only');
+    expect(d.result.stats.quarantines).toBe(1);
+    expect(d.result.stats.staleAtcWrites).toBe(0);
+    expect(d.result.stats.corruptedPages).toBe(0);
+    expect(dmaAt(d, 3000)!.d.via).toBe('untranslated');
+    const base = b('atschk-off', 'baseline');
+    expect(base.result.stats.corruptedPages).toBeGreaterThanOrEqual(1);
+  });
+});
+
+// Seed 003 #12 (the FIXME in arm_smmu_cmdq_issue_cmdlist).
+describe('poll-timeout-before-atc-timeout', () => {
+  it('the poll gives up first with nothing in GERROR and no bit set: -ETIMEDOUT, and even v4 corrupts memory', () => {
+    for (const p of POLICIES) {
+      const r = b('poll-timeout-before-atc-timeout', p);
+      const done = first(r, 'cmdq.sync.done')!;
+      expect(done.d.ret).toBe(-110);
+      expect(first(r, 'cmdq.error')!.t).toBeGreaterThan(done.t);
+      const sim = simAtNs(BUILTIN_SCENARIOS['poll-timeout-before-atc-timeout']!, p, done.t);
+      expect(reg(sim, ARM_SMMU_GERROR) ^ reg(sim, ARM_SMMU_GERRORN)).toBe(0);
+      expect(tr(r, 'atc_sync_timeouts.set').every((t) => t.t > done.t)).toBe(true);
+      expect(msgsWith(r, 'CMD_SYNC for ATC_INV timeout')).toEqual([]);
+      expect(r.result.stats.corruptedPages).toBeGreaterThanOrEqual(1);
+      expect(device(r).atsBroken).toBe(false);
+    }
+  });
+});
+
+// Seed 003 #18 and #23.
+describe('attach-races-quarantine', () => {
+  const attachEats = (r: Run) => tr(r, 'ste.write', (d) => typeof d.why === 'string' && d.why.includes('dma1')).map((t) => t.d.eats);
+
+  it('v4: the attach before the worker runs is allowed, but the fence keeps EATS off and nothing is corrupted', () => {
+    const r = b('attach-races-quarantine', 'v4');
+    expect(retAt(r, 'iommu_attach_group', 2100)).toBe('0');
+    expect(first(r, 'quarantine.driver')!.t).toBeLessThan(2_100_000);
+    expect(attachEats(r)).toEqual([0]);
+    expect(r.result.stats.corruptedPages).toBe(0);
+  });
+
+  it('with atsBrokenFence off the attach turns EATS back on and the stale entries corrupt memory', () => {
+    const r = b('attach-races-quarantine', { preset: 'v4', atsBrokenFence: false });
+    expect(attachEats(r)).toEqual([1]);
+    expect(r.result.stats.corruptedPages).toBeGreaterThan(0);
+  });
+});
