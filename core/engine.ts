@@ -199,8 +199,12 @@ export class Simulation {
     this.w.s.horizonStrict = strict;
   }
 
-  /** Run to the end (or a limit). */
-  run(maxEvents = DEFAULT_MAX_EVENTS, maxTimeNs = Number.POSITIVE_INFINITY): RunStatus {
+  /**
+   * Run to the end or a limit. By default the run stops 300 s of virtual
+   * time after the last step: a dead SMMU (Service Failure Mode) leaves an
+   * issuer retrying "CMDQ timeout" for ever, as the kernel would.
+   */
+  run(maxEvents = DEFAULT_MAX_EVENTS, maxTimeNs = this.defaultEndNs()): RunStatus {
     let n = 0;
     for (;;) {
       const t = this.nextEventNs();
@@ -209,6 +213,13 @@ export class Simulation {
       if (++n > maxEvents) { this.notes.push(`stopped after ${maxEvents} events`); return (this.status = 'max-events'); }
       this.step();
     }
+  }
+
+  /** 300 s of virtual time after the last step. */
+  defaultEndNs(): number {
+    let last = 0;
+    for (const s of this.steps) if (s.at > last) last = s.at;
+    return (last + 300_000_000) * 1000;
   }
 
   /**

@@ -11,7 +11,7 @@
  * it through GERRORN. The timed-out invalidations "will never complete"; the
  * CMD_SYNC is then fetched again and can complete.
  */
-import { cancel, emit, mayRunAheadTo, note, schedule, type SimCtx } from '../sim/context.ts';
+import { cancel, emit, nextDueNs, note, schedule, type SimCtx } from '../sim/context.ts';
 import { prngInt } from '../sim/prng.ts';
 import { hex32 } from './bits.ts';
 import {
@@ -272,10 +272,22 @@ function cmdqError(w: HwWorld, code: number, slot: number): void {
 export function onConsume(w: HwWorld): void {
   const s = w.smmu;
   s.consumer.busy = false;
+  if (!canConsume(w)) return;
+  const sim = w.s;
   const q = s.cmdq;
+  const regs = s.regs;
+  const rdMask = (2 << s.cmdqShift) - 1;
+  const idxMask = (1 << s.cmdqShift) - 1;
+  const cost = w.hwcfg.cmdCostNs;
+  // Within this loop no event is scheduled, PROD is not written and the
+  // conditions of canConsume() change only on an error, which leaves the
+  // loop: the next due time and PROD are read once.
+  const due = nextDueNs(w);
+  const prod = regs[ARM_SMMU_CMDQ_PROD / 4]! & rdMask;
   for (;;) {
-    if (!canConsume(w)) return;
-    const slot = Q_IDX(s.cmdqShift, consRd(w));
+    const cons = regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask;
+    if (cons === prod) return;
+    const slot = cons & idxMask;
     if (s.consumer.pendingAbort) {
       s.consumer.pendingAbort = false;
       cmdqError(w, CMDQ_ERR_CERROR_ABT_IDX, slot);
@@ -303,13 +315,16 @@ export function onConsume(w: HwWorld): void {
       note(w, 'ste.cfgi_all', {});
     }
     // TLB and other configuration invalidations: the model keeps no TLB.
-    if (!canConsume(w)) return;
-    const next = w.s.nowNs + w.hwcfg.cmdCostNs;
-    if (s.spaceWaiters > 0 || !mayRunAheadTo(w, next)) {
+    if ((regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask) === prod) return;
+    // Run ahead to the next command unless something else is due first, a
+    // queue-space poller could wake, or the caller's horizon is reached.
+    const next = sim.nowNs + cost;
+    if (s.spaceWaiters > 0 || !sim.runAhead || next >= due ||
+        (sim.horizonStrict ? next >= sim.horizonNs : next > sim.horizonNs)) {
       kickConsumer(w);
       return;
     }
-    w.s.nowNs = next;
+    sim.nowNs = next;
   }
 }
 

@@ -32,9 +32,9 @@ import type { Inv, KWorld } from './state.ts';
 
 export interface Batch {
   /**
-   * Command words, four per command (room for CMDQ_BATCH_ENTRIES commands).
-   * A plain array: a 1 KiB typed array would be allocated off the JS heap on
-   * every batch.
+   * Command words, four per command (up to CMDQ_BATCH_ENTRIES commands). A
+   * plain array: a 1 KiB typed array would be allocated off the JS heap on
+   * every batch. Only the first num * 4 words are live.
    */
   cmds: number[];
   /** cmds->num */
@@ -53,7 +53,9 @@ export interface Batch {
 
 /** arm_smmu_cmdq_batch_init_cmd(): an empty batch; `invs` is the array it is built from (not copied). */
 export function newBatch(w: KWorld, invs: Inv[] | null): Batch {
-  return { cmds: new Array<number>(w.kcfg.batchEntries * CMDQ_ENT_WORDS).fill(0), num: 0, hasAts: false, invs, addedNs: [] };
+  void w;
+  // Written in order, so the array grows as commands are added.
+  return { cmds: [], num: 0, hasAts: false, invs, addedNs: [] };
 }
 
 function batchLen(b: Batch): number { return b.num; }
@@ -173,7 +175,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
           const op = cmds[s]! & 0xff;
           if (op === CMDQ_OP_ATC_INV) {
             w.k.stats.atcInvIssued++;
-            checkAtcInvToBroken(w, f, i, slot);
+            if (w.k.brokenMasters > 0) checkAtcInvToBroken(w, f, i, slot);
           }
           if (traceOn) note(w, 'cmdq.write', { slot, op: opcodeName(op), task: t.id });
         }

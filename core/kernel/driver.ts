@@ -6,7 +6,7 @@
  * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c).
  */
 import { emit, note } from '../sim/context.ts';
-import { CMDQ_OP_CFGI_CD, appendAtcInv, appendTlbiNhVa, encodeCmd, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
+import { ATC_INV_SIZE_ALL, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_CD, appendTlbiNhVa, atcInvSpan, encodeCmd, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
 import { steL2 } from '../hw/smmu.ts';
 import {
   CD_WORDS, STE_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
@@ -14,7 +14,7 @@ import {
   type SteFields,
 } from '../hw/ste.ts';
 import { SSIDSIZE } from '../hw/smmu.ts';
-import { batchAdd, batchFlushFrame, batchFull, batchNext, batchNoteAdded, batchReset, batchSubmit, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
+import { batchAdd, batchFlushFrame, batchReset, batchSubmit, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
 import { defineKernelFns, unlock } from './sched.ts';
 import { call, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
 import { atsBrokenLock, masterOf } from './util.ts';
@@ -237,7 +237,7 @@ function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: Frame): Yield {
 }
 
 export function domainInvRangeFrame(dom: string, iova: number, size: number): Frame {
-  return frame('__arm_smmu_domain_inv_range', { dom, iova, size, invs: null, i: 0, b: null });
+  return frame('__arm_smmu_domain_inv_range', { dom, iova, size, invs: null, i: 0, b: null, atcW2: 0, atcW3: 0, checkedAt: -1, checkedNs: 0 });
 }
 
 /**
@@ -254,35 +254,67 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         // domain's array, not in this one (only an entry's `users` count, not read here, is shared).
         f.invs = d.invs.slice();
         f.b = newBatch(w, f.invs);
+        // Every ATC_INV of this range has the same dw1 (address and span): encode it once.
+        const [span, pageStart] = f.size === 0 ? [ATC_INV_SIZE_ALL, 0] : atcInvSpan(f.iova, f.size);
+        f.atcW2 = ((pageStart % 0x10_0000) * 4096 + span) >>> 0;
+        f.atcW3 = Math.floor(pageStart / 0x10_0000) >>> 0;
         f.i = 0;
         f.pc = 1;
         continue;
       }
       case 1: {
+        // Frame fields are read into locals: frames have many shapes, so each
+        // property read on one is slow in a loop that runs per command.
         const invs = f.invs as Inv[];
         const b = f.b as Batch;
         const fence = w.kcfg.flags.atsBrokenFence && w.k.brokenMasters > 0;
-        const pages = Math.max(1, Math.ceil(f.size / 4096));
-        while (f.i < invs.length) {
-          const inv = invs[f.i]!;
-          if (inv.type === 'ATS' && fence) {
+        const size: number = f.size;
+        const iova: number = f.iova;
+        const pages = Math.max(1, Math.ceil(size / 4096));
+        const atcW2: number = f.atcW2;
+        const atcW3: number = f.atcW3;
+        const max = w.kcfg.batchEntries;
+        const c = b.cmds;
+        const added = b.addedNs;
+        const now = w.s.nowNs;
+        let i: number = f.i;
+        while (i < invs.length) {
+          const inv = invs[i]!;
+          // As in the kernel, ats_broken is checked before arm_smmu_cmdq_batch_add_cmd(),
+          // whose flush of a full batch may itself quarantine this master; the command is
+          // then still added (checkedAt remembers the check across the flush).
+          if (inv.type === 'ATS' && fence && f.checkedAt !== i) {
             const m = inv.master ? masterOf(w, inv.master) : undefined;
             if (m && m.atsBroken) {
               // Do not issue ATC_INV that will definitely time out (seed 003 #18).
               note(w, 'atc_inv.skip', { bdf: m.bdf, sid: inv.id, why: 'ats_broken' });
-              f.i++;
+              i++;
               continue;
             }
           }
-          if (batchFull(w, b)) {
+          if (b.num >= max) {
+            f.i = i;
+            f.checkedAt = i;
+            f.checkedNs = now;
             f.pc = 2;
             return call(batchFlushFrame(w, b));
           }
-          if (inv.type === 'S1_ASID') appendTlbiNhVa(b.cmds, batchNext(b), inv.id, f.iova, pages);
-          else appendAtcInv(b.cmds, batchNext(b), inv.id, inv.ssid, f.iova, f.size);
-          batchNoteAdded(w, b);
-          f.i++;
+          const at = b.num * 4;
+          if (inv.type === 'S1_ASID') appendTlbiNhVa(c, at, inv.id, iova, pages);
+          else {
+            // arm_smmu_atc_inv_to_cmd(): the words makeCmdAtcInv() + encodeCmd() would give.
+            c[at] = (CMDQ_OP_ATC_INV | (inv.ssid !== 0 ? 1 << 11 : 0) | ((inv.ssid & 0xfffff) << 12)) >>> 0;
+            c[at + 1] = inv.id >>> 0;
+            c[at + 2] = atcW2;
+            c[at + 3] = atcW3;
+            b.hasAts = true;
+          }
+          b.num++;
+          added.push(f.checkedAt === i ? f.checkedNs : now);
+          f.checkedAt = -1;
+          i++;
         }
+        f.i = i;
         f.pc = 3;
         continue;
       }

@@ -6,24 +6,24 @@ import { cancel, emit, note, schedule } from '../sim/context.ts';
 import { queueConsumed, queueSpace, ARM_SMMU_CMDQ_CONS } from '../hw/regs.ts';
 import { consRd, readReg } from '../hw/smmu.ts';
 import type { KWorld } from './state.ts';
-import type { Frame, PollCond, Task, Yield } from './task.ts';
+import { fnId, type Frame, type PollCond, type Task, type Yield } from './task.ts';
 import { ERRNO } from '../scenario/types.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type StepFn = (w: KWorld, t: Task, f: any) => Yield;
 
-const REGISTRY: Record<string, StepFn> = {};
+const TABLE: StepFn[] = [];
 
 /** Register kernel functions (each module registers its own). */
 export function defineKernelFns(fns: Record<string, StepFn>): void {
-  for (const [k, v] of Object.entries(fns)) REGISTRY[k] = v;
+  for (const [k, v] of Object.entries(fns)) TABLE[fnId(k)] = v;
 }
 
 const MAX_STEPS_PER_RUN = 200_000;
 
 export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'] = 'task'): Task {
   const id = w.k.nextTask++;
-  if (f.startNs === undefined) f.startNs = w.s.nowNs;
+  if (!(f.startNs >= 0)) f.startNs = w.s.nowNs;
   const t: Task = {
     id, pid: context === 'hardirq' ? 0 : 100 + id, name, context, stack: [f], rv: 0, wait: null, token: 0,
     cause: w.s.cause, held: [], startNs: w.s.nowNs,
@@ -45,7 +45,7 @@ export function runTask(w: KWorld, t: Task): void {
       break;
     }
     const f = t.stack[t.stack.length - 1]!;
-    const fn = REGISTRY[f.fn];
+    const fn = TABLE[f.id ?? fnId(f.fn)];
     if (!fn) throw new Error(`kernel model: no function ${f.fn}`);
     const y = fn(w, t, f);
     switch (y.y) {
@@ -54,7 +54,7 @@ export function runTask(w: KWorld, t: Task): void {
         t.rv = y.v;
         continue;
       case 'call':
-        if (y.f.startNs === undefined) y.f.startNs = w.s.nowNs;
+        if (!(y.f.startNs >= 0)) y.f.startNs = w.s.nowNs;
         t.stack.push(y.f);
         continue;
       case 'sleep': {
@@ -150,11 +150,19 @@ function dropPoller(w: KWorld, id: number): void {
 export function checkPollers(w: KWorld): void {
   if (w.k.pollers.length === 0 || w.smmu.consGen === w.k.pollCheckedGen) return;
   w.k.pollCheckedGen = w.smmu.consGen;
-  for (const id of [...w.k.pollers]) {
+  const pollers = w.k.pollers;
+  // Pollers are woken in the order they started waiting.
+  let due: number[] | null = null;
+  for (let n = 0; n < pollers.length; n++) {
+    const id = pollers[n]!;
+    const wt = w.k.tasks[id]?.wait;
+    if (!wt || wt.kind !== 'poll' || pollSatisfied(w, wt.cond)) (due ??= []).push(id);
+  }
+  if (due === null) return;
+  for (const id of due) {
     const t = w.k.tasks[id];
     const wt = t?.wait;
     if (!t || !wt || wt.kind !== 'poll') { dropPoller(w, id); continue; }
-    if (!pollSatisfied(w, wt.cond)) continue;
     dropPoller(w, id);
     cancel(w, wt.timer);
     const tok = ++t.token;

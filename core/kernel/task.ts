@@ -14,7 +14,7 @@
  *   lock(name)      take a lock (FIFO; waits while another task holds it)
  *   poll(cond, ns)  wait until cond holds (t.rv = 0) or ns pass (t.rv = -ETIMEDOUT)
  */
-export interface FrameBase { fn: string; pc: number }
+export interface FrameBase { fn: string; pc: number; /** Index of `fn` in the function table (set by frame()). */ id?: number }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Frame = FrameBase & Record<string, any>;
 
@@ -55,13 +55,40 @@ export type Yield =
   | { y: 'lock'; lock: string }
   | { y: 'poll'; cond: PollCond; timeoutNs: number };
 
-export const ret = (v = 0): Yield => ({ y: 'ret', v });
-export const call = (f: Frame): Yield => ({ y: 'call', f });
+/*
+ * The scheduler consumes a step function's Yield before any other step
+ * function runs, so the two most frequent kinds are reused objects rather
+ * than a new allocation per step.
+ */
+const RET: { y: 'ret'; v: number } = { y: 'ret', v: 0 };
+const CALL: { y: 'call'; f: Frame } = { y: 'call', f: { fn: '', pc: 0 } };
+export const ret = (v = 0): Yield => { RET.v = v; return RET; };
+export const call = (f: Frame): Yield => { CALL.f = f; return CALL; };
 export const sleep = (ns: number): Yield => ({ y: 'sleep', ns });
 export const lock = (name: string): Yield => ({ y: 'lock', lock: name });
 export const poll = (cond: PollCond, timeoutNs: number): Yield => ({ y: 'poll', cond, timeoutNs });
 
-/** Build a frame for kernel function `fn`. */
+/**
+ * Build a frame for kernel function `fn` from a fresh object literal of its
+ * locals (the literal becomes the frame: one object shape per call site,
+ * which keeps property access on frames fast).
+ */
 export function frame(fn: string, locals: Record<string, unknown> = {}): Frame {
-  return { fn, pc: 0, ...locals } as Frame;
+  const f = locals as Frame;
+  f.fn = fn;
+  f.pc = 0;
+  f.startNs = -1;
+  f.id = fnId(fn);
+  return f;
+}
+
+/** Kernel function names to small integers, so running a frame is an array index. */
+const FN_IDS = new Map<string, number>();
+export function fnId(fn: string): number {
+  let id = FN_IDS.get(fn);
+  if (id === undefined) {
+    id = FN_IDS.size;
+    FN_IDS.set(fn, id);
+  }
+  return id;
 }
