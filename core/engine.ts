@@ -286,6 +286,11 @@ export class Simulation {
   result(): SimResult {
     return buildResult(this.w, this.scenario, this.policy, this.notes);
   }
+
+  /** The counters of result(), without building the rest of it. */
+  stats(): SimResult['stats'] {
+    return statsOf(this.w);
+  }
 }
 
 /* -------------------------------------------------------------------- boot */
@@ -442,6 +447,21 @@ function checkQueueInvariant(w: KWorld): void {
 
 /* ------------------------------------------------------------------ result */
 
+function statsOf(w: KWorld): SimResult['stats'] {
+  return {
+    commandsConsumed: w.smmu.stats.commandsConsumed,
+    atcInvIssued: w.k.stats.atcInvIssued,
+    atcInvTimeouts: w.smmu.stats.atcInvTimeouts,
+    cmdqErrors: w.smmu.stats.cmdqErrors,
+    gerrorIrqs: w.k.stats.gerrorIrqs,
+    staleAtcWrites: w.pciStats.staleAtcWrites,
+    corruptedPages: w.pciStats.corruptedPages,
+    blockedDma: w.smmu.stats.blockedDma,
+    quarantines: w.k.stats.quarantines,
+    unquarantines: w.k.stats.unquarantines,
+  };
+}
+
 function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: string[]): SimResult {
   const k = w.k;
   const cons = readReg(w, ARM_SMMU_CMDQ_CONS);
@@ -473,18 +493,7 @@ function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: str
     },
     groups: k.groupOrder.map((id) => ({ id, domain: k.groups[id]!.domain === BLOCKED_DOMAIN ? null : k.groups[id]!.domain, recoveryCnt: k.groups[id]!.recoveryCnt })),
     devices,
-    stats: {
-      commandsConsumed: w.smmu.stats.commandsConsumed,
-      atcInvIssued: k.stats.atcInvIssued,
-      atcInvTimeouts: w.smmu.stats.atcInvTimeouts,
-      cmdqErrors: w.smmu.stats.cmdqErrors,
-      gerrorIrqs: k.stats.gerrorIrqs,
-      staleAtcWrites: w.pciStats.staleAtcWrites,
-      corruptedPages: w.pciStats.corruptedPages,
-      blockedDma: w.smmu.stats.blockedDma,
-      quarantines: k.stats.quarantines,
-      unquarantines: k.stats.unquarantines,
-    },
+    stats: statsOf(w),
     calls: w.out.calls.map((c) => ({ atUs: c.atUs, fn: c.fn, args: c.args, ret: c.ret })),
     log: w.out.log.map((l) => l.text),
     violations: w.out.violations.map((v) => ({ atUs: v.t / 1000, invariant: v.invariant, message: v.message })),

@@ -3,23 +3,23 @@
  * `description` names the seed patch). The first is the app's default.
  */
 import type { Scenario } from '../types.ts';
-import spamVsQuarantine from './spam-vs-quarantine.json';
-import sharedBatch from './shared-batch.json';
-import recoveryFlr from './recovery-flr.json';
-import failedReset from './failed-reset.json';
-import resetEnotty from './reset-enotty.json';
-import nestedCxlReset from './nested-cxl-reset.json';
-import quirkResetTimeout from './quirk-reset-timeout.json';
-import attachDuringRecovery from './attach-during-recovery.json';
-import unplugQuarantined from './unplug-quarantined.json';
-import staleReport from './stale-report.json';
-import lateGerrorIsr from './late-gerror-isr.json';
-import illegalCommand from './illegal-command.json';
-import serviceFailureMode from './service-failure-mode.json';
-import probeReset from './probe-reset.json';
-import atschkOff from './atschk-off.json';
-import pollTimeoutFixme from './poll-timeout-before-atc-timeout.json';
-import attachRacesQuarantine from './attach-races-quarantine.json';
+import spamVsQuarantine from './spam-vs-quarantine.json' with { type: 'json' };
+import sharedBatch from './shared-batch.json' with { type: 'json' };
+import recoveryFlr from './recovery-flr.json' with { type: 'json' };
+import failedReset from './failed-reset.json' with { type: 'json' };
+import resetEnotty from './reset-enotty.json' with { type: 'json' };
+import nestedCxlReset from './nested-cxl-reset.json' with { type: 'json' };
+import quirkResetTimeout from './quirk-reset-timeout.json' with { type: 'json' };
+import attachDuringRecovery from './attach-during-recovery.json' with { type: 'json' };
+import unplugQuarantined from './unplug-quarantined.json' with { type: 'json' };
+import staleReport from './stale-report.json' with { type: 'json' };
+import lateGerrorIsr from './late-gerror-isr.json' with { type: 'json' };
+import illegalCommand from './illegal-command.json' with { type: 'json' };
+import serviceFailureMode from './service-failure-mode.json' with { type: 'json' };
+import probeReset from './probe-reset.json' with { type: 'json' };
+import atschkOff from './atschk-off.json' with { type: 'json' };
+import pollTimeoutFixme from './poll-timeout-before-atc-timeout.json' with { type: 'json' };
+import attachRacesQuarantine from './attach-races-quarantine.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,

@@ -1,0 +1,71 @@
+/**
+ * The app's time machine: seeking to any position, forwards or backwards,
+ * gives the same view as stepping there from the start, and every helper
+ * that maps times and trace records to positions agrees with the recording.
+ */
+import { describe, expect, it } from 'vitest';
+import { Timeline } from '../timeline.ts';
+import { Simulation } from '../engine.ts';
+import { buildView } from '../view.ts';
+import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
+import { resolve } from './support.ts';
+import { prngInit, prngInt } from '../sim/prng.ts';
+
+const strip = (v: ReturnType<typeof buildView>) => JSON.stringify({ ...v, cmdq: { ...v.cmdq, words: Array.from(v.cmdq.words) } });
+
+describe('Timeline', () => {
+  for (const id of ['spam-vs-quarantine', 'recovery-flr', 'nested-cxl-reset', 'late-gerror-isr']) {
+    it(`${id}: random seeks match a straight stepwise run`, () => {
+      const sc = resolve(BUILTIN_SCENARIOS[id]!);
+      const tl = new Timeline(sc, { policy: 'v4', snapshotEvery: 16 });
+      // Reference: views at every position from one straight run.
+      const ref = new Simulation(sc, { policy: 'v4', stepwise: true });
+      const views: string[] = [strip(buildView(ref))];
+      while (ref.step()) views.push(strip(buildView(ref)));
+      expect(views.length - 1).toBe(tl.data.count);
+      const rng = prngInit(7);
+      for (let k = 0; k < 60; k++) {
+        const e = prngInt(rng, 0, tl.data.count);
+        expect(strip(tl.seek(e)), `position ${e}`).toBe(views[e]);
+      }
+      expect(strip(tl.seek(tl.data.count))).toBe(views[tl.data.count]);
+      expect(strip(tl.seek(0))).toBe(views[0]);
+    });
+  }
+
+  it('records times, lengths and step positions consistently', () => {
+    const sc = resolve(BUILTIN_SCENARIOS['attach-during-recovery']!);
+    const tl = new Timeline(sc, { policy: 'v4' });
+    const d = tl.data;
+    for (let e = 1; e <= d.count; e++) {
+      expect(d.times[e]!).toBeGreaterThanOrEqual(d.times[e - 1]!);
+      expect(d.traceLen[e]!).toBeGreaterThanOrEqual(d.traceLen[e - 1]!);
+      expect(d.logLen[e]!).toBeGreaterThanOrEqual(d.logLen[e - 1]!);
+    }
+    expect(d.logLen[d.count]).toBe(tl.log.length);
+    expect(tl.result.log).toEqual(tl.log.map((l) => l.text));
+    // Every step ran, at a position whose time is the step's time.
+    sc.steps.forEach((s, i) => {
+      expect(d.stepAt[i]).toBeGreaterThan(0);
+      expect(d.times[d.stepAt[i]!]).toBe(s.at * 1000);
+    });
+    // positionAt / positionOfTrace agree with the arrays.
+    for (const r of tl.trace) {
+      const p = tl.positionOfTrace(r.id);
+      expect(d.traceLen[p]!).toBeGreaterThan(r.id);
+      if (p > 0) expect(d.traceLen[p - 1]!).toBeLessThanOrEqual(r.id);
+      expect(d.times[p]).toBe(r.t);
+    }
+    const mid = d.times[Math.floor(d.count / 2)]!;
+    const p = tl.positionAt(mid);
+    expect(d.times[p]!).toBeLessThanOrEqual(mid);
+    if (p < d.count) expect(d.times[p + 1]!).toBeGreaterThan(mid);
+  });
+
+  it('keeps the number of snapshots bounded by thinning them', () => {
+    const sc = resolve(BUILTIN_SCENARIOS['shared-batch']!);
+    const tl = new Timeline(sc, { policy: 'v4', snapshotEvery: 1, maxSnapshots: 20 });
+    expect(tl.snapshotCount).toBeLessThanOrEqual(21);
+    expect(strip(tl.seek(tl.data.count - 1))).toBe(strip(tl.seek(tl.data.count - 1)));
+  });
+});

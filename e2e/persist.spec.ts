@@ -1,0 +1,61 @@
+import { expect, test } from '@playwright/test';
+import { BUILTIN_SCENARIOS } from '../core/index.ts';
+import { NVME, app, deviceAction, healthy, linkTo, open, ready, scenarioOf } from './support.ts';
+
+test('edits survive a reload, and survive opening someone else\'s link (kept under Recent)', async ({ page }) => {
+  await open(page, linkTo(healthy({ name: 'My edited scenario' }), { t: 100 }));
+  await deviceAction(page, NVME, 'Stop answering ATC invalidations');
+  await ready(page);
+  const mine = scenarioOf(page.url());
+  expect(mine.steps!.some((s) => s.op === 'fault')).toBe(true);
+
+  // A reload of the page as it is.
+  await page.reload();
+  await ready(page);
+  expect(scenarioOf(page.url())).toEqual(mine);
+
+  // Opening the bare address brings back what this browser had.
+  await open(page, '/');
+  expect(scenarioOf(page.url())).toEqual(mine);
+  await expect(page.locator('.bar .status')).toContainText('kept in this browser');
+
+  // Someone else's link replaces it on screen, but it is kept under Recent.
+  await open(page, '/?scenario=shared-batch');
+  await expect(app(page)).toHaveAttribute('data-builtin', 'shared-batch');
+  await page.getByRole('button', { name: 'Recent' }).click();
+  const item = page.getByRole('menu', { name: 'Recent scenarios' }).getByRole('menuitem', { name: /My edited scenario/ });
+  await expect(item).toBeVisible();
+  await item.click();
+  await ready(page);
+  expect(scenarioOf(page.url())).toEqual(mine);
+});
+
+test('the scenario JSON editor reports errors by path and applies valid edits', async ({ page }) => {
+  await open(page, '/');
+  await page.getByRole('button', { name: 'Scenario JSON' }).click();
+  const dialog = page.getByRole('dialog', { name: /Scenario/ });
+  const text = dialog.getByRole('textbox', { name: 'Scenario JSON' });
+  const original = await text.inputValue();
+  expect(JSON.parse(original)).toEqual(BUILTIN_SCENARIOS['spam-vs-quarantine']);
+
+  await text.fill('{ "format": "smmu-scenario/1", ');
+  await dialog.getByRole('button', { name: 'Apply' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('malformed JSON');
+
+  const bad = JSON.parse(original);
+  bad.steps[0].pages = -1;
+  await text.fill(JSON.stringify(bad, null, 2));
+  await dialog.getByRole('button', { name: 'Apply' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('steps[0].pages');
+  // Nothing was lost: the page still runs the scenario it had.
+  await expect(app(page)).toHaveAttribute('data-builtin', 'spam-vs-quarantine');
+
+  const good = JSON.parse(original);
+  good.name = 'Edited in the dialog';
+  await text.fill(JSON.stringify(good, null, 2));
+  await dialog.getByRole('button', { name: 'Apply' }).click();
+  await expect(dialog).toBeHidden();
+  await ready(page);
+  expect(scenarioOf(page.url()).name).toBe('Edited in the dialog');
+  await expect(app(page)).toHaveAttribute('data-builtin', '');
+});

@@ -1,0 +1,84 @@
+import { expect, test } from '@playwright/test';
+import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, encodeScenario } from '../core/index.ts';
+import { NVME, app, deviceAction, gdev, group, healthy, linkTo, open, position, ready, scenarioOf } from './support.ts';
+
+test('Share copies a link that opens the same scenario, policy and moment in another browser', async ({ browser }) => {
+  const ctx = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const page = await ctx.newPage();
+  await open(page, linkTo(healthy(), { t: 100 }));
+  await deviceAction(page, NVME, 'Stop answering ATC invalidations');
+  await ready(page);
+  await page.getByRole('radio', { name: 'driver-only' }).click();
+  await ready(page);
+  // Go to the moment the driver has quarantined the device.
+  await page.locator('.timeline .marker.state').first().click();
+  await ready(page);
+  await page.getByRole('button', { name: 'Share' }).click();
+  await expect(page.getByText('Link copied')).toBeVisible();
+  const link = await page.evaluate(() => navigator.clipboard.readText());
+  expect(link).toBe(page.url());
+  const where = {
+    position: await position(page),
+    t: await page.getByTestId('virtual-time').getAttribute('data-t-ns'),
+    blocked: await gdev(page).getAttribute('data-blocked'),
+    atsBroken: await gdev(page).getAttribute('data-ats-broken'),
+    eats: await gdev(page).getAttribute('data-eats'),
+    prod: await page.getByTestId('cmdq-ring').getAttribute('data-prod'),
+    cons: await page.getByTestId('cmdq-ring').getAttribute('data-cons'),
+    log: await page.getByTestId('kernel-log').innerText(),
+  };
+  await ctx.close();
+
+  // Another browser, with nothing kept locally.
+  const other = await browser.newContext();
+  const p2 = await other.newPage();
+  await open(p2, link);
+  expect(await position(p2)).toBe(where.position);
+  await expect(p2.getByTestId('virtual-time')).toHaveAttribute('data-t-ns', where.t!);
+  await expect(app(p2)).toHaveAttribute('data-policy', 'driver-only');
+  await expect(gdev(p2)).toHaveAttribute('data-blocked', where.blocked!);
+  await expect(gdev(p2)).toHaveAttribute('data-ats-broken', where.atsBroken!);
+  await expect(gdev(p2)).toHaveAttribute('data-eats', where.eats!);
+  await expect(p2.getByTestId('cmdq-ring')).toHaveAttribute('data-prod', where.prod!);
+  await expect(p2.getByTestId('cmdq-ring')).toHaveAttribute('data-cons', where.cons!);
+  expect(await p2.getByTestId('kernel-log').innerText()).toBe(where.log);
+  expect(scenarioOf(p2.url()).steps!.at(-1)).toMatchObject({ op: 'fault', kind: 'atc-unresponsive' });
+  await other.close();
+});
+
+test('a damaged link says what is wrong and shows the default scenario', async ({ page }) => {
+  await open(page, '/#s=this-is-not-a-scenario');
+  await expect(page.getByRole('alert')).toContainText('This link does not hold a usable scenario');
+  await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
+  await expect(gdev(page)).toHaveCount(1);
+  // The page keeps working: the alert can be dismissed and the run played.
+  await page.getByRole('button', { name: 'Dismiss the message' }).click();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Step', exact: true }).click();
+  await expect(app(page)).toHaveAttribute('data-position', '1');
+});
+
+test('a truncated link is reported as truncated', async ({ page }) => {
+  const enc = encodeScenario(BUILTIN_SCENARIOS['shared-batch']!);
+  await open(page, `/?t=5#s=${enc.slice(0, Math.floor(enc.length / 8) * 4)}`);
+  await expect(page.getByRole('alert')).toContainText(/truncated or damaged/);
+  await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
+});
+
+test('a link to an invalid scenario names the JSON path at fault', async ({ page }) => {
+  const bad = { ...healthy(), steps: [{ at: 5, op: 'fault', device: '0000:09:00.0', kind: 'atc-unresponsive' }] };
+  await open(page, `/#s=${encodeScenario(bad as never)}`);
+  await expect(page.getByRole('alert')).toContainText('steps[0].device');
+  await expect(page.getByRole('alert')).toContainText('0000:09:00.0');
+  await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
+});
+
+test('bad query parameters are named; an unknown built-in falls back to the default', async ({ page }) => {
+  await open(page, '/?scenario=no-such-thing&policy=v9&t=-4');
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('no-such-thing');
+  await expect(alert).toContainText('policy=v9');
+  await expect(alert).toContainText('t=-4');
+  await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
+  await expect(group(page)).toHaveCount(1);
+});

@@ -1,0 +1,28 @@
+/** Messages between the page and the simulation worker. */
+import type { CallRecord, LogLine, PolicySpec, ResolvedScenario, SimResult, TimelineData, TraceRecord, ValidationError, View, Violation } from '../../core/index.ts';
+
+export type ToWorker =
+  | { type: 'load'; id: number; scenario: unknown; policy: PolicySpec | null }
+  | { type: 'seek'; id: number; position: number };
+
+export interface Loaded {
+  type: 'loaded';
+  id: number;
+  ok: true;
+  resolved: ResolvedScenario;
+  data: TimelineData;
+  trace: TraceRecord[];
+  log: LogLine[];
+  calls: CallRecord[];
+  violations: Violation[];
+  result: SimResult;
+  position: number;
+  view: View;
+  loadMs: number;
+}
+
+export type FromWorker =
+  | Loaded
+  | { type: 'loaded'; id: number; ok: false; errors: ValidationError[] }
+  | { type: 'view'; id: number; position: number; view: View }
+  | { type: 'failed'; id: number; message: string };

@@ -1,0 +1,404 @@
+/**
+ * The page's state: the scenario being shown (exactly as a user would write
+ * it), its recorded run (from the worker), the current position in it, and
+ * playback. Everything the user does goes through here: pick a built-in,
+ * change the policy, inject a fault (a new step at the current time), edit
+ * the JSON, share. The address bar always holds the scenario, the policy and
+ * the time; the scenario is also kept locally.
+ */
+import {
+  BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, FLAG_NAMES, POLICY_PRESETS, buildShareUrl, decodeScenario, encodeScenario,
+  formatErrors, isPresetName, parseAppUrl, resolvePolicy,
+  type CallRecord, type FlagName, type LogLine, type PolicySpec, type PresetName, type ResolvedScenario, type Scenario,
+  type SimResult, type Step, type TimelineData, type TraceRecord, type View, type Violation,
+} from '../../core/index.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+import { loadCurrent, remember, saveCurrent } from './storage.ts';
+import { builtinIdOf } from './scenario-text.ts';
+
+export { builtinIdOf, citation, summarize } from './scenario-text.ts';
+
+export const SPEEDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384] as const;
+
+export interface Marker { position: number; kind: 'fault' | 'error' | 'state' | 'corrupt' | 'step' | 'violation'; label: string; traceId: number }
+
+type StepInput = Step extends infer S ? (S extends Step ? Omit<S, 'at'> : never) : never;
+
+/** The preset and flags of a scenario's `policy` field. */
+export function policyParts(p: PolicySpec | undefined): { preset: PresetName; flags: Record<string, boolean> } {
+  if (p === undefined) return { preset: 'v4', flags: {} };
+  if (typeof p === 'string') return { preset: p, flags: {} };
+  const { preset, ...flags } = p;
+  return { preset, flags: flags as Record<string, boolean> };
+}
+
+export class Session {
+  /** The scenario as written (what is shared and kept). */
+  scenario = $state.raw<Scenario>(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!);
+  resolved = $state.raw<ResolvedScenario | null>(null);
+  data = $state.raw<TimelineData | null>(null);
+  trace = $state.raw<TraceRecord[]>([]);
+  log = $state.raw<LogLine[]>([]);
+  calls = $state.raw<CallRecord[]>([]);
+  violations = $state.raw<Violation[]>([]);
+  result = $state.raw<SimResult | null>(null);
+  markers = $state.raw<Marker[]>([]);
+  view = $state.raw<View | null>(null);
+  /** Position shown (events run), 0..count. */
+  position = $state(0);
+  playing = $state(false);
+  speed = $state<number>(16);
+  loading = $state(true);
+  /** A message for the user (role="alert"); null when there is none. */
+  alert = $state<string | null>(null);
+  /** Where the current scenario came from, for the header. */
+  origin = $state('');
+  /** The built-in the scenario is (unchanged), or null. */
+  builtinId = $state<string | null>(DEFAULT_SCENARIO_ID);
+  /** Selected device/trace record for the causal chain. */
+  focusTrace = $state<number | null>(null);
+  lastLoadMs = $state(0);
+  storageOk = $state(true);
+
+  private worker: Worker;
+  private nextId = 1;
+  private loadId = 0;
+  private seekId = 0;
+  private wantPosition = 0;
+  private afterLoad: ((s: Session) => void) | null = null;
+  private raf = 0;
+  private playFrom = { t: 0, pos: 0 };
+  private urlTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(worker?: Worker) {
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- the worker's module address, read once
+    this.worker = worker ?? new Worker(new URL('./sim.worker.ts', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (ev: MessageEvent<FromWorker>) => this.onMessage(ev.data);
+    this.worker.onerror = (ev) => {
+      this.loading = false;
+      this.alert = `The simulation stopped unexpectedly: ${ev.message}`;
+    };
+  }
+
+  /* ------------------------------------------------------------ derived */
+
+  get count(): number { return this.data?.count ?? 0; }
+  get tNs(): number { return this.data ? this.data.times[Math.min(this.position, this.data.count)]! : 0; }
+  get preset(): PresetName { return policyParts(this.scenario.policy).preset; }
+  get flags(): Record<FlagName, boolean> { return resolvePolicy(this.preset, policyParts(this.scenario.policy).flags).flags as Record<FlagName, boolean>; }
+  get policyLabel(): string { return resolvePolicy(this.preset, policyParts(this.scenario.policy).flags).label; }
+  /** Log lines printed up to the current position. */
+  get visibleLogCount(): number { return this.data ? this.data.logLen[this.position]! : 0; }
+  get visibleTraceLen(): number { return this.data ? this.data.traceLen[this.position]! : 0; }
+  get visibleCalls(): CallRecord[] { return this.data ? this.calls.slice(0, this.data.callsLen[this.position]) : []; }
+  get atcTimeoutUs(): number { return this.resolved?.smmu.atcInvTimeoutUs ?? 1000; }
+  pasidCapable(bdf: string): boolean {
+    for (const g of this.resolved?.groups ?? []) for (const d of g.devices) if (d.bdf === bdf) return d.pasid;
+    return false;
+  }
+
+  /* ------------------------------------------------------------ loading */
+
+  /** Start from the address bar, else the locally kept scenario, else the default. */
+  start(): void {
+    const st = parseAppUrl(location.search, location.hash);
+    const problems: string[] = [...st.errors];
+    let scenario: Scenario | null = null;
+    let builtin: string | null = null;
+    if (st.encoded !== null) {
+      const d = decodeScenario(st.encoded);
+      if (d.ok) scenario = d.raw;
+      else problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
+    } else if (st.builtin !== null) {
+      if (BUILTIN_SCENARIOS[st.builtin]) { scenario = BUILTIN_SCENARIOS[st.builtin]!; builtin = st.builtin; }
+      else problems.unshift(`There is no built-in scenario "${st.builtin.slice(0, 60)}". Showing the default scenario instead.`);
+    }
+    let tUs = st.tUs;
+    let origin = 'link';
+    const kept = loadCurrent();
+    if (!scenario && problems.length === 0) {
+      if (kept) { scenario = kept.scenario; tUs = tUs ?? kept.tUs; origin = 'kept in this browser'; }
+    } else if (kept && JSON.stringify(kept.scenario) !== JSON.stringify(scenario) && builtinIdOf(kept.scenario) === null) {
+      // A link replaces what this browser had open: keep that on the recent list.
+      remember(kept.scenario);
+    }
+    if (!scenario) { scenario = BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!; builtin = DEFAULT_SCENARIO_ID; origin = 'built-in'; }
+    builtin = builtin ?? builtinIdOf(scenario);
+    if (st.policy && st.policy !== policyParts(scenario.policy).preset) scenario = { ...scenario, policy: st.policy };
+    this.alert = problems.length ? problems.join(' ') : null;
+    this.load(scenario, { origin, builtin, tUs, keepAlert: problems.length > 0 });
+  }
+
+  /**
+   * Run a scenario (as written). Invalid input leaves the current scenario
+   * in place and explains what is wrong.
+   */
+  load(scenario: Scenario, opts: { origin?: string; builtin?: string | null; tUs?: number | null; position?: number; afterLoad?: (s: Session) => void; keepAlert?: boolean; onInvalid?: (msg: string) => void; replaces?: boolean } = {}): void {
+    this.pause();
+    const id = this.nextId++;
+    this.loadId = id;
+    this.loading = true;
+    this.pendingLoad = { scenario, opts };
+    this.afterLoad = opts.afterLoad ?? null;
+    this.post({ type: 'load', id, scenario, policy: null });
+  }
+
+  private pendingLoad: { scenario: Scenario; opts: Parameters<Session['load']>[1] & object } | null = null;
+
+  private onMessage(m: FromWorker): void {
+    if (m.type === 'loaded') {
+      if (m.id !== this.loadId) return;
+      const pl = this.pendingLoad;
+      this.pendingLoad = null;
+      this.loading = false;
+      if (!m.ok) {
+        const msg = `The scenario is not valid:\n${formatErrors(m.errors)}`;
+        if (pl?.opts.onInvalid) pl.opts.onInvalid(msg);
+        else this.alert = msg;
+        if (!this.data) this.load(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!, { builtin: DEFAULT_SCENARIO_ID, origin: 'built-in', keepAlert: true });
+        return;
+      }
+      if (pl) {
+        if (!pl.opts.keepAlert) this.alert = null;
+        const prevJson = JSON.stringify(this.scenario);
+        if (pl.opts.replaces && this.data && prevJson !== JSON.stringify(pl.scenario) && this.builtinId === null) remember(this.scenario);
+        this.scenario = pl.scenario;
+        this.builtinId = pl.opts.builtin ?? null;
+        this.origin = pl.opts.origin ?? 'edited';
+      }
+      this.resolved = m.resolved;
+      this.data = m.data;
+      this.trace = m.trace;
+      this.log = m.log;
+      this.calls = m.calls;
+      this.violations = m.violations;
+      this.result = m.result;
+      this.markers = this.computeMarkers();
+      this.view = m.view;
+      this.position = 0;
+      this.lastLoadMs = m.loadMs;
+      this.focusTrace = null;
+      let pos = 0;
+      if (pl?.opts.position !== undefined) pos = pl.opts.position;
+      else if (pl?.opts.tUs !== null && pl?.opts.tUs !== undefined) pos = this.positionAt(pl.opts.tUs * 1000);
+      const after = this.afterLoad;
+      this.afterLoad = null;
+      this.storageOk = saveCurrent(this.scenario, null);
+      if (pos !== 0) this.seek(pos);
+      // The address bar holds the new scenario at once (seeks update it a moment later).
+      this.syncUrl();
+      after?.(this);
+      return;
+    }
+    if (m.type === 'view') {
+      if (m.id < this.seekId) return;
+      this.view = m.view;
+      this.position = m.position;
+      return;
+    }
+    this.loading = false;
+    this.alert = m.message;
+  }
+
+  private post(m: ToWorker): void { this.worker.postMessage(m); }
+
+  /* ------------------------------------------------------------ position */
+
+  seek(position: number): void {
+    if (!this.data) return;
+    const p = Math.max(0, Math.min(this.data.count, Math.round(position)));
+    this.wantPosition = p;
+    this.position = p;
+    const id = this.nextId++;
+    this.seekId = id;
+    this.post({ type: 'seek', id, position: p });
+    this.scheduleUrl();
+  }
+
+  seekTime(tNs: number): void { this.seek(this.positionAt(tNs)); }
+
+  step(): void { this.pause(); this.seek(this.position + 1); }
+  stepBack(): void { this.pause(); this.seek(this.position - 1); }
+  toStart(): void { this.pause(); this.seek(0); }
+  toEnd(): void { this.pause(); this.seek(this.count); }
+
+  /** The next (dir 1) or previous (dir -1) marker from the current position. */
+  jumpMarker(dir: 1 | -1): void {
+    this.pause();
+    const ms = this.markers;
+    if (dir > 0) {
+      const m = ms.find((x) => x.position > this.position);
+      if (m) this.seek(m.position);
+    } else {
+      const m = [...ms].reverse().find((x) => x.position < this.position);
+      if (m) this.seek(m.position);
+    }
+  }
+
+  positionAt(tNs: number): number {
+    const d = this.data;
+    if (!d) return 0;
+    let lo = 0, hi = d.count;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (d.times[mid]! <= tNs) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** The position once trace record `id` has been written. */
+  positionOfTrace(id: number): number {
+    const d = this.data;
+    if (!d) return 0;
+    let lo = 0, hi = d.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (d.traceLen[mid]! > id) hi = mid; else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /* ------------------------------------------------------------ playback */
+
+  play(): void {
+    if (!this.data || this.playing) return;
+    if (this.position >= this.count) this.seek(0);
+    this.playing = true;
+    this.playFrom = { t: performance.now(), pos: this.position };
+    const tick = () => {
+      if (!this.playing) return;
+      const pos = this.playFrom.pos + ((performance.now() - this.playFrom.t) / 1000) * this.speed;
+      const target = Math.min(this.count, Math.floor(pos));
+      if (target !== this.wantPosition) this.seek(target);
+      if (target >= this.count) { this.pause(); return; }
+      this.raf = requestAnimationFrame(tick);
+    };
+    this.raf = requestAnimationFrame(tick);
+  }
+
+  pause(): void {
+    if (!this.playing) return;
+    this.playing = false;
+    cancelAnimationFrame(this.raf);
+    this.syncUrl();
+  }
+
+  toggle(): void { if (this.playing) this.pause(); else this.play(); }
+
+  setSpeed(v: number): void {
+    this.speed = v;
+    this.playFrom = { t: performance.now(), pos: this.position };
+  }
+
+  faster(dir: 1 | -1): void {
+    const i = SPEEDS.indexOf(this.speed as (typeof SPEEDS)[number]);
+    const j = Math.max(0, Math.min(SPEEDS.length - 1, (i < 0 ? 4 : i) + dir));
+    this.setSpeed(SPEEDS[j]!);
+  }
+
+  /* ------------------------------------------------------------ edits */
+
+  private edit(next: Scenario, opts: Parameters<Session['load']>[1] = {}): void {
+    this.load(next, { origin: 'edited', builtin: null, ...opts });
+  }
+
+  /** Show a built-in scenario (the current one is kept in the recent list). */
+  pickBuiltin(id: string): void {
+    const s = BUILTIN_SCENARIOS[id];
+    if (!s) return;
+    const preset = this.preset;
+    this.load({ ...s, policy: preset }, { builtin: id, origin: 'built-in', replaces: true });
+  }
+
+  /** Switch to a preset (its flags at their default), re-running from the same scenario and seed at the same time. */
+  setPreset(p: PresetName): void {
+    if (!isPresetName(p)) return;
+    this.edit({ ...this.scenario, policy: p }, { tUs: this.tNs / 1000, builtin: this.builtinId });
+  }
+
+  setFlag(flag: FlagName, on: boolean): void {
+    const { preset, flags } = policyParts(this.scenario.policy);
+    const next = { ...flags, [flag]: on };
+    const base = resolvePolicy(preset).flags;
+    for (const f of FLAG_NAMES) if (next[f] === base[f]) delete next[f];
+    const policy: PolicySpec = Object.keys(next).length ? ({ preset, ...next } as PolicySpec) : preset;
+    this.edit({ ...this.scenario, policy }, { tUs: this.tNs / 1000, builtin: this.builtinId });
+  }
+
+  /** Add a step at the current time and show its effect from the moment it runs. */
+  inject(step: StepInput): void {
+    const at = Math.round(this.tNs) / 1000;
+    const steps = [...(this.scenario.steps ?? []), { ...step, at } as Step];
+    const index = steps.length - 1;
+    this.edit({ ...this.scenario, steps }, {
+      afterLoad: (s) => {
+        const p = s.data?.stepAt[index] ?? -1;
+        s.seek(p >= 0 ? p : s.positionAt(at * 1000));
+      },
+      onInvalid: (msg) => { this.alert = `That action could not be added: ${msg}`; },
+    });
+  }
+
+  /** Replace the scenario with edited JSON text; returns an error message or null. */
+  applyJson(text: string, onInvalid: (msg: string) => void): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      onInvalid(`malformed JSON: ${(e as Error).message}`);
+      return;
+    }
+    this.edit(data as Scenario, { onInvalid, replaces: true, builtin: builtinIdOf(data as Scenario) });
+  }
+
+  restoreKept(s: Scenario): void { this.edit(s, { origin: 'recent', replaces: true, builtin: builtinIdOf(s) }); }
+
+  /* ------------------------------------------------------------ sharing */
+
+  shareUrl(): string {
+    const base = `${location.origin}${location.pathname}`;
+    return buildShareUrl(base, encodeScenario(this.scenario), this.preset, Math.round(this.tNs) / 1000);
+  }
+
+  private scheduleUrl(): void {
+    if (this.urlTimer !== null) return;
+    this.urlTimer = setTimeout(() => { this.urlTimer = null; this.syncUrl(); }, this.playing ? 500 : 80);
+  }
+
+  /** Write the scenario, policy and time to the address bar (no new history entry). */
+  syncUrl(): void {
+    try {
+      const url = this.shareUrl();
+      if (url !== location.href) history.replaceState(null, '', url);
+    } catch {
+      // A sandboxed page may refuse; the Share button still works.
+    }
+  }
+
+  /* ------------------------------------------------------------ markers */
+
+  private computeMarkers(): Marker[] {
+    const out: Marker[] = [];
+    for (const r of this.trace) {
+      let kind: Marker['kind'] | null = null;
+      let label = '';
+      switch (r.kind) {
+        case 'fault.inject': kind = 'fault'; label = `${r.d.bdf}: ${r.d.kind}`; break;
+        case 'smmu.fault': kind = 'fault'; label = `SMMU: ${r.d.kind}`; break;
+        case 'cmdq.error': kind = 'error'; label = `CMDQ error ${r.d.cerror}`; break;
+        case 'gdev.state':
+          if (r.d.from !== r.d.to) { kind = 'state'; label = `${r.d.bdf}: ${r.d.from} → ${r.d.to}`; }
+          break;
+        case 'quarantine.driver': kind = 'state'; label = `${r.d.bdf}: ATS disabled (ats_broken)`; break;
+        case 'dma':
+          if (r.d.outcome === 'corrupt') { kind = 'corrupt'; label = `${r.d.bdf}: memory corrupted (page ${r.d.pfn})`; }
+          break;
+        case 'violation': kind = 'violation'; label = `${r.d.invariant}: ${r.d.message}`; break;
+      }
+      if (kind) out.push({ position: this.positionOfTrace(r.id), kind, label, traceId: r.id });
+    }
+    return out;
+  }
+
+  presets(): readonly PresetName[] { return POLICY_PRESETS; }
+}
