@@ -11,5 +11,5 @@ const entry = process.argv[2] ?? 'bench/storm.bench.ts';
 mkdirSync(`${root}node_modules/.cache/bench`, { recursive: true });
 const outfile = `${root}node_modules/.cache/bench/${entry.replace(/[/\\]/g, '_')}.mjs`;
 await build({ entryPoints: [`${root}${entry}`], bundle: true, format: 'esm', platform: 'node', target: 'node20', outfile, logLevel: 'error' });
-const r = spawnSync(process.execPath, [outfile], { stdio: 'inherit', cwd: root, env: process.env });
+const r = spawnSync(process.execPath, ['--expose-gc', outfile], { stdio: 'inherit', cwd: root, env: process.env });
 process.exit(r.status ?? 1);

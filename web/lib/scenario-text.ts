@@ -17,15 +17,22 @@ export function builtinIdOf(s: Scenario): string | null {
 }
 
 function sentences(d: string): string[] {
-  return d.split(/(?<=[.!?])\s+(?=[A-Z"(])/).filter((x) => x.length > 0);
+  return d.split(/(?<=[.!?])\s+/).filter((x) => x.length > 0);
 }
 const CITATION = /^(Seed|Kernel|What-if)\b/;
 
-/** The one-line explanation of a scenario: the first sentence of its description that is not a citation. */
+/**
+ * The one-line explanation of a scenario: the first sentence of its
+ * description that is not a citation (with the next one when it is short).
+ */
 export function summarize(s: Scenario): string {
   const parts = sentences(s.description ?? '');
-  const first = parts.find((x) => !CITATION.test(x)) ?? '';
-  return first.length > 220 ? first.slice(0, 217) + '…' : first;
+  const i = parts.findIndex((x) => !CITATION.test(x));
+  if (i < 0) return '';
+  let line = parts[i]!;
+  const next = parts[i + 1];
+  if (line.length < 70 && next && line.length + next.length < 220) line = `${line} ${next}`;
+  return line.length > 220 ? line.slice(0, 217) + '…' : line;
 }
 
 /** Where a scenario comes from in the seeds ("Seed 003 #19-#24 and the review of #19"), or ''. */
