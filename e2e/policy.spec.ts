@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { FLAG_NAMES, resolvePolicy } from '../core/index.ts';
+import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, FLAG_NAMES, POLICY_PRESETS, Simulation, resolvePolicy, validateScenario } from '../core/index.ts';
 import { app, gdev, group, open, position, ready, scenarioOf, toEnd } from './support.ts';
 
 const countLines = async (page: import('@playwright/test').Page, text: string) =>
@@ -53,4 +53,28 @@ test('each flag of the series can be switched off alone', async ({ page }) => {
   await expect(gdev(page)).toHaveAttribute('data-blocked', 'NO');
   await expect(group(page)).toHaveAttribute('data-recovery-cnt', '0');
   await expect(page.getByRole('button', { name: /^Flags \*/ })).toBeVisible();
+});
+
+test('Compare policies runs the scenario under each preset, as the headless runner does', async ({ page }) => {
+  await open(page, '/');
+  await page.getByRole('tab', { name: 'Compare policies' }).click();
+  const table = page.getByTestId('compare').getByRole('table');
+  await expect(table).toBeVisible();
+  const v = validateScenario(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!);
+  if (!v.ok) throw new Error('invalid');
+  const rowOf = (name: string) => table.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
+  for (const [i, preset] of POLICY_PRESETS.entries()) {
+    const sim = new Simulation(v.scenario, { policy: preset, trace: false });
+    sim.run();
+    const r = sim.result();
+    await expect(rowOf('corrupted pages').getByRole('cell').nth(i)).toHaveText(String(r.stats.corruptedPages));
+    await expect(rowOf('ATC_INV timeouts (CERROR_ATC_INV_SYNC)').getByRole('cell').nth(i)).toHaveText(String(r.stats.atcInvTimeouts));
+  }
+  // Seed 003 cover letter: baseline corrupts a reused page; v4 does not.
+  await expect(rowOf('corrupted pages').getByRole('cell').nth(0)).not.toHaveText('0');
+  await expect(rowOf('corrupted pages').getByRole('cell').nth(1)).toHaveText('0');
+  // A column's heading shows that policy.
+  await table.getByRole('button', { name: 'baseline' }).click();
+  await ready(page);
+  await expect(app(page)).toHaveAttribute('data-policy', 'baseline');
 });

@@ -3,7 +3,22 @@ import type { CallRecord, LogLine, PolicySpec, ResolvedScenario, SimResult, Time
 
 export type ToWorker =
   | { type: 'load'; id: number; scenario: unknown; policy: PolicySpec | null }
-  | { type: 'seek'; id: number; position: number };
+  | { type: 'seek'; id: number; position: number }
+  | { type: 'compare'; id: number };
+
+/** The loaded scenario run to its end under one policy (trace off). */
+export interface CompareRow {
+  policy: PolicySpec;
+  label: string;
+  current: boolean;
+  stats: SimResult['stats'];
+  devices: Array<{ bdf: string; blocked: string; atsBroken: boolean; present: boolean }>;
+  groups: Array<{ id: number; recoveryCnt: number }>;
+  logLines: number;
+  failedCalls: number;
+  violations: number;
+  endUs: number;
+}
 
 export interface Loaded {
   type: 'loaded';
@@ -25,4 +40,5 @@ export type FromWorker =
   | Loaded
   | { type: 'loaded'; id: number; ok: false; errors: ValidationError[] }
   | { type: 'view'; id: number; position: number; view: View }
+  | { type: 'compared'; id: number; rows: CompareRow[] }
   | { type: 'failed'; id: number; message: string };

@@ -12,7 +12,7 @@ import {
   type CallRecord, type FlagName, type LogLine, type PolicySpec, type PresetName, type ResolvedScenario, type Scenario,
   type SimResult, type Step, type TimelineData, type TraceRecord, type View, type Violation,
 } from '../../core/index.ts';
-import type { FromWorker, ToWorker } from './protocol.ts';
+import type { CompareRow, FromWorker, ToWorker } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
 import { builtinIdOf } from './scenario-text.ts';
 
@@ -58,6 +58,10 @@ export class Session {
   /** Selected device/trace record for the causal chain. */
   focusTrace = $state<number | null>(null);
   lastLoadMs = $state(0);
+  /** The scenario run to its end under each policy (asked for by the Compare tab); null until asked. */
+  comparison = $state.raw<CompareRow[] | null>(null);
+  comparing = $state(false);
+  private compareId = 0;
   storageOk = $state(true);
 
   private worker: Worker;
@@ -178,6 +182,8 @@ export class Session {
       this.position = 0;
       this.lastLoadMs = m.loadMs;
       this.focusTrace = null;
+      this.comparison = null;
+      this.comparing = false;
       let pos = 0;
       if (pl?.opts.position !== undefined) pos = pl.opts.position;
       else if (pl?.opts.tUs !== null && pl?.opts.tUs !== undefined) pos = this.positionAt(pl.opts.tUs * 1000);
@@ -190,17 +196,32 @@ export class Session {
       after?.(this);
       return;
     }
+    if (m.type === 'compared') {
+      if (m.id !== this.compareId) return;
+      this.comparing = false;
+      this.comparison = m.rows;
+      return;
+    }
     if (m.type === 'view') {
       if (m.id < this.seekId) return;
       this.view = m.view;
       this.position = m.position;
       return;
     }
-    this.loading = false;
+    if (m.id === this.compareId) this.comparing = false;
+    else this.loading = false;
     this.alert = m.message;
   }
 
   private post(m: ToWorker): void { this.worker.postMessage(m); }
+
+  /** Ask for the scenario's end state under every policy (once per load). */
+  compare(): void {
+    if (this.comparison || this.comparing || !this.data) return;
+    this.comparing = true;
+    this.compareId = this.nextId++;
+    this.post({ type: 'compare', id: this.compareId });
+  }
 
   /* ------------------------------------------------------------ position */
 
@@ -314,6 +335,11 @@ export class Session {
   setPreset(p: PresetName): void {
     if (!isPresetName(p)) return;
     this.edit({ ...this.scenario, policy: p }, { tUs: this.tNs / 1000, builtin: this.builtinId });
+  }
+
+  /** Switch to a policy as written (a preset, or a preset with flags). */
+  setPolicy(policy: PolicySpec): void {
+    this.edit({ ...this.scenario, policy }, { tUs: this.tNs / 1000, builtin: this.builtinId });
   }
 
   setFlag(flag: FlagName, on: boolean): void {

@@ -5,12 +5,32 @@
  * Seeks that arrive while one is being answered are coalesced: only the
  * newest is answered.
  */
-import { Timeline, validateScenario } from '../../core/index.ts';
-import type { FromWorker, ToWorker } from './protocol.ts';
+import { POLICY_PRESETS, Simulation, Timeline, validateScenario, type PolicySpec, type ResolvedScenario } from '../../core/index.ts';
+import type { CompareRow, FromWorker, ToWorker } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let timeline: Timeline | null = null;
+let loaded: ResolvedScenario | null = null;
+
+/** Run the loaded scenario under each preset (and its own policy when that changes a flag). */
+function compare(): CompareRow[] {
+  const sc = loaded!;
+  const own = JSON.stringify(sc.policy);
+  const specs: PolicySpec[] = [...POLICY_PRESETS];
+  if (!specs.some((p) => JSON.stringify(p) === own)) specs.push(sc.policy);
+  return specs.map((policy) => {
+    const sim = new Simulation(sc, { policy, trace: false });
+    sim.run();
+    const r = sim.result();
+    return {
+      policy, label: r.policyLabel, current: JSON.stringify(policy) === own, stats: r.stats,
+      devices: r.devices.map((d) => ({ bdf: d.bdf, blocked: d.blocked, atsBroken: d.atsBroken, present: d.present })),
+      groups: r.groups.map((g) => ({ id: g.id, recoveryCnt: g.recoveryCnt })),
+      logLines: r.log.length, failedCalls: r.calls.filter((c) => c.ret !== '0').length, violations: r.violations.length, endUs: r.endUs,
+    };
+  });
+}
 let pendingSeek: { id: number; position: number } | null = null;
 let seekScheduled = false;
 
@@ -42,6 +62,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     }
     try {
       const t0 = performance.now();
+      loaded = v.scenario;
       timeline = new Timeline(v.scenario, { policy: m.policy ?? undefined });
       const view = timeline.seek(0);
       post({
@@ -52,6 +73,15 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     } catch (e) {
       timeline = null;
       post({ type: 'failed', id: m.id, message: `the simulation stopped: ${String((e as Error).message ?? e)}` });
+    }
+    return;
+  }
+  if (m.type === 'compare') {
+    if (!loaded) return;
+    try {
+      post({ type: 'compared', id: m.id, rows: compare() });
+    } catch (e) {
+      post({ type: 'failed', id: m.id, message: `the comparison stopped: ${String((e as Error).message ?? e)}` });
     }
     return;
   }
