@@ -5,7 +5,7 @@ import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test-results/', 'playwright-report/'] },
+  { ignores: ['.tmp/', 'dist/', 'node_modules/', 'test-results/', 'playwright-report/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs['flat/recommended'],
@@ -23,7 +23,7 @@ export default tseslint.config(
   {
     // The emulator core is deterministic: no wall clock, no Math.random, no DOM.
     files: ['core/**/*.ts'],
-    ignores: ['core/**/*.test.ts', 'core/test/**', 'core/cli/**'],
+    ignores: ['.tmp/', 'core/**/*.test.ts', 'core/test/**', 'core/cli/**'],
     rules: {
       'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'navigator', 'setTimeout', 'setInterval', 'requestAnimationFrame', 'performance'],
       'no-restricted-properties': ['error',
