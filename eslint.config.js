@@ -23,7 +23,7 @@ export default tseslint.config(
   {
     // The emulator core is deterministic: no wall clock, no Math.random, no DOM.
     files: ['core/**/*.ts'],
-    ignores: ['.tmp/', 'core/**/*.test.ts', 'core/test/**', 'core/cli/**'],
+    ignores: ['core/**/*.test.ts', 'core/test/**', 'core/cli/**'],
     rules: {
       'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'navigator', 'setTimeout', 'setInterval', 'requestAnimationFrame', 'performance'],
       'no-restricted-properties': ['error',
