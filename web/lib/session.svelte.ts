@@ -18,6 +18,9 @@ import { builtinIdOf } from './scenario-text.ts';
 
 export { builtinIdOf, citation, summarize } from './scenario-text.ts';
 
+/** While playing, the page asks for a new view at most this often (ms). */
+const PLAY_VIEW_MS = 33;
+
 export const SPEEDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384] as const;
 
 export interface Marker { position: number; kind: 'fault' | 'error' | 'state' | 'corrupt' | 'step' | 'violation'; label: string; traceId: number }
@@ -286,11 +289,17 @@ export class Session {
     if (this.position >= this.count) this.seek(0);
     this.playing = true;
     this.playFrom = { t: performance.now(), pos: this.position };
+    let lastSeek = 0;
     const tick = () => {
       if (!this.playing) return;
-      const pos = this.playFrom.pos + ((performance.now() - this.playFrom.t) / 1000) * this.speed;
+      const now = performance.now();
+      const pos = this.playFrom.pos + ((now - this.playFrom.t) / 1000) * this.speed;
       const target = Math.min(this.count, Math.floor(pos));
-      if (target !== this.wantPosition) this.seek(target);
+      // A new view at most every PLAY_VIEW_MS: the frames between cost the browser nothing.
+      if (target !== this.wantPosition && (now - lastSeek >= PLAY_VIEW_MS || target >= this.count)) {
+        lastSeek = now;
+        this.seek(target);
+      }
       if (target >= this.count) { this.pause(); return; }
       this.raf = requestAnimationFrame(tick);
     };

@@ -1,0 +1,98 @@
+// Page benchmark: does the main thread keep its frames while a long run plays?
+//
+// Builds the app, serves it, and opens the 64-device storm (200 rounds, one
+// device stops answering ATC invalidations halfway) in the system Chromium.
+// Prints, measured in one run:
+//  - the time from opening the link to the first view (the Web Worker records
+//    the whole run meanwhile) — for information;
+//  - animation frames per second while playing at 1024 events/s over frames
+//    per second while paused on the same page (1.0 means no frame dropped);
+//  - the longest gap between two frames while playing, in frames of the
+//    paused page;
+//  - a seek to the end: its time in frames of the paused page.
+// Nothing is asserted. Run with `npm run bench:page`.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from '@playwright/test';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!existsSync(executablePath)) {
+  console.log(`Chromium not found at ${executablePath}: install the Debian package "chromium" or set CHROMIUM_PATH`);
+  process.exit(1);
+}
+
+// The storm scenario, encoded with the core's own codec.
+const out = `${root}node_modules/.cache/bench/page-link.mjs`;
+await build({
+  stdin: {
+    contents: "import { stormScenario } from './bench/storm-scenario.ts'; import { encodeScenario } from './core/index.ts'; export const link = encodeScenario(stormScenario(200, 8, true));",
+    resolveDir: root, loader: 'ts',
+  },
+  bundle: true, format: 'esm', platform: 'node', target: 'node20', outfile: out, logLevel: 'error',
+});
+const { link } = await import(out);
+
+const b = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' });
+if (b.status !== 0) process.exit(1);
+const port = 4179;
+const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
+const stop = () => { try { process.kill(-server.pid); } catch { /* gone */ } };
+process.on('exit', stop);
+
+async function waitForServer() {
+  for (let i = 0; i < 100; i++) {
+    try { if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the preview server did not start');
+}
+
+/** Count animation frames for `ms` milliseconds; return frames per second and the longest gap. */
+function frames(page, ms) {
+  return page.evaluate((ms) => new Promise((resolve) => {
+    const gaps = [];
+    let last = performance.now();
+    const t0 = last;
+    const f = (t) => {
+      gaps.push(t - last);
+      last = t;
+      if (t - t0 < ms) requestAnimationFrame(f);
+      else resolve({ fps: gaps.length / ((t - t0) / 1000), worst: Math.max(...gaps) });
+    };
+    requestAnimationFrame(f);
+  }), ms);
+}
+
+try {
+  await waitForServer();
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const ready = () => page.waitForSelector('[data-testid="app"][data-ready="true"]', { timeout: 120_000 });
+  const t0 = Date.now();
+  await page.goto(`http://127.0.0.1:${port}/#s=${link}`);
+  await ready();
+  const loadMs = Date.now() - t0;
+  const count = await page.getAttribute('[data-testid="app"]', 'data-count');
+
+  const idle = await frames(page, 2000);
+  await page.selectOption('select[aria-label^="Speed"]', '1024');
+  await page.getByRole('button', { name: 'Play', exact: true }).click();
+  const playing = await frames(page, 4000);
+  await page.getByRole('button', { name: 'Pause', exact: true }).click();
+  const frameMs = 1000 / idle.fps;
+  const t1 = Date.now();
+  await page.keyboard.press('End');
+  await page.waitForSelector(`[data-testid="app"][data-position="${count}"][data-ready="true"]`);
+  const seekMs = Date.now() - t1;
+  await browser.close();
+
+  console.log(`storm with a broken device in the page: ${count} events; first view after ${loadMs} ms`);
+  console.log(`frames/s playing at 1024 events/s / frames/s paused: ${(playing.fps / idle.fps).toFixed(2)}   (${playing.fps.toFixed(0)} / ${idle.fps.toFixed(0)}; target ~1)`);
+  console.log(`longest gap between frames while playing: ${(playing.worst / frameMs).toFixed(1)} frames   (${playing.worst.toFixed(0)} ms)`);
+  console.log(`seek to the end: ${(seekMs / frameMs).toFixed(1)} frames   (${seekMs} ms, including the page's own round trip)`);
+} finally {
+  stop();
+}
