@@ -2,7 +2,7 @@
  * Headless runner: `npm run sim -- FILE.json [--policy NAME] [--set FLAG=true|false] [--json]`
  *
  * Prints the kernel log (one dmesg line each), or with --json one
- * `smmu-result/1` document. Exit status: 0 ran, 2 invalid scenario or
+ * `smmu-result/1` JSON result. Exit status: 0 ran, 2 invalid scenario or
  * arguments (stderr names the JSON path and the reason), 3 invariant
  * violations found. A built-in scenario can be named with `builtin:<id>`.
  */
