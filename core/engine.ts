@@ -272,7 +272,7 @@ export class Simulation {
 
   private finish(): void {
     const w = this.w;
-    for (const t of Object.values(w.k.tasks)) {
+    for (const t of w.k.tasks.values()) {
       const wt = t.wait;
       w.out.violations.push({
         t: w.s.nowNs, invariant: 'deadlock',
@@ -280,7 +280,7 @@ export class Simulation {
         traceId: t.cause,
       });
     }
-    w.k.tasks = {};
+    w.k.tasks.clear();
   }
 
   result(): SimResult {
@@ -303,7 +303,11 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
     gerrorIrqLatencyNs: sc.smmu.gerrorIrqLatencyUs * 1000,
     evtqIrqLatencyNs: sc.smmu.evtqIrqLatencyUs * 1000,
     atcInvResponseNs: sc.smmu.atcInvResponseUs * 1000,
+    atcInvJitterSpan: 0,
+    atcInvJitterInv: 0,
   };
+  hwcfg.atcInvJitterSpan = Math.max(0, Math.floor(hwcfg.atcInvResponseNs / 2)) + 1;
+  hwcfg.atcInvJitterInv = 1 / hwcfg.atcInvJitterSpan;
   const devs = sc.groups.flatMap((g) => g.devices);
   const qsize = 1 << sc.smmu.cmdqLog2Size;
   const batchEntries = Math.max(1, Math.min(CMDQ_BATCH_ENTRIES, Math.floor(qsize / 2) - 1));
@@ -312,9 +316,9 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
   }
   const k: KernelState = {
     cmdq: { prod: 0, cons: 0, atcSyncTimeouts: new Uint8Array(qsize), bitCause: new Int32Array(qsize).fill(-1) },
-    domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: {}, nextTask: 1, locks: {},
+    domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: new Map(), nextTask: 1, locks: {},
     ratelimit: {}, stats: { atcInvIssued: 0, gerrorIrqs: 0, quarantines: 0, unquarantines: 0 }, nextAsid: 1, steps: [],
-    pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {}, brokenMasters: 0,
+    pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {}, brokenMasters: 0, batchPool: [],
   };
   const w: KWorld = {
     s: simInit(sc.seed),
@@ -333,10 +337,10 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
   };
   // Domains: the scenario's, plus the static blocking domain.
   sc.domains.forEach((d, i) => {
-    const dom: KDomain = { id: d.id, type: d.type, index: i, asid: d.type === 'paging' ? k.nextAsid++ : 0, ttb: 0x8000_0000 + i * 0x10_0000, invs: [], mapped: {} };
+    const dom: KDomain = { id: d.id, type: d.type, index: i, asid: d.type === 'paging' ? k.nextAsid++ : 0, ttb: 0x8000_0000 + i * 0x10_0000, invs: [], mapped: new Map() };
     k.domains[d.id] = dom;
   });
-  k.domains[BLOCKED_DOMAIN] = { id: BLOCKED_DOMAIN, type: 'blocked', index: -3, asid: 0, ttb: 0, invs: [], mapped: {} };
+  k.domains[BLOCKED_DOMAIN] = { id: BLOCKED_DOMAIN, type: 'blocked', index: -3, asid: 0, ttb: 0, invs: [], mapped: new Map() };
   // arm_smmu_device_reset(): queues, IRQs, CR0 (ATSCHK when the SMMU has ATS), GBPA abort.
   writeReg(w, ARM_SMMU_GBPA, GBPA_ABORT);
   writeReg(w, ARM_SMMU_IRQ_CTRL, IRQ_CTRL_GERROR_IRQEN | IRQ_CTRL_EVTQ_IRQEN);

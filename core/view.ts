@@ -154,7 +154,7 @@ function describeWait(sim: Simulation, t: { wait: null | { kind: string; lock?: 
   if (!wt) return null;
   if (wt.kind === 'lock') {
     const owner = sim.world.k.locks[wt.lock!]?.owner;
-    const on = owner !== null && owner !== undefined ? sim.world.k.tasks[owner]?.name : undefined;
+    const on = owner !== null && owner !== undefined ? sim.world.k.tasks.get(owner)?.name : undefined;
     return `waiting for ${wt.lock}${on ? ` (held by ${on})` : ''}`;
   }
   if (wt.kind === 'poll') return wt.cond?.type === 'cmdq_space' ? 'polling for CMDQ space' : 'polling for its CMD_SYNC';
@@ -233,9 +233,9 @@ export function buildView(sim: Simulation): View {
     bdf: ep.bdf, sids: [...ep.sids], driver: ep.driver, present: ep.present, mode: ep.mode, slowUs: ep.slowNs / 1000,
     atsCap: ep.atsCap, atsEnabled: ep.atsEnabled, resetting: ep.resetting,
     atc: ep.atc.map((e) => {
-      const pt = mem.pgtables[String(e.ttb)];
+      const pt = mem.pgtables.get(e.ttb);
       const reused = mem.gen[e.pfn] !== e.gen;
-      const stale = reused || pt?.[e.ipfn] !== e.pfn;
+      const stale = reused || pt?.get(e.ipfn) !== e.pfn;
       if (reused) staleTargets.add(e.pfn);
       return { ssid: e.ssid, ipfn: e.ipfn, pfn: e.pfn, write: e.write, stale, reused };
     }),
@@ -248,21 +248,21 @@ export function buildView(sim: Simulation): View {
   const domains: DomainView[] = Object.values(k.domains)
     .filter((d) => d.type !== 'blocked')
     .map((d) => {
-      const mapped = Object.entries(d.mapped).map(([i, p]) => [Number(i), p] as [number, number]).sort((a, b) => a[0] - b[0]);
+      const mapped = [...d.mapped].sort((a, b) => a[0] - b[0]);
       return { id: d.id, type: d.type, asid: d.asid, mappedPages: mapped.length, invs: d.invs.length, mapped };
     });
 
   const corrupted: number[] = [];
   for (let i = 0; i < mem.pages; i++) if (mem.corrupted[i]) corrupted.push(i);
 
-  const tasks: TaskView[] = Object.values(k.tasks).map((t) => ({
+  const tasks: TaskView[] = [...k.tasks.values()].map((t) => ({
     id: t.id, name: t.name, fn: t.stack[t.stack.length - 1]?.fn ?? '', stack: t.stack.map((f) => f.fn), waiting: describeWait(sim, t),
   }));
   const locks: LockView[] = Object.entries(k.locks)
     .filter(([, l]) => l.owner !== null || l.waiters.length > 0)
     .map(([name, l]) => ({
-      name, owner: l.owner === null ? null : k.tasks[l.owner]?.name ?? `task ${l.owner}`,
-      waiters: l.waiters.map((id) => k.tasks[id]?.name ?? `task ${id}`),
+      name, owner: l.owner === null ? null : k.tasks.get(l.owner)?.name ?? `task ${l.owner}`,
+      waiters: l.waiters.map((id) => k.tasks.get(id)?.name ?? `task ${id}`),
     }));
 
   return {

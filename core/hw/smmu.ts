@@ -12,7 +12,7 @@
  * CMD_SYNC is then fetched again and can complete.
  */
 import { cancel, emit, nextDueNs, note, schedule, type SimCtx } from '../sim/context.ts';
-import { prngInt } from '../sim/prng.ts';
+import { prngBelow, prngInt } from '../sim/prng.ts';
 import { hex32 } from './bits.ts';
 import {
   ATC_INV_SIZE_ALL, CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL, CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC,
@@ -47,6 +47,9 @@ export interface HwCfg {
   gerrorIrqLatencyNs: number;
   evtqIrqLatencyNs: number;
   atcInvResponseNs: number;
+  /** Number of values the response jitter takes (0 .. atcInvResponseNs / 2), and its reciprocal. */
+  atcInvJitterSpan: number;
+  atcInvJitterInv: number;
 }
 
 export interface AtcReq {
@@ -75,8 +78,16 @@ export interface AtcReq {
  * SMMU, Infinity for never.
  */
 export type AtcInvResponder = (w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number) => number;
-let atcInvResponder: AtcInvResponder = () => Number.POSITIVE_INFINITY;
-export function setAtcInvResponder(fn: AtcInvResponder): void { atcInvResponder = fn; }
+/*
+ * Set once, when the PCIe layer loads: a field written once stays constant
+ * for the compiler, so the call from the consumer loop can be inlined.
+ */
+const HOOKS: { atcInvResponder?: AtcInvResponder } = {};
+export function setAtcInvResponder(fn: AtcInvResponder): void { HOOKS.atcInvResponder = fn; }
+function atcInvResponder(w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number): number {
+  const fn = HOOKS.atcInvResponder;
+  return fn === undefined ? Number.POSITIVE_INFINITY : fn(w, reqId, sid, ssid, ssv, first, last, deadlineNs);
+}
 
 export interface SmmuStats {
   commandsConsumed: number;
@@ -348,28 +359,37 @@ function sendAtcInv(w: HwWorld, slot: number, base: number): void {
   const s = w.smmu;
   const q = s.cmdq;
   const w0 = q[base]!;
-  const size = q[base + 2]! & 0x3f;
-  const page = (q[base + 2]! >>> 12) + (q[base + 3]! * 0x100000);
+  const w2 = q[base + 2]!;
+  const size = w2 & 0x3f;
+  const page = (w2 >>> 12) + (q[base + 3]! * 0x100000);
   const all = size >= ATC_INV_SIZE_ALL;
   const id = s.nextAtcReq++;
   const sid = q[base + 1]! >>> 0;
   const ssid = (w0 >>> 12) & 0xfffff;
   const ssv = ((w0 >>> 11) & 1) === 1;
   const first = all ? 0 : page;
-  const last = all ? Number.MAX_SAFE_INTEGER : page + 2 ** size - 1;
+  const last = all ? Number.MAX_SAFE_INTEGER : page + (size < 31 ? 1 << size : 2 ** size) - 1;
   const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
-  const traceId = w.traceOn ? emit(w, 'atc.inv.send', { req: id, sid, ssid, all, first, last: all ? -1 : last }) : -1;
+  if (w.traceOn) { sendAtcInvTraced(w, slot, id, sid, ssid, ssv, all, first, last, deadline); return; }
   const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
   const out = s.atcOut;
-  const ok = cpl <= deadline;
-  if (ok) {
+  if (cpl <= deadline) {
     if (cpl > out.okMaxCplNs) out.okMaxCplNs = cpl;
+  } else {
+    out.failing.push({ id, sid, ssid, ssv, first, last, slot, sentNs: w.s.nowNs, deadlineNs: deadline, cplNs: cpl, traceId: -1 });
   }
-  if (!ok || w.traceOn) {
-    const req: AtcReq = { id, sid, ssid, ssv, first, last, slot, sentNs: w.s.nowNs, deadlineNs: deadline, cplNs: cpl, traceId };
-    if (!ok) out.failing.push(req);
-    if (w.traceOn) out.traced.push(req);
-  }
+}
+
+/** sendAtcInv() with the trace on: every request is kept, for its completion record and the views. */
+function sendAtcInvTraced(w: HwWorld, slot: number, id: number, sid: number, ssid: number, ssv: boolean, all: boolean, first: number, last: number, deadline: number): void {
+  const out = w.smmu.atcOut;
+  const traceId = emit(w, 'atc.inv.send', { req: id, sid, ssid, all, first, last: all ? -1 : last });
+  const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
+  const ok = cpl <= deadline;
+  if (ok && cpl > out.okMaxCplNs) out.okMaxCplNs = cpl;
+  const req: AtcReq = { id, sid, ssid, ssv, first, last, slot, sentNs: w.s.nowNs, deadlineNs: deadline, cplNs: cpl, traceId };
+  if (!ok) out.failing.push(req);
+  out.traced.push(req);
 }
 
 /**
@@ -569,8 +589,7 @@ function walk(w: HwWorld, ste: NonNullable<ReturnType<typeof steForTranslation>>
   if (ssid * 16 >= cdt.length) return null;
   const cd = readCd(cdt, ssid * 16);
   if (!cd.v) return null;
-  const pt = w.mem.pgtables[String(cd.ttb0)];
-  const pfn = pt?.[ipfn];
+  const pfn = w.mem.pgtables.get(cd.ttb0)?.get(ipfn);
   return pfn === undefined ? null : { pfn, ttb: cd.ttb0 };
 }
 
@@ -612,6 +631,12 @@ export function atsTranslationRequest(w: HwWorld, sid: number, ssid: number, iov
 /** Small random jitter (deterministic, from the scenario seed). */
 export function jitterNs(w: HwWorld, baseNs: number): number {
   return baseNs + prngInt(w.s.prng, 0, Math.max(0, Math.floor(baseNs / 2)));
+}
+
+/** jitterNs(w, hwcfg.atcInvResponseNs), with its span worked out once at boot. */
+export function atcInvResponseJitterNs(w: HwWorld): number {
+  const c = w.hwcfg;
+  return c.atcInvResponseNs + prngBelow(w.s.prng, c.atcInvJitterSpan, c.atcInvJitterInv);
 }
 
 export { CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN };

@@ -24,7 +24,7 @@ import {
 } from '../hw/ste.ts';
 import { getField } from '../hw/bits.ts';
 import { defineKernelFns, unlock } from './sched.ts';
-import { call, frame, lock, poll, ret, type Frame, type Task, type Yield } from './task.ts';
+import { call, fnId, frame, lock, poll, ret, type Frame, type Task, type Yield } from './task.ts';
 import { hashx, smmuLog, smmuLogRatelimited, ratelimitOk, warnOn } from './printk.ts';
 import { atsBrokenLock, EIO, ETIMEDOUT, masterOf } from './util.ts';
 import { iommu_report_device_broken } from './iommu-report.ts';
@@ -44,7 +44,7 @@ export interface Batch {
   /** cmds->invs: the invalidation array the batch was built from, for the retry (#19, #22). */
   invs: Inv[] | null;
   /**
-   * For each command, when its path last checked ats_broken: at add time in
+   * For each live command, when its path last checked ats_broken: at add time in
    * __arm_smmu_domain_inv_range(), at the start in arm_smmu_atc_inv_master()
    * (for the "no ATC_INV to a broken master" invariant).
    */
@@ -53,9 +53,17 @@ export interface Batch {
 
 /** arm_smmu_cmdq_batch_init_cmd(): an empty batch; `invs` is the array it is built from (not copied). */
 export function newBatch(w: KWorld, invs: Inv[] | null): Batch {
-  void w;
-  // Written in order, so the array grows as commands are added.
-  return { cmds: [], num: 0, hasAts: false, invs, addedNs: [] };
+  const b = w.k.batchPool.pop();
+  if (b === undefined) return { cmds: [], num: 0, hasAts: false, invs, addedNs: [] };
+  b.invs = invs;
+  return b;
+}
+
+/** The batch's function returns: the batch goes back to the pool, empty. */
+export function freeBatch(w: KWorld, b: Batch): void {
+  batchReset(b);
+  b.invs = null;
+  w.k.batchPool.push(b);
 }
 
 function batchLen(b: Batch): number { return b.num; }
@@ -127,8 +135,24 @@ function findAtsMaster(invs: Inv[], sid: number): string | null {
 /* Kernel functions that can wait                                            */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * The frames made on every invalidation are written out whole (header and
+ * locals in one literal, as frame() would leave them): one allocation, one
+ * object shape, nothing added afterwards.
+ */
+const ID_ISSUE_CMDLIST = fnId('arm_smmu_cmdq_issue_cmdlist');
+const ID_BATCH_ISSUE = fnId('arm_smmu_cmdq_batch_issue');
+const ID_BATCH_SUBMIT = fnId('arm_smmu_cmdq_batch_submit');
+
 export function issueCmdlist(cmds: ArrayLike<number>, sync: boolean, addedNs?: number[], n?: number): Frame {
-  return frame('arm_smmu_cmdq_issue_cmdlist', { cmds, n: n ?? cmds.length / CMDQ_ENT_WORDS, sync, addedNs: addedNs ?? null, need: 0, syncProd: 0 });
+  return {
+    fn: 'arm_smmu_cmdq_issue_cmdlist', pc: 0, startNs: -1, id: ID_ISSUE_CMDLIST,
+    cmds, n: n ?? cmds.length / CMDQ_ENT_WORDS, sync, addedNs: addedNs ?? null, need: 0, syncProd: 0, llqProd: 0,
+  };
+}
+
+function batchIssueFrame(b: Batch, sync: boolean): Frame {
+  return { fn: 'arm_smmu_cmdq_batch_issue', pc: 0, startNs: -1, id: ID_BATCH_ISSUE, b, sync, r: 0 };
 }
 
 /** arm_smmu_cmdq_issue_cmdlist(): reserve, write, publish PROD, poll the CMD_SYNC. */
@@ -245,7 +269,7 @@ function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void
 export function batchAdd(b: Batch, cmd: Cmd, checkedNs?: number): Frame {
   return frame('arm_smmu_cmdq_batch_add_cmd', { b, cmd: encodeCmd(cmd), checkedNs: checkedNs ?? null });
 }
-export function batchSubmit(b: Batch): Frame { return frame('arm_smmu_cmdq_batch_submit', { b }); }
+export function batchSubmit(b: Batch): Frame { return { fn: 'arm_smmu_cmdq_batch_submit', pc: 0, startNs: -1, id: ID_BATCH_SUBMIT, b }; }
 
 /** True when the batch holds CMDQ_BATCH_ENTRIES commands and must be issued before another is added. */
 export function batchFull(w: KWorld, b: Batch): boolean { return batchLen(b) >= w.kcfg.batchEntries; }
@@ -256,8 +280,8 @@ export function batchFull(w: KWorld, b: Batch): boolean { return batchLen(b) >= 
  */
 export function batchNoteAdded(w: KWorld, b: Batch, checkedNs = w.s.nowNs): void {
   if ((b.cmds[b.num * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) b.hasAts = true;
+  b.addedNs[b.num] = checkedNs;
   b.num++;
-  b.addedNs.push(checkedNs);
 }
 
 /** Where the next command's words go. */
@@ -271,12 +295,16 @@ export function batchNext(b: Batch): number { return b.num * CMDQ_ENT_WORDS; }
  */
 export function batchFlushFrame(w: KWorld, b: Batch): Frame {
   const sync = w.kcfg.flags.atcTimeoutDetect ? b.hasAts : false;
-  return frame('arm_smmu_cmdq_batch_issue', { b, sync, r: 0 });
+  return batchIssueFrame(b, sync);
 }
 
+/**
+ * Empty the batch for reuse (the issue that read its arrays has returned).
+ * Only the first `num` entries of its arrays are live; they keep their
+ * length, so refilling them allocates nothing.
+ */
 export function batchReset(b: Batch): void {
   b.num = 0;
-  b.addedNs = [];
   b.hasAts = false;
 }
 
@@ -297,7 +325,7 @@ function arm_smmu_cmdq_batch_add_cmd(w: KWorld, _t: Task, f: Frame): Yield {
 function arm_smmu_cmdq_batch_submit(_w: KWorld, t: Task, f: Frame): Yield {
   if (f.pc === 0) {
     f.pc = 1;
-    return call(frame('arm_smmu_cmdq_batch_issue', { b: f.b, sync: true, r: 0 }));
+    return call(batchIssueFrame(f.b, true));
   }
   return ret(t.rv);
 }
@@ -462,6 +490,7 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         f.pc = 4;
         return call(batchSubmit(f.b));
       case 4:
+        freeBatch(w, f.b);
         if (t.rv) smmuLogRatelimited(w, 'err', 'arm_smmu_master_disable_ats', 'failed to disable ATS for master');
         if (!m.atsBroken) w.k.brokenMasters++;
         m.atsBroken = true;

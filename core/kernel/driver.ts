@@ -14,9 +14,9 @@ import {
   type SteFields,
 } from '../hw/ste.ts';
 import { SSIDSIZE } from '../hw/smmu.ts';
-import { batchAdd, batchFlushFrame, batchReset, batchSubmit, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
+import { batchAdd, batchFlushFrame, batchReset, batchSubmit, freeBatch, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
 import { defineKernelFns, unlock } from './sched.ts';
-import { call, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
+import { call, fnId, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
 import { atsBrokenLock, masterOf } from './util.ts';
 import { BLOCKED_DOMAIN, type Inv, type KDomain, type KMaster, type KWorld } from './state.ts';
 
@@ -54,17 +54,20 @@ function invCmp(a: Inv, b: Inv): number {
 /** Add a master to a domain's invalidation array (arm_smmu_attach_prepare's invs merge). */
 export function invsAdd(d: KDomain, m: KMaster, withAts: boolean, ssid: number): void {
   if (d.type !== 'paging') return;
-  const asid = d.invs.find((x) => x.type === 'S1_ASID');
+  // A new array (readers in the middle of an invalidation keep the old one).
+  const invs = d.invs.slice();
+  const asid = invs.find((x) => x.type === 'S1_ASID');
   if (asid) asid.users++;
-  else d.invs.push({ type: 'S1_ASID', id: d.asid, ssid: 0, master: null, users: 1 });
+  else invs.push({ type: 'S1_ASID', id: d.asid, ssid: 0, master: null, users: 1 });
   if (withAts) {
     for (const sid of m.sids) {
-      if (!d.invs.some((x) => x.type === 'ATS' && x.id === sid && x.ssid === ssid)) {
-        d.invs.push({ type: 'ATS', id: sid, ssid, master: m.bdf, users: 1 });
+      if (!invs.some((x) => x.type === 'ATS' && x.id === sid && x.ssid === ssid)) {
+        invs.push({ type: 'ATS', id: sid, ssid, master: m.bdf, users: 1 });
       }
     }
   }
-  d.invs.sort(invCmp);
+  invs.sort(invCmp);
+  d.invs = invs;
 }
 
 /** Remove a master (optionally one PASID) from a domain's invalidation array. */
@@ -231,13 +234,20 @@ function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: Frame): Yield {
         f.pc = 4;
         return call(batchSubmit(f.b));
       default:
+        freeBatch(w, f.b);
         return ret(t.rv);
     }
   }
 }
 
+const ID_DOMAIN_INV_RANGE = fnId('__arm_smmu_domain_inv_range');
+
 export function domainInvRangeFrame(dom: string, iova: number, size: number): Frame {
-  return frame('__arm_smmu_domain_inv_range', { dom, iova, size, invs: null, i: 0, b: null, atcW2: 0, atcW3: 0, checkedAt: -1, checkedNs: 0 });
+  // Written out whole, as frame() would leave it (made on every unmap).
+  return {
+    fn: '__arm_smmu_domain_inv_range', pc: 0, startNs: -1, id: ID_DOMAIN_INV_RANGE,
+    dom, iova, size, invs: null, i: 0, b: null, atcW2: 0, atcW3: 0, checkedAt: -1, checkedNs: 0,
+  };
 }
 
 /**
@@ -250,9 +260,9 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
     switch (f.pc) {
       case 0: {
         const d = w.k.domains[f.dom]!;
-        // A shallow copy of the array as it is now: later attaches add or drop entries in the
-        // domain's array, not in this one (only an entry's `users` count, not read here, is shared).
-        f.invs = d.invs.slice();
+        // The array as it is now: attaches replace the domain's array rather than change it, so
+        // this one stays as it was (only an entry's `users` count, not read here, is shared).
+        f.invs = d.invs;
         f.b = newBatch(w, f.invs);
         // Every ATC_INV of this range has the same dw1 (address and span): encode it once.
         const [span, pageStart] = f.size === 0 ? [ATC_INV_SIZE_ALL, 0] : atcInvSpan(f.iova, f.size);
@@ -277,13 +287,14 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         const c = b.cmds;
         const added = b.addedNs;
         const now = w.s.nowNs;
+        const checkedAt: number = f.checkedAt;
         let i: number = f.i;
         while (i < invs.length) {
           const inv = invs[i]!;
           // As in the kernel, ats_broken is checked before arm_smmu_cmdq_batch_add_cmd(),
           // whose flush of a full batch may itself quarantine this master; the command is
           // then still added (checkedAt remembers the check across the flush).
-          if (inv.type === 'ATS' && fence && f.checkedAt !== i) {
+          if (inv.type === 'ATS' && fence && checkedAt !== i) {
             const m = inv.master ? masterOf(w, inv.master) : undefined;
             if (m && m.atsBroken) {
               // Do not issue ATC_INV that will definitely time out (seed 003 #18).
@@ -309,11 +320,11 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
             c[at + 3] = atcW3;
             b.hasAts = true;
           }
+          added[b.num] = checkedAt === i ? f.checkedNs : now;
           b.num++;
-          added.push(f.checkedAt === i ? f.checkedNs : now);
-          f.checkedAt = -1;
           i++;
         }
+        f.checkedAt = -1;
         f.i = i;
         f.pc = 3;
         continue;
@@ -323,10 +334,11 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         f.pc = 1;
         continue;
       case 3:
-        if (f.b.num === 0) return ret(0);
+        if (f.b.num === 0) { freeBatch(w, f.b); return ret(0); }
         f.pc = 4;
         return call(batchSubmit(f.b));
       default:
+        freeBatch(w, f.b);
         return ret(t.rv);
     }
   }

@@ -15,7 +15,7 @@ import { call, frame, lock, ret, type Frame, type Task, type Yield } from './tas
 import { devLog, devLogRatelimited, warnOn } from './printk.ts';
 import {
   blockedOf, depthOf, EBUSY, EEXIST, EINVAL, ENODEV, ENOMEM, ENOTTY, gdevEvent, groupMutex, masterOf, pciDevLock,
-  pendingOf, recordCall, setRecoveryCnt,
+  hexAddr, pendingOf, recordCall, setRecoveryCnt,
 } from './util.ts';
 import { BLOCKED_DOMAIN, type KWorld } from './state.ts';
 
@@ -451,17 +451,17 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
   if (d.type !== 'paging') return EINVAL;
   const pt = pgtableOf(w.mem, d.ttb);
   const base = Math.floor(iova / 4096);
-  for (let i = 0; i < pages; i++) if (d.mapped[base + i] !== undefined) return EEXIST;
+  for (let i = 0; i < pages; i++) if (d.mapped.has(base + i)) return EEXIST;
   const got: number[] = [];
   for (let i = 0; i < pages; i++) {
     const pfn = pageAlloc(w.mem, d.index);
     if (pfn < 0) {
-      for (let j = 0; j < got.length; j++) { delete d.mapped[base + j]; delete pt[base + j]; pageFree(w.mem, got[j]!); }
+      for (let j = 0; j < got.length; j++) { d.mapped.delete(base + j); pt.delete(base + j); pageFree(w.mem, got[j]!); }
       return ENOMEM;
     }
     got.push(pfn);
-    d.mapped[base + i] = pfn;
-    pt[base + i] = pfn;
+    d.mapped.set(base + i, pfn);
+    pt.set(base + i, pfn);
   }
   if (w.traceOn) emit(w, 'map', { domain: domId, iova, pages, pfns: got });
   return 0;
@@ -480,16 +480,16 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
       const base = Math.floor(f.iova / 4096);
       const pfns: number[] = [];
       for (let i = 0; i < f.pages; i++) {
-        const pfn = d.mapped[base + i];
+        const pfn = d.mapped.get(base + i);
         if (pfn === undefined) continue;
-        delete d.mapped[base + i];
-        delete pt[base + i];
+        d.mapped.delete(base + i);
+        pt.delete(base + i);
         pfns.push(pfn);
       }
       f.pfns = pfns;
       if (w.traceOn) emit(w, 'unmap', { domain: f.dom, iova: f.iova, pages: f.pages, pfns });
       if (pfns.length === 0) {
-        recordCall(w, f.startNs, 'iommu_unmap', [f.dom, '0x' + f.iova.toString(16), String(f.pages)], 0);
+        recordCall(w, f.startNs, 'iommu_unmap', [f.dom, hexAddr(f.iova), String(f.pages)], 0);
         return ret(0);
       }
       f.pc = 1;
@@ -498,7 +498,7 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
     default:
       for (const pfn of f.pfns as number[]) pageFree(w.mem, pfn);
       if (w.traceOn) emit(w, 'pages.free', { domain: f.dom, pfns: f.pfns });
-      recordCall(w, f.startNs, 'iommu_unmap', [f.dom, '0x' + f.iova.toString(16), String(f.pages)], 0);
+      recordCall(w, f.startNs, 'iommu_unmap', [f.dom, hexAddr(f.iova), String(f.pages)], 0);
       return ret(0);
   }
 }

@@ -28,7 +28,7 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
     id, pid: context === 'hardirq' ? 0 : 100 + id, name, context, stack: [f], rv: 0, wait: null, token: 0,
     cause: w.s.cause, held: [], startNs: w.s.nowNs,
   };
-  w.k.tasks[id] = t;
+  w.k.tasks.set(id, t);
   t.cause = w.traceOn ? note(w, 'task.start', { task: id, name, context, fn: f.fn }) : -1;
   if (t.cause < 0) t.cause = w.s.cause;
   runTask(w, t);
@@ -101,7 +101,7 @@ export function runTask(w: KWorld, t: Task): void {
     w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-leak', message: `${t.name} finished holding ${t.held.join(', ')}`, traceId: w.s.cause });
     for (const h of [...t.held]) unlock(w, t, h);
   }
-  delete w.k.tasks[t.id];
+  w.k.tasks.delete(t.id);
 }
 
 export function unlock(w: KWorld, t: Task, name: string): void {
@@ -114,7 +114,7 @@ export function unlock(w: KWorld, t: Task, name: string): void {
   const next = l.waiters.shift();
   if (next === undefined) { l.owner = null; return; }
   l.owner = next;
-  const t2 = w.k.tasks[next];
+  const t2 = w.k.tasks.get(next);
   if (!t2) { l.owner = null; return; }
   t2.held.push(name);
   const tok = ++t2.token;
@@ -138,7 +138,7 @@ function dropPoller(w: KWorld, id: number): void {
   const i = w.k.pollers.indexOf(id);
   if (i < 0) return;
   w.k.pollers.splice(i, 1);
-  const wt = w.k.tasks[id]?.wait;
+  const wt = w.k.tasks.get(id)?.wait;
   if (wt && wt.kind === 'poll' && wt.cond.type === 'cmdq_space') w.smmu.spaceWaiters--;
 }
 
@@ -155,12 +155,12 @@ export function checkPollers(w: KWorld): void {
   let due: number[] | null = null;
   for (let n = 0; n < pollers.length; n++) {
     const id = pollers[n]!;
-    const wt = w.k.tasks[id]?.wait;
+    const wt = w.k.tasks.get(id)?.wait;
     if (!wt || wt.kind !== 'poll' || pollSatisfied(w, wt.cond)) (due ??= []).push(id);
   }
   if (due === null) return;
   for (const id of due) {
-    const t = w.k.tasks[id];
+    const t = w.k.tasks.get(id);
     const wt = t?.wait;
     if (!t || !wt || wt.kind !== 'poll') { dropPoller(w, id); continue; }
     dropPoller(w, id);
@@ -173,7 +173,7 @@ export function checkPollers(w: KWorld): void {
 }
 
 export function onTaskResume(w: KWorld, taskId: number, token: number, rv: number): void {
-  const t = w.k.tasks[taskId];
+  const t = w.k.tasks.get(taskId);
   if (!t || !t.wait || t.wait.token !== token) return;
   t.wait = null;
   t.rv = rv;
@@ -182,7 +182,7 @@ export function onTaskResume(w: KWorld, taskId: number, token: number, rv: numbe
 }
 
 export function onTaskTimeout(w: KWorld, taskId: number, token: number): void {
-  const t = w.k.tasks[taskId];
+  const t = w.k.tasks.get(taskId);
   if (!t || !t.wait || t.wait.kind !== 'poll' || t.wait.token !== token) return;
   dropPoller(w, taskId);
   t.wait = null;

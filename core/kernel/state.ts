@@ -7,6 +7,7 @@ import type { PolicyFlags } from '../policy/index.ts';
 import type { GdevMachineState } from '../machines/groupDevice.machine.ts';
 import type { PciWorld } from '../pci/endpoint.ts';
 import type { Frame, Task, LockState } from './task.ts';
+import type { Batch } from './cmdq.ts';
 
 export interface KernelCfg {
   flags: PolicyFlags;
@@ -35,12 +36,17 @@ export interface KDomain {
   /** Index used as the page owner in memory. */
   index: number;
   asid: number;
-  /** IO page table base; `String(ttb)` is its key in mem.pgtables. */
+  /** IO page table base (its key in mem.pgtables). */
   ttb: number;
-  /** arm_smmu_invs: sorted S1_ASID entry then ATS entries by (SID, SSID). */
+  /**
+   * arm_smmu_invs: sorted S1_ASID entry then ATS entries by (SID, SSID).
+   * Replaced, never changed in place, when masters come and go (the kernel
+   * swaps the array under RCU), so an invalidation in progress keeps the
+   * array it started with.
+   */
   invs: Inv[];
   /** iova pfn → pfn, the kernel's view of what it mapped. */
-  mapped: Record<number, number>;
+  mapped: Map<number, number>;
 }
 
 export interface KGroup {
@@ -113,7 +119,8 @@ export interface KernelState {
   masters: Record<string, KMaster>;
   /** smmu->streams: SID → master bdf. */
   streams: Record<number, string>;
-  tasks: Record<number, Task>;
+  /** Live kernel tasks by id (in order of creation). */
+  tasks: Map<number, Task>;
   nextTask: number;
   locks: Record<string, LockState>;
   ratelimit: Record<string, { begin: number; printed: number; missed: number }>;
@@ -131,6 +138,12 @@ export interface KernelState {
   violKeys: Record<string, 1>;
   /** Number of present masters with ats_broken set (0 lets the invalidation paths skip the per-master checks). */
   brokenMasters: number;
+  /**
+   * Command batches no frame uses any more, reused by the next
+   * arm_smmu_cmdq_batch_init_cmd() (in the kernel a batch lives on the
+   * stack; here reuse keeps a storm from allocating one per unmap).
+   */
+  batchPool: Batch[];
 }
 
 export const BLOCKED_DOMAIN = '__blocked';

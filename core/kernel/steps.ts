@@ -14,8 +14,8 @@ import { iommu_report_device_broken } from './iommu-report.ts';
 import { resetStepFrame } from './pci.ts';
 import { spawn } from './sched.ts';
 import { defineKernelFns } from './sched.ts';
-import { call, frame, ret, type Frame, type Task, type Yield } from './task.ts';
-import { EOPNOTSUPP, recordCall } from './util.ts';
+import { call, fnId, frame, ret, type Frame, type Task, type Yield } from './task.ts';
+import { EOPNOTSUPP, hexAddr, recordCall } from './util.ts';
 import type { KWorld } from './state.ts';
 
 function cmdFromSpec(spec: Record<string, unknown>): number[] {
@@ -47,6 +47,8 @@ function step_cmd(w: KWorld, t: Task, f: Frame): Yield {
 
 defineKernelFns({ step_cmd });
 
+const ID_IOMMU_UNMAP = fnId('iommu_unmap');
+
 /** The step's IOVA as a number (0 for ops without one); the engine parses each step once. */
 export function stepIovaOf(s: Step): number {
   return 'iova' in s ? parseIova(s.iova) ?? 0 : 0;
@@ -59,11 +61,11 @@ export function runStep(w: KWorld, s: Step, index: number, iova: number): void {
   switch (s.op) {
     case 'map': {
       const rc = iommu_map(w, s.domain, iova, s.pages);
-      recordCall(w, at, 'iommu_map', [s.domain, '0x' + iova.toString(16), String(s.pages)], rc);
+      recordCall(w, at, 'iommu_map', [s.domain, hexAddr(iova), String(s.pages)], rc);
       return;
     }
     case 'unmap':
-      spawn(w, `unmap ${s.domain}`, frame('iommu_unmap', { dom: s.domain, iova, pages: s.pages }));
+      spawn(w, `unmap ${s.domain}`, { fn: 'iommu_unmap', pc: 0, startNs: -1, id: ID_IOMMU_UNMAP, dom: s.domain, iova, pages: s.pages, pfns: null });
       return;
     case 'dma': {
       const ep = w.pci.endpoints[s.device]!;

@@ -60,6 +60,21 @@ export function setRecoveryCnt(w: KWorld, grp: KGroup, v: number): void {
   note(w, 'recovery_cnt', { group: grp.id, value: v });
 }
 
+const HEX = new Map<number, string>();
+
+/**
+ * An address as the call records print it ("0x10000"). A run maps and
+ * unmaps the same few IOVAs over and over, so the strings are kept.
+ */
+export function hexAddr(v: number): string {
+  let s = HEX.get(v);
+  if (s === undefined) {
+    s = '0x' + v.toString(16);
+    if (HEX.size < 4096) HEX.set(v, s);
+  }
+  return s;
+}
+
 /** Record a kernel API call made by a step, with its return value. */
 export function recordCall(w: KWorld, startNs: number, fn: string, args: string[], rv: number | string): void {
   const ret = typeof rv === 'string' ? rv : errnoString(rv);

@@ -9,7 +9,7 @@
  */
 import { emit, note, type SimCtx } from '../sim/context.ts';
 import {
-  atsTranslationRequest, checkTranslated, jitterNs, setAtcInvResponder, translateUntranslated,
+  atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, jitterNs, setAtcInvResponder, translateUntranslated,
   type HwWorld,
 } from '../hw/smmu.ts';
 import { PAGE_FREE, type MemState } from './memory.ts';
@@ -91,6 +91,35 @@ export interface PendingPurge { atNs: number; req: number; first: number; last: 
 function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number): number {
   const w = hw as PciWorld;
   const ep = w.pci.sidToEp[sid];
+  // The common case of a storm, kept small so the SMMU's consumer loop can
+  // inline it: a present, responsive endpoint with ATS enabled, trace off.
+  if (ep === undefined || !ep.present || ep.resetting || ep.mode !== 'ok' || !ep.atsEnabled || w.traceOn) {
+    return respondAtcInvAny(w, ep, reqId, sid, ssid, ssv, first, last, deadlineNs);
+  }
+  const at = atcInvResponseJitterNs(w) + w.s.nowNs;
+  if (ep.atc.length > 0 && atcHolds(ep, first, last, ssid, ssv)) queuePurge(w, ep, reqId, first, last, ssid, ssv, at, deadlineNs);
+  return at;
+}
+
+/** Does the ATC hold a translation the invalidation covers? */
+function atcHolds(ep: Endpoint, first: number, last: number, ssid: number, ssv: boolean): boolean {
+  const atc = ep.atc;
+  for (let i = 0; i < atc.length; i++) {
+    const e = atc[i]!;
+    if (e.ipfn >= first && e.ipfn <= last && (!ssv || e.ssid === ssid)) return true;
+  }
+  return false;
+}
+
+/** The endpoint purges the range when it completes the invalidation, at `at`. */
+function queuePurge(w: PciWorld, ep: Endpoint, req: number, first: number, last: number, ssid: number, ssv: boolean, at: number, deadlineNs: number): void {
+  if (ep.purges.length === 0) w.pci.purging.push(ep.bdf);
+  ep.purges.push({ atNs: at, req, first, last, ssid, ssv, late: at > deadlineNs });
+  if (at < w.pci.nextPurgeNs) w.pci.nextPurgeNs = at;
+}
+
+/** respondAtcInv() for every endpoint state, with trace records. */
+function respondAtcInvAny(w: PciWorld, ep: Endpoint | undefined, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number): number {
   const now = w.s.nowNs;
   if (!ep || !ep.present) {
     if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, sid, why: 'no device' });
@@ -114,17 +143,7 @@ function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ss
   // The request applies to the translations cached when it arrives; entries
   // filled afterwards come from the updated page table. Nothing cached in the
   // range means nothing to purge.
-  let match = false;
-  const atc = ep.atc;
-  for (let i = 0; i < atc.length; i++) {
-    const e = atc[i]!;
-    if (e.ipfn >= first && e.ipfn <= last && (!ssv || e.ssid === ssid)) { match = true; break; }
-  }
-  if (match) {
-    if (ep.purges.length === 0) w.pci.purging.push(ep.bdf);
-    ep.purges.push({ atNs: at, req: reqId, first, last, ssid, ssv, late: at > deadlineNs });
-    if (at < w.pci.nextPurgeNs) w.pci.nextPurgeNs = at;
-  }
+  if (atcHolds(ep, first, last, ssid, ssv)) queuePurge(w, ep, reqId, first, last, ssid, ssv, at, deadlineNs);
   return at;
 }
 
@@ -209,9 +228,9 @@ export function doDma(w: PciWorld, ep: Endpoint, iova: number, write: boolean, s
       emit(w, 'dma', { bdf: ep.bdf, iova, write, outcome: 'blocked', via: 'translated', pfn: entry.pfn, detail: v.reason });
       return { outcome: 'blocked', detail: v.reason };
     }
-    const pt = m.pgtables[String(entry.ttb)];
+    const pt = m.pgtables.get(entry.ttb);
     const reused = m.gen[entry.pfn] !== entry.gen;
-    const stale = reused || pt?.[ipfn] !== entry.pfn;
+    const stale = reused || pt?.get(ipfn) !== entry.pfn;
     if (write && stale) {
       ep.stats.staleWrites++;
       w.pciStats.staleAtcWrites++;

@@ -21,8 +21,8 @@ export interface MemState {
   corrupted: Uint8Array;
   /** Pages the kernel took back after an unmap, oldest first (given back under pressure). */
   reuse: number[];
-  /** IO page tables: ttb (string key) → iova pfn → pfn. */
-  pgtables: Record<string, Record<number, number>>;
+  /** IO page tables: ttb → iova pfn → pfn. */
+  pgtables: Map<number, Map<number, number>>;
   /** Context-descriptor tables by base address: 16 words per CD. */
   cdTables: Record<number, Uint32Array>;
 }
@@ -34,7 +34,7 @@ export function memInit(pages: number): MemState {
     gen: new Uint32Array(pages),
     corrupted: new Uint8Array(pages),
     reuse: [],
-    pgtables: {},
+    pgtables: new Map(),
     cdTables: {},
   };
 }
@@ -60,12 +60,9 @@ export function pageFree(m: MemState, pfn: number): void {
   m.reuse.push(pfn);
 }
 
-const KEYS = new Map<number, string>();
-
-export function pgtableOf(m: MemState, ttb: number): Record<number, number> {
-  let k = KEYS.get(ttb);
-  if (k === undefined) { k = String(ttb); KEYS.set(ttb, k); }
-  let t = m.pgtables[k];
-  if (!t) { t = {}; m.pgtables[k] = t; }
+/** The IO page table at `ttb`, created empty on first use. */
+export function pgtableOf(m: MemState, ttb: number): Map<number, number> {
+  let t = m.pgtables.get(ttb);
+  if (t === undefined) { t = new Map(); m.pgtables.set(ttb, t); }
   return t;
 }

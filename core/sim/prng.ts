@@ -1,8 +1,9 @@
 /**
- * Seeded PRNG (sfc32). The state is four uint32 in a plain object so it is
- * cloned with the rest of the simulation state by a snapshot.
+ * Seeded PRNG (sfc32). The state is four uint32 in a typed array, so it is
+ * cloned with the rest of the simulation state by a snapshot and updating
+ * it allocates nothing.
  */
-export interface PrngState { a: number; b: number; c: number; d: number }
+export type PrngState = Uint32Array;
 
 export function prngInit(seed: number): PrngState {
   // splitmix32 spreads a small integer seed over the 128-bit state.
@@ -14,24 +15,42 @@ export function prngInit(seed: number): PrngState {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  const st = { a: next(), b: next(), c: next(), d: next() };
+  const st = new Uint32Array(4);
+  st[0] = next();
+  st[1] = next();
+  st[2] = next();
+  st[3] = next();
   for (let i = 0; i < 12; i++) prngNext(st);
   return st;
 }
 
-/** Next uint32. */
+/** Next uint32 (stores into the Uint32Array wrap modulo 2^32). */
 export function prngNext(st: PrngState): number {
-  const t = (((st.a + st.b) >>> 0) + st.d) >>> 0;
-  st.d = (st.d + 1) >>> 0;
-  st.a = st.b ^ (st.b >>> 9);
-  st.b = (st.c + (st.c << 3)) >>> 0;
-  st.c = ((st.c << 21) | (st.c >>> 11)) >>> 0;
-  st.c = (st.c + t) >>> 0;
+  const a = st[0]!, b = st[1]!, c = st[2]!, d = st[3]!;
+  const t = (a + b + d) >>> 0;
+  st[3] = d + 1;
+  st[0] = b ^ (b >>> 9);
+  st[1] = c + (c << 3);
+  st[2] = ((c << 21) | (c >>> 11)) + t;
   return t;
 }
 
 /** Integer in [lo, hi] inclusive. */
 export function prngInt(st: PrngState, lo: number, hi: number): number {
   const span = hi - lo + 1;
-  return lo + (prngNext(st) % span);
+  return lo + prngBelow(st, span, 1 / span);
+}
+
+/**
+ * prngNext() % span, for a caller that keeps `inv` = 1 / span: the quotient
+ * estimate from the reciprocal is off by at most one (its error is below
+ * 2^-20), so the remainder is exact, without the floating-point `%` that a
+ * uint32 above 2^31 compiles to or a division per call.
+ */
+export function prngBelow(st: PrngState, span: number, inv: number): number {
+  const x = prngNext(st);
+  let r = x - Math.floor(x * inv) * span;
+  if (r < 0) r += span;
+  else if (r >= span) r -= span;
+  return r;
 }

@@ -6,16 +6,23 @@
  * as if it had been in the scenario file from the start. Entries are plain
  * data (snapshot-safe).
  */
-export interface QEntry<E> { t: number; pri: number; seq: number; ev: E }
+export interface QEntry<E> {
+  t: number;
+  pri: number;
+  seq: number;
+  ev: E;
+  /** Cancelled: skipped when it reaches the top. */
+  dead: boolean;
+}
 
 export interface QueueState<E> {
   heap: QEntry<E>[];
   seq: number;
-  /** Sequence numbers of cancelled entries still in the heap (skipped when they reach the top). */
-  cancelled: Set<number>;
+  /** Number of cancelled entries still in the heap. */
+  dead: number;
 }
 
-export function queueInit<E>(): QueueState<E> { return { heap: [], seq: 0, cancelled: new Set() }; }
+export function queueInit<E>(): QueueState<E> { return { heap: [], seq: 0, dead: 0 }; }
 
 function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
   return x.t < y.t || (x.t === y.t && (x.pri < y.pri || (x.pri === y.pri && x.seq < y.seq)));
@@ -23,32 +30,35 @@ function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
 
 export function queuePush<E>(q: QueueState<E>, t: number, ev: E, pri = 1): number {
   const h = q.heap;
-  const e: QEntry<E> = { t, pri, seq: q.seq++, ev };
+  const e: QEntry<E> = { t, pri, seq: q.seq++, ev, dead: false };
   h.push(e);
   let i = h.length - 1;
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if (!less(h[i]!, h[p]!)) break;
-    [h[i], h[p]] = [h[p]!, h[i]!];
+    const y = h[p]!;
+    if (!less(e, y)) break;
+    h[i] = y;
     i = p;
   }
+  h[i] = e;
   return e.seq;
 }
 
 export function queuePeek<E>(q: QueueState<E>): QEntry<E> | undefined {
-  dropCancelled(q);
+  if (q.dead > 0) dropCancelled(q);
   return q.heap[0];
 }
 
 function dropCancelled<E>(q: QueueState<E>): void {
-  while (q.cancelled.size > 0 && q.heap.length > 0 && q.cancelled.has(q.heap[0]!.seq)) {
-    q.cancelled.delete(q.heap[0]!.seq);
+  const h = q.heap;
+  while (h.length > 0 && h[0]!.dead) {
+    q.dead--;
     popTop(q);
   }
 }
 
 export function queuePop<E>(q: QueueState<E>): QEntry<E> | undefined {
-  dropCancelled(q);
+  if (q.dead > 0) dropCancelled(q);
   return popTop(q);
 }
 
@@ -59,26 +69,58 @@ function popTop<E>(q: QueueState<E>): QEntry<E> | undefined {
   const last = h.pop()!;
   if (h.length > 0) {
     h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i;
-      if (l < h.length && less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && less(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
+    siftDown(h, 0);
   }
   return top;
 }
 
-/** Cancel the event with sequence number `seq` (a timer that is no longer needed). O(1): it is skipped when it reaches the top. */
+function siftDown<E>(h: QEntry<E>[], i: number): void {
+  const n = h.length;
+  const x = h[i]!;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const r = l + 1;
+    const c = r < n && less(h[r]!, h[l]!) ? r : l;
+    if (!less(h[c]!, x)) break;
+    h[i] = h[c]!;
+    i = c;
+  }
+  h[i] = x;
+}
+
+/**
+ * Cancel the event with sequence number `seq` (a timer that is no longer
+ * needed): it is marked and skipped when it reaches the top. The live
+ * events are few, so finding it is a short scan from the most recent.
+ */
 export function queueRemove<E>(q: QueueState<E>, seq: number): void {
-  if (seq >= 0 && seq < q.seq) q.cancelled.add(seq);
+  if (seq < 0 || seq >= q.seq) return;
+  const h = q.heap;
+  for (let i = h.length - 1; i >= 0; i--) {
+    const e = h[i]!;
+    if (e.seq !== seq) continue;
+    if (!e.dead) {
+      e.dead = true;
+      q.dead++;
+      // Timers are mostly cancelled long before they are due (a poll that
+      // ends early): once they make up half the heap, drop them all at once
+      // so the heap stays as small as the live events. Order is (t, pri,
+      // seq), a total order, so the rebuilt heap pops in the same order.
+      if (q.dead >= 32 && q.dead * 2 >= h.length) compact(q);
+    }
+    return;
+  }
+}
+
+function compact<E>(q: QueueState<E>): void {
+  const live = q.heap.filter((e) => !e.dead);
+  q.dead = 0;
+  q.heap = live;
+  for (let i = (live.length >> 1) - 1; i >= 0; i--) siftDown(live, i);
 }
 
 /** Number of live (not cancelled) entries. */
 export function queueSize<E>(q: QueueState<E>): number {
-  return q.heap.length - q.cancelled.size;
+  return q.heap.length - q.dead;
 }

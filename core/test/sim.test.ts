@@ -1,0 +1,150 @@
+/**
+ * The simulation's own machinery: the event queue (order, cancellation,
+ * compaction), the seeded PRNG's bounded integers, and the invalidation
+ * array a running invalidation reads while attaches change the domain.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { queueInit, queuePeek, queuePop, queuePush, queueRemove, queueSize } from '../sim/queue.ts';
+import { prngBelow, prngInit, prngInt, prngNext } from '../sim/prng.ts';
+import { invsAdd, invsRemove } from '../kernel/driver.ts';
+import type { KDomain, KMaster } from '../kernel/state.ts';
+
+type Op = { k: 'push'; t: number; pri: number } | { k: 'cancel'; pick: number } | { k: 'pop' };
+
+const arbOp: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ k: fc.constant('push' as const), t: fc.integer({ min: 0, max: 20 }), pri: fc.integer({ min: 0, max: 1 }) }),
+  fc.record({ k: fc.constant('cancel' as const), pick: fc.nat() }),
+  fc.record({ k: fc.constant('pop' as const) }),
+);
+
+describe('event queue', () => {
+  it('pops live events in (time, priority, insertion) order, whatever was cancelled (compaction included)', () => {
+    fc.assert(fc.property(fc.array(arbOp, { maxLength: 400 }), (ops) => {
+      const q = queueInit<number>();
+      // Reference: the live entries, popped by sorting.
+      let live: Array<{ t: number; pri: number; seq: number }> = [];
+      const issued: number[] = [];
+      for (const op of ops) {
+        if (op.k === 'push') {
+          const seq = queuePush(q, op.t, issued.length, op.pri);
+          issued.push(seq);
+          live.push({ t: op.t, pri: op.pri, seq });
+        } else if (op.k === 'cancel') {
+          if (issued.length === 0) continue;
+          const seq = issued[op.pick % issued.length]!;
+          queueRemove(q, seq);
+          live = live.filter((e) => e.seq !== seq);
+        } else {
+          live.sort((a, b) => a.t - b.t || a.pri - b.pri || a.seq - b.seq);
+          const want = live.shift();
+          const got = queuePop(q);
+          expect(got?.seq).toBe(want?.seq);
+        }
+        expect(queueSize(q)).toBe(live.length);
+        expect(q.heap.length).toBeGreaterThanOrEqual(live.length);
+      }
+    }), { seed: 11, numRuns: 300 });
+  });
+
+  it('after most entries are cancelled (the heap is rebuilt), the rest still pop in order', () => {
+    fc.assert(fc.property(
+      fc.array(fc.record({ t: fc.integer({ min: 0, max: 50 }), pri: fc.integer({ min: 0, max: 1 }), cancel: fc.boolean() }), { minLength: 80, maxLength: 300 }),
+      fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 20 }),
+      (entries, later) => {
+        const q = queueInit<number>();
+        const seqs = entries.map((e, i) => queuePush(q, e.t, i, e.pri));
+        // Cancel at least 40 of them so the heap is compacted.
+        entries.forEach((e, i) => { if (e.cancel || i < 40) queueRemove(q, seqs[i]!); });
+        const more = later.map((t, j) => queuePush(q, t, entries.length + j));
+        const want = [
+          ...entries.map((e, i) => ({ t: e.t, pri: e.pri, seq: seqs[i]!, gone: e.cancel || i < 40 })).filter((e) => !e.gone),
+          ...later.map((t, j) => ({ t, pri: 1, seq: more[j]! })),
+        ].sort((a, b) => a.t - b.t || a.pri - b.pri || a.seq - b.seq).map((e) => e.seq);
+        const got: number[] = [];
+        for (let e = queuePop(q); e; e = queuePop(q)) got.push(e.seq);
+        expect(got).toEqual(want);
+      },
+    ), { seed: 12, numRuns: 200 });
+  });
+
+  it('cancelling many timers keeps the heap near the number of live events', () => {
+    const q = queueInit<string>();
+    queuePush(q, 5, 'live');
+    for (let i = 0; i < 1000; i++) queueRemove(q, queuePush(q, 1e9 + i, 'timer'));
+    expect(queueSize(q)).toBe(1);
+    expect(q.heap.length).toBeLessThan(64);
+    expect(queuePeek(q)?.ev).toBe('live');
+  });
+
+  it('cancelling twice, or an event already run, changes nothing', () => {
+    const q = queueInit<string>();
+    const a = queuePush(q, 1, 'a');
+    const b = queuePush(q, 2, 'b');
+    expect(queuePop(q)?.ev).toBe('a');
+    queueRemove(q, a);
+    queueRemove(q, b);
+    queueRemove(q, b);
+    expect(queueSize(q)).toBe(0);
+    expect(queuePop(q)).toBeUndefined();
+  });
+});
+
+describe('PRNG', () => {
+  it('prngBelow(span, 1/span) is exactly the next value modulo span', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 2 ** 32 }), (seed, span) => {
+      const a = prngInit(seed);
+      const b = prngInit(seed);
+      for (let i = 0; i < 50; i++) expect(prngBelow(a, span, 1 / span)).toBe(prngNext(b) % span);
+    }), { seed: 5, numRuns: 500 });
+  });
+
+  it('values next to a multiple of the span (where the quotient estimate can be off by one)', () => {
+    for (const span of [3, 1001, 65_537, 12_345_679, 2 ** 31 - 1]) {
+      for (let q = 1; q * span < 2 ** 32; q = Math.ceil(q * 1.7)) {
+        for (const x of [q * span - 1, q * span, q * span + 1]) {
+          if (x >= 2 ** 32) continue;
+          // A state whose next output is x: sfc32 outputs a + b + d.
+          const st = new Uint32Array([x, 0, 0, 0]);
+          expect(prngBelow(st, span, 1 / span)).toBe(x % span);
+        }
+      }
+    }
+  });
+
+  it('prngInt stays in [lo, hi] and is the same sequence for the same seed', () => {
+    const a = prngInit(99);
+    const b = prngInit(99);
+    for (let i = 0; i < 1000; i++) {
+      const v = prngInt(a, 10, 1010);
+      expect(v).toBeGreaterThanOrEqual(10);
+      expect(v).toBeLessThanOrEqual(1010);
+      expect(prngInt(b, 10, 1010)).toBe(v);
+    }
+  });
+});
+
+describe('arm_smmu_invs', () => {
+  const dom = (): KDomain => ({ id: 'd', type: 'paging', index: 0, asid: 1, ttb: 0, invs: [], mapped: new Map() });
+  const master = (bdf: string, sids: number[]): KMaster => ({
+    bdf, sids, atsCap: true, pasidCap: false, driver: 'nvme', atsEnabled: true, atsBroken: false, atsBrokenSinceNs: 0,
+    domain: null, pasids: {}, cdTab: 0, present: true,
+  });
+
+  it('an attach or detach replaces the array: an invalidation holding the old one sees it unchanged (RCU)', () => {
+    const d = dom();
+    invsAdd(d, master('a', [0x100]), true, 0);
+    const held = d.invs;
+    // The entries, without the shared `users` count (which nothing reading the old array uses).
+    const entries = (invs: KDomain['invs']) => invs.map((x) => `${x.type}:${x.id}:${x.ssid}:${x.master}`);
+    const before = entries(held);
+    invsAdd(d, master('b', [0x101, 0x102]), true, 0);
+    expect(d.invs).not.toBe(held);
+    expect(entries(held)).toEqual(before);
+    expect(d.invs.map((x) => `${x.type}:${x.id}`)).toEqual(['S1_ASID:1', 'ATS:256', 'ATS:257', 'ATS:258']);
+    const held2 = d.invs;
+    invsRemove(d, master('a', [0x100]), null);
+    expect(held2.map((x) => `${x.type}:${x.id}`)).toEqual(['S1_ASID:1', 'ATS:256', 'ATS:257', 'ATS:258']);
+    expect(d.invs.map((x) => `${x.type}:${x.id}`)).toEqual(['S1_ASID:1', 'ATS:257', 'ATS:258']);
+  });
+});
