@@ -272,7 +272,7 @@ export class Simulation {
 
   private finish(): void {
     const w = this.w;
-    for (const t of w.k.tasks.values()) {
+    for (const t of w.k.tasks) {
       const wt = t.wait;
       w.out.violations.push({
         t: w.s.nowNs, invariant: 'deadlock',
@@ -280,7 +280,7 @@ export class Simulation {
         traceId: t.cause,
       });
     }
-    w.k.tasks.clear();
+    w.k.tasks = [];
   }
 
   result(): SimResult {
@@ -316,7 +316,7 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
   }
   const k: KernelState = {
     cmdq: { prod: 0, cons: 0, atcSyncTimeouts: new Uint8Array(qsize), bitCause: new Int32Array(qsize).fill(-1) },
-    domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: new Map(), nextTask: 1, locks: {},
+    domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: [], nextTask: 1, locks: {},
     ratelimit: {}, stats: { atcInvIssued: 0, gerrorIrqs: 0, quarantines: 0, unquarantines: 0 }, nextAsid: 1, steps: [],
     pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {}, brokenMasters: 0, batchPool: [],
   };

@@ -13,7 +13,7 @@ import {
 } from './hw/regs.ts';
 import { readReg, steForTranslation, steL2 } from './hw/smmu.ts';
 import { readCd, readSte, STE_CONFIG_NAMES } from './hw/ste.ts';
-import { PAGE_FREE, PAGE_KERNEL } from './pci/memory.ts';
+import { PAGE_FREE, PAGE_KERNEL, PTE_INVALID } from './pci/memory.ts';
 import { BLOCKED_DOMAIN } from './kernel/state.ts';
 import type { Blocked } from './machines/groupDevice.machine.ts';
 
@@ -154,7 +154,7 @@ function describeWait(sim: Simulation, t: { wait: null | { kind: string; lock?: 
   if (!wt) return null;
   if (wt.kind === 'lock') {
     const owner = sim.world.k.locks[wt.lock!]?.owner;
-    const on = owner !== null && owner !== undefined ? sim.world.k.tasks.get(owner)?.name : undefined;
+    const on = owner !== null && owner !== undefined ? sim.world.k.tasks.find((t) => t.id === owner)?.name : undefined;
     return `waiting for ${wt.lock}${on ? ` (held by ${on})` : ''}`;
   }
   if (wt.kind === 'poll') return wt.cond?.type === 'cmdq_space' ? 'polling for CMDQ space' : 'polling for its CMD_SYNC';
@@ -248,21 +248,21 @@ export function buildView(sim: Simulation): View {
   const domains: DomainView[] = Object.values(k.domains)
     .filter((d) => d.type !== 'blocked')
     .map((d) => {
-      const mapped = [...d.mapped].sort((a, b) => a[0] - b[0]);
+      const mapped = [...d.mapped].filter(([, pfn]) => pfn !== PTE_INVALID).sort((a, b) => a[0] - b[0]);
       return { id: d.id, type: d.type, asid: d.asid, mappedPages: mapped.length, invs: d.invs.length, mapped };
     });
 
   const corrupted: number[] = [];
   for (let i = 0; i < mem.pages; i++) if (mem.corrupted[i]) corrupted.push(i);
 
-  const tasks: TaskView[] = [...k.tasks.values()].map((t) => ({
+  const tasks: TaskView[] = k.tasks.map((t) => ({
     id: t.id, name: t.name, fn: t.stack[t.stack.length - 1]?.fn ?? '', stack: t.stack.map((f) => f.fn), waiting: describeWait(sim, t),
   }));
   const locks: LockView[] = Object.entries(k.locks)
     .filter(([, l]) => l.owner !== null || l.waiters.length > 0)
     .map(([name, l]) => ({
-      name, owner: l.owner === null ? null : k.tasks.get(l.owner)?.name ?? `task ${l.owner}`,
-      waiters: l.waiters.map((id) => k.tasks.get(id)?.name ?? `task ${id}`),
+      name, owner: l.owner === null ? null : k.tasks.find((t) => t.id === l.owner)?.name ?? `task ${l.owner}`,
+      waiters: l.waiters.map((id) => k.tasks.find((t) => t.id === id)?.name ?? `task ${id}`),
     }));
 
   return {

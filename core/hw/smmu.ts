@@ -33,7 +33,7 @@ import {
   EVT_ID_BAD_STE_CONFIG, EVT_ID_TRANSL_FORBIDDEN, EVT_ID_BAD_ATS_TREQ, EVT_ID_TRANSLATION_FAULT,
 } from './ste.ts';
 import { setField } from './bits.ts';
-import type { MemState } from '../pci/memory.ts';
+import { PTE_INVALID, type MemState } from '../pci/memory.ts';
 
 export const SIDSIZE = 16;
 export const SSIDSIZE = 4;
@@ -259,7 +259,16 @@ function advanceCons(w: HwWorld, slot: number, op: number): void {
   s.regs[ARM_SMMU_CMDQ_CONS / 4] = next;
   s.consGen++;
   s.stats.commandsConsumed++;
-  if (w.traceOn) s.consCause = emit(w, 'cmdq.consume', { slot, op: opcodeName(op), cons: hex32(next) });
+  if (w.traceOn) traceConsume(w, slot, op, next);
+}
+
+/*
+ * Trace records of the consumer are written by functions of their own, so
+ * the per-command path stays small enough for the compiler to inline the
+ * endpoint's answer into the consumer loop.
+ */
+function traceConsume(w: HwWorld, slot: number, op: number, cons: number): void {
+  w.smmu.consCause = emit(w, 'cmdq.consume', { slot, op: opcodeName(op), cons: hex32(cons) });
 }
 
 function cmdqError(w: HwWorld, code: number, slot: number): void {
@@ -295,12 +304,23 @@ export function onConsume(w: HwWorld): void {
   // loop: the next due time and PROD are read once.
   const due = nextDueNs(w);
   const prod = regs[ARM_SMMU_CMDQ_PROD / 4]! & rdMask;
+  // Run ahead to the next command (at time `next`) only while nothing else
+  // is due first (next < due), no queue-space poller could wake, and the
+  // caller's horizon allows it: next < stopAt and next <= stopAfter. None of
+  // these changes inside the loop, so they are worked out once.
+  let stopAt = due;
+  let stopAfter = Number.POSITIVE_INFINITY;
+  if (s.spaceWaiters > 0 || !sim.runAhead) stopAt = Number.NEGATIVE_INFINITY;
+  else if (sim.horizonStrict) { if (sim.horizonNs < stopAt) stopAt = sim.horizonNs; }
+  else stopAfter = sim.horizonNs;
+  const consumer = s.consumer;
+  const traceOn = w.traceOn;
+  let cons = regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask;
   for (;;) {
-    const cons = regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask;
     if (cons === prod) return;
     const slot = cons & idxMask;
-    if (s.consumer.pendingAbort) {
-      s.consumer.pendingAbort = false;
+    if (consumer.pendingAbort) {
+      consumer.pendingAbort = false;
       cmdqError(w, CMDQ_ERR_CERROR_ABT_IDX, slot);
       return;
     }
@@ -319,19 +339,19 @@ export function onConsume(w: HwWorld): void {
       return;
     }
     advanceCons(w, slot, op);
-    if (op === CMDQ_OP_ATC_INV) sendAtcInv(w, slot, base);
-    else if (op === CMDQ_OP_CFGI_STE) refreshSteCache(w, q[base + 1]!);
+    cons = (cons + 1) & rdMask;
+    if (op === CMDQ_OP_ATC_INV) {
+      if (traceOn) sendAtcInvTraced(w, slot, base);
+      else sendAtcInv(w, slot, base);
+    } else if (op === CMDQ_OP_CFGI_STE) refreshSteCache(w, q[base + 1]!);
     else if (op === CMDQ_OP_CFGI_ALL) {
       s.steCache = {};
       note(w, 'ste.cfgi_all', {});
     }
     // TLB and other configuration invalidations: the model keeps no TLB.
-    if ((regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask) === prod) return;
-    // Run ahead to the next command unless something else is due first, a
-    // queue-space poller could wake, or the caller's horizon is reached.
+    if (cons === prod) return;
     const next = sim.nowNs + cost;
-    if (s.spaceWaiters > 0 || !sim.runAhead || next >= due ||
-        (sim.horizonStrict ? next >= sim.horizonNs : next > sim.horizonNs)) {
+    if (next >= stopAt || next > stopAfter) {
       kickConsumer(w);
       return;
     }
@@ -354,23 +374,30 @@ function commandIsLegal(op: number, w0: number, w1: number): boolean {
   }
 }
 
-/** The SMMU sends an ATS Invalidate Request for the ATC_INV at `base`. */
+/** The range an ATC_INV covers: first page, and last (MAX_SAFE_INTEGER for all). */
+function atcInvFirst(w2: number, w3: number): number {
+  return (w2 & 0x3f) >= ATC_INV_SIZE_ALL ? 0 : (w2 >>> 12) + w3 * 0x100000;
+}
+function atcInvLast(w2: number, w3: number): number {
+  const size = w2 & 0x3f;
+  if (size >= ATC_INV_SIZE_ALL) return Number.MAX_SAFE_INTEGER;
+  return (w2 >>> 12) + w3 * 0x100000 + (size < 31 ? 1 << size : 2 ** size) - 1;
+}
+
+/** The SMMU sends an ATS Invalidate Request for the ATC_INV at `base` (trace off). */
 function sendAtcInv(w: HwWorld, slot: number, base: number): void {
   const s = w.smmu;
   const q = s.cmdq;
   const w0 = q[base]!;
   const w2 = q[base + 2]!;
-  const size = w2 & 0x3f;
-  const page = (w2 >>> 12) + (q[base + 3]! * 0x100000);
-  const all = size >= ATC_INV_SIZE_ALL;
+  const w3 = q[base + 3]!;
+  const first = atcInvFirst(w2, w3);
+  const last = atcInvLast(w2, w3);
   const id = s.nextAtcReq++;
   const sid = q[base + 1]! >>> 0;
   const ssid = (w0 >>> 12) & 0xfffff;
   const ssv = ((w0 >>> 11) & 1) === 1;
-  const first = all ? 0 : page;
-  const last = all ? Number.MAX_SAFE_INTEGER : page + (size < 31 ? 1 << size : 2 ** size) - 1;
   const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
-  if (w.traceOn) { sendAtcInvTraced(w, slot, id, sid, ssid, ssv, all, first, last, deadline); return; }
   const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
   const out = s.atcOut;
   if (cpl <= deadline) {
@@ -381,8 +408,21 @@ function sendAtcInv(w: HwWorld, slot: number, base: number): void {
 }
 
 /** sendAtcInv() with the trace on: every request is kept, for its completion record and the views. */
-function sendAtcInvTraced(w: HwWorld, slot: number, id: number, sid: number, ssid: number, ssv: boolean, all: boolean, first: number, last: number, deadline: number): void {
-  const out = w.smmu.atcOut;
+function sendAtcInvTraced(w: HwWorld, slot: number, base: number): void {
+  const s = w.smmu;
+  const q = s.cmdq;
+  const w0 = q[base]!;
+  const w2 = q[base + 2]!;
+  const w3 = q[base + 3]!;
+  const all = (w2 & 0x3f) >= ATC_INV_SIZE_ALL;
+  const first = atcInvFirst(w2, w3);
+  const last = atcInvLast(w2, w3);
+  const id = s.nextAtcReq++;
+  const sid = q[base + 1]! >>> 0;
+  const ssid = (w0 >>> 12) & 0xfffff;
+  const ssv = ((w0 >>> 11) & 1) === 1;
+  const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
+  const out = s.atcOut;
   const traceId = emit(w, 'atc.inv.send', { req: id, sid, ssid, all, first, last: all ? -1 : last });
   const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
   const ok = cpl <= deadline;
@@ -589,8 +629,8 @@ function walk(w: HwWorld, ste: NonNullable<ReturnType<typeof steForTranslation>>
   if (ssid * 16 >= cdt.length) return null;
   const cd = readCd(cdt, ssid * 16);
   if (!cd.v) return null;
-  const pfn = w.mem.pgtables.get(cd.ttb0)?.get(ipfn);
-  return pfn === undefined ? null : { pfn, ttb: cd.ttb0 };
+  const pfn = w.mem.pgtables.get(cd.ttb0)?.get(ipfn) ?? PTE_INVALID;
+  return pfn === PTE_INVALID ? null : { pfn, ttb: cd.ttb0 };
 }
 
 /** An Untranslated request: full translation through STE, CD and the IO page table. */

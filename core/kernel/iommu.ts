@@ -7,7 +7,7 @@
  */
 import { emit } from '../sim/context.ts';
 import { BLOCKED_SEVERITY } from '../machines/groupDevice.machine.ts';
-import { pageAlloc, pageFree, pgtableOf } from '../pci/memory.ts';
+import { PTE_INVALID, pageAlloc, pageFree, pgtableOf } from '../pci/memory.ts';
 import { errnoString } from '../scenario/types.ts';
 import { attachDevFrame, domainInvRangeFrame, removeDevPasidFrame, setDevPasidFrame } from './driver.ts';
 import { defineKernelFns, unlock } from './sched.ts';
@@ -451,12 +451,12 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
   if (d.type !== 'paging') return EINVAL;
   const pt = pgtableOf(w.mem, d.ttb);
   const base = Math.floor(iova / 4096);
-  for (let i = 0; i < pages; i++) if (d.mapped.has(base + i)) return EEXIST;
+  for (let i = 0; i < pages; i++) if ((d.mapped.get(base + i) ?? PTE_INVALID) !== PTE_INVALID) return EEXIST;
   const got: number[] = [];
   for (let i = 0; i < pages; i++) {
     const pfn = pageAlloc(w.mem, d.index);
     if (pfn < 0) {
-      for (let j = 0; j < got.length; j++) { d.mapped.delete(base + j); pt.delete(base + j); pageFree(w.mem, got[j]!); }
+      for (let j = 0; j < got.length; j++) { d.mapped.set(base + j, PTE_INVALID); pt.set(base + j, PTE_INVALID); pageFree(w.mem, got[j]!); }
       return ENOMEM;
     }
     got.push(pfn);
@@ -480,10 +480,10 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
       const base = Math.floor(f.iova / 4096);
       const pfns: number[] = [];
       for (let i = 0; i < f.pages; i++) {
-        const pfn = d.mapped.get(base + i);
-        if (pfn === undefined) continue;
-        d.mapped.delete(base + i);
-        pt.delete(base + i);
+        const pfn = d.mapped.get(base + i) ?? PTE_INVALID;
+        if (pfn === PTE_INVALID) continue;
+        d.mapped.set(base + i, PTE_INVALID);
+        pt.set(base + i, PTE_INVALID);
         pfns.push(pfn);
       }
       f.pfns = pfns;

@@ -28,11 +28,26 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
     id, pid: context === 'hardirq' ? 0 : 100 + id, name, context, stack: [f], rv: 0, wait: null, token: 0,
     cause: w.s.cause, held: [], startNs: w.s.nowNs,
   };
-  w.k.tasks.set(id, t);
+  w.k.tasks.push(t);
   t.cause = w.traceOn ? note(w, 'task.start', { task: id, name, context, fn: f.fn }) : -1;
   if (t.cause < 0) t.cause = w.s.cause;
   runTask(w, t);
   return t;
+}
+
+/** The live task with this id (tasks are few: a scan beats a map that grows and shrinks). */
+export function taskOf(w: KWorld, id: number): Task | undefined {
+  const ts = w.k.tasks;
+  for (let i = 0; i < ts.length; i++) if (ts[i]!.id === id) return ts[i];
+  return undefined;
+}
+
+function removeTask(w: KWorld, id: number): void {
+  const ts = w.k.tasks;
+  const i = ts.findIndex((x) => x.id === id);
+  if (i < 0) return;
+  for (let j = i; j < ts.length - 1; j++) ts[j] = ts[j + 1]!;
+  ts.pop();
 }
 
 export function runTask(w: KWorld, t: Task): void {
@@ -101,7 +116,7 @@ export function runTask(w: KWorld, t: Task): void {
     w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-leak', message: `${t.name} finished holding ${t.held.join(', ')}`, traceId: w.s.cause });
     for (const h of [...t.held]) unlock(w, t, h);
   }
-  w.k.tasks.delete(t.id);
+  removeTask(w, t.id);
 }
 
 export function unlock(w: KWorld, t: Task, name: string): void {
@@ -114,7 +129,7 @@ export function unlock(w: KWorld, t: Task, name: string): void {
   const next = l.waiters.shift();
   if (next === undefined) { l.owner = null; return; }
   l.owner = next;
-  const t2 = w.k.tasks.get(next);
+  const t2 = taskOf(w, next);
   if (!t2) { l.owner = null; return; }
   t2.held.push(name);
   const tok = ++t2.token;
@@ -138,7 +153,7 @@ function dropPoller(w: KWorld, id: number): void {
   const i = w.k.pollers.indexOf(id);
   if (i < 0) return;
   w.k.pollers.splice(i, 1);
-  const wt = w.k.tasks.get(id)?.wait;
+  const wt = taskOf(w, id)?.wait;
   if (wt && wt.kind === 'poll' && wt.cond.type === 'cmdq_space') w.smmu.spaceWaiters--;
 }
 
@@ -155,12 +170,12 @@ export function checkPollers(w: KWorld): void {
   let due: number[] | null = null;
   for (let n = 0; n < pollers.length; n++) {
     const id = pollers[n]!;
-    const wt = w.k.tasks.get(id)?.wait;
+    const wt = taskOf(w, id)?.wait;
     if (!wt || wt.kind !== 'poll' || pollSatisfied(w, wt.cond)) (due ??= []).push(id);
   }
   if (due === null) return;
   for (const id of due) {
-    const t = w.k.tasks.get(id);
+    const t = taskOf(w, id);
     const wt = t?.wait;
     if (!t || !wt || wt.kind !== 'poll') { dropPoller(w, id); continue; }
     dropPoller(w, id);
@@ -173,7 +188,7 @@ export function checkPollers(w: KWorld): void {
 }
 
 export function onTaskResume(w: KWorld, taskId: number, token: number, rv: number): void {
-  const t = w.k.tasks.get(taskId);
+  const t = taskOf(w, taskId);
   if (!t || !t.wait || t.wait.token !== token) return;
   t.wait = null;
   t.rv = rv;
@@ -182,7 +197,7 @@ export function onTaskResume(w: KWorld, taskId: number, token: number, rv: numbe
 }
 
 export function onTaskTimeout(w: KWorld, taskId: number, token: number): void {
-  const t = w.k.tasks.get(taskId);
+  const t = taskOf(w, taskId);
   if (!t || !t.wait || t.wait.kind !== 'poll' || t.wait.token !== token) return;
   dropPoller(w, taskId);
   t.wait = null;

@@ -45,7 +45,7 @@ export interface KDomain {
    * array it started with.
    */
   invs: Inv[];
-  /** iova pfn → pfn, the kernel's view of what it mapped. */
+  /** iova pfn → pfn (PTE_INVALID once unmapped), the kernel's view of what it mapped. */
   mapped: Map<number, number>;
 }
 
@@ -119,8 +119,8 @@ export interface KernelState {
   masters: Record<string, KMaster>;
   /** smmu->streams: SID → master bdf. */
   streams: Record<number, string>;
-  /** Live kernel tasks by id (in order of creation). */
-  tasks: Map<number, Task>;
+  /** Live kernel tasks, in order of creation (so of id). */
+  tasks: Task[];
   nextTask: number;
   locks: Record<string, LockState>;
   ratelimit: Record<string, { begin: number; printed: number; missed: number }>;

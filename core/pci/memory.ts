@@ -12,6 +12,12 @@ export const PAGE_FREE = -1;
 export const PAGE_KERNEL = -2;
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 4096;
+/**
+ * An IO page-table entry with its valid bit clear: an unmap leaves the entry
+ * in place, invalid (as the io-pgtable code clears a PTE), so mapping and
+ * unmapping the same IOVA over and over does not grow and shrink the table.
+ */
+export const PTE_INVALID = -1;
 
 export interface MemState {
   pages: number;
@@ -21,7 +27,9 @@ export interface MemState {
   corrupted: Uint8Array;
   /** Pages the kernel took back after an unmap, oldest first (given back under pressure). */
   reuse: number[];
-  /** IO page tables: ttb → iova pfn → pfn. */
+  /** No page below this index is PAGE_FREE (pages never return to it). */
+  freshFrom: number;
+  /** IO page tables: ttb → iova pfn → pfn, or PTE_INVALID. */
   pgtables: Map<number, Map<number, number>>;
   /** Context-descriptor tables by base address: 16 words per CD. */
   cdTables: Record<number, Uint32Array>;
@@ -34,6 +42,7 @@ export function memInit(pages: number): MemState {
     gen: new Uint32Array(pages),
     corrupted: new Uint8Array(pages),
     reuse: [],
+    freshFrom: 0,
     pgtables: new Map(),
     cdTables: {},
   };
@@ -42,7 +51,8 @@ export function memInit(pages: number): MemState {
 /** Allocate a page for `owner` (never-used pages first, then pages the kernel gives back). -1 if none. */
 export function pageAlloc(m: MemState, owner: number): number {
   let pfn = -1;
-  for (let i = 0; i < m.pages; i++) if (m.owner[i] === PAGE_FREE) { pfn = i; break; }
+  for (let i = m.freshFrom; i < m.pages; i++) if (m.owner[i] === PAGE_FREE) { pfn = i; break; }
+  m.freshFrom = pfn < 0 ? m.pages : pfn + 1;
   if (pfn < 0) {
     const r = m.reuse.shift();
     if (r === undefined) return -1;

@@ -1,9 +1,9 @@
 /**
- * Seeded PRNG (sfc32). The state is four uint32 in a typed array, so it is
- * cloned with the rest of the simulation state by a snapshot and updating
- * it allocates nothing.
+ * Seeded PRNG (sfc32). The state is four 32-bit words in a typed array, so
+ * it is cloned with the rest of the simulation state by a snapshot, and an
+ * update is plain 32-bit integer arithmetic that allocates nothing.
  */
-export type PrngState = Uint32Array;
+export type PrngState = Int32Array;
 
 export function prngInit(seed: number): PrngState {
   // splitmix32 spreads a small integer seed over the 128-bit state.
@@ -15,7 +15,7 @@ export function prngInit(seed: number): PrngState {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  const st = new Uint32Array(4);
+  const st = new Int32Array(4);
   st[0] = next();
   st[1] = next();
   st[2] = next();
@@ -24,15 +24,15 @@ export function prngInit(seed: number): PrngState {
   return st;
 }
 
-/** Next uint32 (stores into the Uint32Array wrap modulo 2^32). */
+/** Next uint32 (the words are kept as int32: the same bits). */
 export function prngNext(st: PrngState): number {
   const a = st[0]!, b = st[1]!, c = st[2]!, d = st[3]!;
-  const t = (a + b + d) >>> 0;
-  st[3] = d + 1;
+  const t = (((a + b) | 0) + d) | 0;
+  st[3] = (d + 1) | 0;
   st[0] = b ^ (b >>> 9);
-  st[1] = c + (c << 3);
-  st[2] = ((c << 21) | (c >>> 11)) + t;
-  return t;
+  st[1] = (c + (c << 3)) | 0;
+  st[2] = (((c << 21) | (c >>> 11)) + t) | 0;
+  return t >>> 0;
 }
 
 /** Integer in [lo, hi] inclusive. */

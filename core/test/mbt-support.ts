@@ -217,7 +217,7 @@ export function settle(sim: Simulation): void {
     if (sim.nextEventNs() === null || nextIsWorker(sim)) break;
     sim.step();
   }
-  const left = [...sim.world.k.tasks.values()].map((t) => `${t.name} (${t.wait?.kind ?? 'running'})`);
+  const left = sim.world.k.tasks.map((t) => `${t.name} (${t.wait?.kind ?? 'running'})`);
   if (left.length) throw new Error(`kernel tasks still waiting when only broken_work is left: ${left.join(', ')}`);
 }
 

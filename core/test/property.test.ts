@@ -100,12 +100,12 @@ function checkRun(s: Scenario, v: Variant): void {
   if (status === 'max-events') fail(`[${v.label}] the run did not finish within ${MAX_EVENTS} events`, s, result.log.slice(-10).join('\n'));
   if (status === 'max-time') {
     // Only the kernel's endless CMDQ-space loop after SFM may outlive the limit.
-    const stuck = [...sim.world.k.tasks.values()].filter((t) => !(t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space')
+    const stuck = sim.world.k.tasks.filter((t) => !(t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space')
       && !(t.wait?.kind === 'lock'));
-    const polling = [...sim.world.k.tasks.values()].some((t) => t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space');
+    const polling = sim.world.k.tasks.some((t) => t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space');
     if (!result.smmu.sfm || !polling || stuck.length > 0) {
       fail(`[${v.label}] the run did not finish by ${sfmTimeLimitNs(s) / 1e9} s of virtual time`, s,
-        [...sim.world.k.tasks.values()].map((t) => `${t.name}: ${JSON.stringify(t.wait)}`).join('\n'));
+        sim.world.k.tasks.map((t) => `${t.name}: ${JSON.stringify(t.wait)}`).join('\n'));
     }
   }
   if (result.violations.length > 0) fail(`[${v.label}] invariant violations`, s, result.violations);

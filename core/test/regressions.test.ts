@@ -243,7 +243,7 @@ describe('regressions found by the property tests', () => {
       expect(status).toBe('max-time');
       expect(result.smmu.sfm).toBe(true);
       expect(result.violations).toEqual([]);
-      const tasks = [...sim.world.k.tasks.values()];
+      const tasks = sim.world.k.tasks;
       expect(tasks.map((t) => t.wait?.kind === 'poll' && t.wait.cond.type)).toEqual(['cmdq_space']);
       expect(result.log.filter((l) => l.endsWith('CMDQ timeout')).length).toBeGreaterThan(5);
     }
