@@ -35,16 +35,35 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
   return t;
 }
 
-/** The live task with this id (tasks are few: a scan beats a map that grows and shrinks). */
-export function taskOf(w: KWorld, id: number): Task | undefined {
+/**
+ * Index of the live task with this id, or -1. Tasks are kept in order of id
+ * (created in that order, removed in place), so a binary search finds one:
+ * an array rather than a map, which a task born and gone every unmap would
+ * grow and shrink.
+ */
+function taskIndex(w: KWorld, id: number): number {
   const ts = w.k.tasks;
-  for (let i = 0; i < ts.length; i++) if (ts[i]!.id === id) return ts[i];
-  return undefined;
+  let lo = 0;
+  let hi = ts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const m = ts[mid]!.id;
+    if (m === id) return mid;
+    if (m < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** The live task with this id. */
+export function taskOf(w: KWorld, id: number): Task | undefined {
+  const i = taskIndex(w, id);
+  return i < 0 ? undefined : w.k.tasks[i];
 }
 
 function removeTask(w: KWorld, id: number): void {
   const ts = w.k.tasks;
-  const i = ts.findIndex((x) => x.id === id);
+  const i = taskIndex(w, id);
   if (i < 0) return;
   for (let j = i; j < ts.length - 1; j++) ts[j] = ts[j + 1]!;
   ts.pop();
