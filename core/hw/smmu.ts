@@ -12,7 +12,7 @@
  * CMD_SYNC is then fetched again and can complete.
  */
 import { cancel, emit, nextDueNs, note, schedule, type SimCtx } from '../sim/context.ts';
-import { prngBelow, prngInt } from '../sim/prng.ts';
+import { prngBelow } from '../sim/prng.ts';
 import { hex32 } from './bits.ts';
 import {
   ATC_INV_SIZE_ALL, CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL, CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC,
@@ -314,7 +314,6 @@ export function onConsume(w: HwWorld): void {
   else if (sim.horizonStrict) { if (sim.horizonNs < stopAt) stopAt = sim.horizonNs; }
   else stopAfter = sim.horizonNs;
   const consumer = s.consumer;
-  const traceOn = w.traceOn;
   let cons = regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask;
   for (;;) {
     if (cons === prod) return;
@@ -340,10 +339,8 @@ export function onConsume(w: HwWorld): void {
     }
     advanceCons(w, slot, op);
     cons = (cons + 1) & rdMask;
-    if (op === CMDQ_OP_ATC_INV) {
-      if (traceOn) sendAtcInvTraced(w, slot, base);
-      else sendAtcInv(w, slot, base);
-    } else if (op === CMDQ_OP_CFGI_STE) refreshSteCache(w, q[base + 1]!);
+    if (op === CMDQ_OP_ATC_INV) sendAtcInv(w, slot, base);
+    else if (op === CMDQ_OP_CFGI_STE) refreshSteCache(w, q[base + 1]!);
     else if (op === CMDQ_OP_CFGI_ALL) {
       s.steCache = {};
       note(w, 'ste.cfgi_all', {});
@@ -384,7 +381,7 @@ function atcInvLast(w2: number, w3: number): number {
   return (w2 >>> 12) + w3 * 0x100000 + (size < 31 ? 1 << size : 2 ** size) - 1;
 }
 
-/** The SMMU sends an ATS Invalidate Request for the ATC_INV at `base` (trace off). */
+/** The SMMU sends an ATS Invalidate Request for the ATC_INV at `base`. */
 function sendAtcInv(w: HwWorld, slot: number, base: number): void {
   const s = w.smmu;
   const q = s.cmdq;
@@ -398,6 +395,7 @@ function sendAtcInv(w: HwWorld, slot: number, base: number): void {
   const ssid = (w0 >>> 12) & 0xfffff;
   const ssv = ((w0 >>> 11) & 1) === 1;
   const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
+  if (w.traceOn) { sendAtcInvTraced(w, slot, id, sid, ssid, ssv, first, last, deadline); return; }
   const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
   const out = s.atcOut;
   if (cpl <= deadline) {
@@ -408,21 +406,9 @@ function sendAtcInv(w: HwWorld, slot: number, base: number): void {
 }
 
 /** sendAtcInv() with the trace on: every request is kept, for its completion record and the views. */
-function sendAtcInvTraced(w: HwWorld, slot: number, base: number): void {
-  const s = w.smmu;
-  const q = s.cmdq;
-  const w0 = q[base]!;
-  const w2 = q[base + 2]!;
-  const w3 = q[base + 3]!;
-  const all = (w2 & 0x3f) >= ATC_INV_SIZE_ALL;
-  const first = atcInvFirst(w2, w3);
-  const last = atcInvLast(w2, w3);
-  const id = s.nextAtcReq++;
-  const sid = q[base + 1]! >>> 0;
-  const ssid = (w0 >>> 12) & 0xfffff;
-  const ssv = ((w0 >>> 11) & 1) === 1;
-  const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
-  const out = s.atcOut;
+function sendAtcInvTraced(w: HwWorld, slot: number, id: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadline: number): void {
+  const out = w.smmu.atcOut;
+  const all = last === Number.MAX_SAFE_INTEGER;
   const traceId = emit(w, 'atc.inv.send', { req: id, sid, ssid, all, first, last: all ? -1 : last });
   const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
   const ok = cpl <= deadline;
@@ -668,12 +654,7 @@ export function atsTranslationRequest(w: HwWorld, sid: number, ssid: number, iov
   return { ok: true, pfn: t.pfn, ttb: t.ttb };
 }
 
-/** Small random jitter (deterministic, from the scenario seed). */
-export function jitterNs(w: HwWorld, baseNs: number): number {
-  return baseNs + prngInt(w.s.prng, 0, Math.max(0, Math.floor(baseNs / 2)));
-}
-
-/** jitterNs(w, hwcfg.atcInvResponseNs), with its span worked out once at boot. */
+/** The endpoint's response time to an ATC_INV: atcInvResponseNs plus 0 .. half of it, from the seed. */
 export function atcInvResponseJitterNs(w: HwWorld): number {
   const c = w.hwcfg;
   return c.atcInvResponseNs + prngBelow(w.s.prng, c.atcInvJitterSpan, c.atcInvJitterInv);

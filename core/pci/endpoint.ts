@@ -9,7 +9,7 @@
  */
 import { emit, note, type SimCtx } from '../sim/context.ts';
 import {
-  atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, jitterNs, setAtcInvResponder, translateUntranslated,
+  atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, setAtcInvResponder, translateUntranslated,
   type HwWorld,
 } from '../hw/smmu.ts';
 import { PAGE_FREE, type MemState } from './memory.ts';
@@ -138,7 +138,7 @@ function respondAtcInvAny(w: PciWorld, ep: Endpoint | undefined, reqId: number, 
     if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, bdf: ep.bdf, why: 'ATS disabled at the endpoint' });
     return now + w.hwcfg.atcInvResponseNs;
   }
-  const at = ep.mode === 'slow' ? now + ep.slowNs : jitterNs(w, w.hwcfg.atcInvResponseNs) + now;
+  const at = ep.mode === 'slow' ? now + ep.slowNs : atcInvResponseJitterNs(w) + now;
   if (w.traceOn) emit(w, 'atc.inv.recv', { req: reqId, bdf: ep.bdf, cplAtNs: at });
   // The request applies to the translations cached when it arrives; entries
   // filled afterwards come from the updated page table. Nothing cached in the
