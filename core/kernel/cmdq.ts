@@ -188,21 +188,25 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         const mask = (1 << shift) - 1;
         const first = Q_IDX(shift, prod);
         const traceOn = w.traceOn;
+        const checkBroken = w.k.brokenMasters > 0;
+        let atcInvs = 0;
         for (let i = 0; i < n; i++) {
           const slot = (first + i) & mask;
           const d = slot * CMDQ_ENT_WORDS;
           const s = i * CMDQ_ENT_WORDS;
-          q[d] = cmds[s]!;
+          const w0 = cmds[s]!;
+          q[d] = w0;
           q[d + 1] = cmds[s + 1]!;
           q[d + 2] = cmds[s + 2]!;
           q[d + 3] = cmds[s + 3]!;
-          const op = cmds[s]! & 0xff;
+          const op = w0 & 0xff;
           if (op === CMDQ_OP_ATC_INV) {
-            w.k.stats.atcInvIssued++;
-            if (w.k.brokenMasters > 0) checkAtcInvToBroken(w, f, i, slot);
+            atcInvs++;
+            if (checkBroken) checkAtcInvToBroken(w, f, i, slot);
           }
           if (traceOn) note(w, 'cmdq.write', { slot, op: opcodeName(op), task: t.id });
         }
+        w.k.stats.atcInvIssued += atcInvs;
         if (f.sync) {
           const idx = queueIncN(shift, prod, n);
           const slot = Q_IDX(shift, idx);

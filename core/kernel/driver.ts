@@ -289,12 +289,15 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         const now = w.s.nowNs;
         const checkedAt: number = f.checkedAt;
         let i: number = f.i;
+        // The batch's count is kept in a local and written back before anything reads it.
+        let num = b.num;
+        let hasAts = b.hasAts;
         while (i < invs.length) {
           const inv = invs[i]!;
           // As in the kernel, ats_broken is checked before arm_smmu_cmdq_batch_add_cmd(),
           // whose flush of a full batch may itself quarantine this master; the command is
           // then still added (checkedAt remembers the check across the flush).
-          if (inv.type === 'ATS' && fence && checkedAt !== i) {
+          if (fence && inv.type === 'ATS' && checkedAt !== i) {
             const m = inv.master ? masterOf(w, inv.master) : undefined;
             if (m && m.atsBroken) {
               // Do not issue ATC_INV that will definitely time out (seed 003 #18).
@@ -303,27 +306,32 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
               continue;
             }
           }
-          if (b.num >= max) {
+          if (num >= max) {
+            b.num = num;
+            b.hasAts = hasAts;
             f.i = i;
             f.checkedAt = i;
             f.checkedNs = now;
             f.pc = 2;
             return call(batchFlushFrame(w, b));
           }
-          const at = b.num * 4;
+          const at = num * 4;
           if (inv.type === 'S1_ASID') appendTlbiNhVa(c, at, inv.id, iova, pages);
           else {
             // arm_smmu_atc_inv_to_cmd(): the words makeCmdAtcInv() + encodeCmd() would give.
-            c[at] = (CMDQ_OP_ATC_INV | (inv.ssid !== 0 ? 1 << 11 : 0) | ((inv.ssid & 0xfffff) << 12)) >>> 0;
+            const ssid = inv.ssid;
+            c[at] = (CMDQ_OP_ATC_INV | (ssid !== 0 ? 1 << 11 : 0) | ((ssid & 0xfffff) << 12)) >>> 0;
             c[at + 1] = inv.id >>> 0;
             c[at + 2] = atcW2;
             c[at + 3] = atcW3;
-            b.hasAts = true;
+            hasAts = true;
           }
-          added[b.num] = checkedAt === i ? f.checkedNs : now;
-          b.num++;
+          added[num] = checkedAt === i ? f.checkedNs : now;
+          num++;
           i++;
         }
+        b.num = num;
+        b.hasAts = hasAts;
         f.checkedAt = -1;
         f.i = i;
         f.pc = 3;
