@@ -141,6 +141,8 @@ function findAtsMaster(invs: Inv[], sid: number): string | null {
  * object shape, nothing added afterwards.
  */
 const ID_ISSUE_CMDLIST = fnId('arm_smmu_cmdq_issue_cmdlist');
+/** arm_smmu_cmdq_build_sync_cmd() with CS = SEV and no MSI: the same four words every time. */
+const CMD_SYNC_SEV_WORDS: readonly number[] = encodeCmd(makeCmdSync(CMDQ_SYNC_0_CS_SEV));
 const ID_BATCH_ISSUE = fnId('arm_smmu_cmdq_batch_issue');
 const ID_BATCH_SUBMIT = fnId('arm_smmu_cmdq_batch_submit');
 
@@ -210,7 +212,11 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         if (f.sync) {
           const idx = queueIncN(shift, prod, n);
           const slot = Q_IDX(shift, idx);
-          encodeCmdInto(makeCmdSync(CMDQ_SYNC_0_CS_SEV), q, slot * CMDQ_ENT_WORDS);
+          const d = slot * CMDQ_ENT_WORDS;
+          q[d] = CMD_SYNC_SEV_WORDS[0]!;
+          q[d + 1] = CMD_SYNC_SEV_WORDS[1]!;
+          q[d + 2] = CMD_SYNC_SEV_WORDS[2]!;
+          q[d + 3] = CMD_SYNC_SEV_WORDS[3]!;
           if (w.traceOn) note(w, 'cmdq.write', { slot, op: 'CMD_SYNC', task: t.id });
           // Clear a stale ATC-timeout bit before the slot becomes visible (seed 003 #12).
           if (fl.atcTimeoutDetect) kc.atcSyncTimeouts[slot] = 0;

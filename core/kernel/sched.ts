@@ -169,9 +169,12 @@ function pollSatisfied(w: KWorld, c: PollCond): boolean {
 }
 
 function dropPoller(w: KWorld, id: number): void {
-  const i = w.k.pollers.indexOf(id);
+  const ps = w.k.pollers;
+  const i = ps.indexOf(id);
   if (i < 0) return;
-  w.k.pollers.splice(i, 1);
+  // Removed in place: splice() would allocate the array of removed ids.
+  for (let j = i; j < ps.length - 1; j++) ps[j] = ps[j + 1]!;
+  ps.pop();
   const wt = taskOf(w, id)?.wait;
   if (wt && wt.kind === 'poll' && wt.cond.type === 'cmdq_space') w.smmu.spaceWaiters--;
 }
