@@ -164,8 +164,12 @@ export function lockOwner(w: KWorld, name: string): number | null {
 function pollSatisfied(w: KWorld, c: PollCond): boolean {
   const shift = w.smmu.cmdqShift;
   const cons = consRd(w);
-  if (c.type === 'cmdq_consumed') return queueConsumed(shift, cons, c.prod);
-  return queueSpace(shift, w.k.cmdq.prod, cons) >= c.need;
+  return condHolds(c, shift, cons, queueSpace(shift, w.k.cmdq.prod, cons));
+}
+
+/** A poll condition against the hardware CONS and the space it leaves behind the shadow PROD. */
+function condHolds(c: PollCond, shift: number, cons: number, space: number): boolean {
+  return c.type === 'cmdq_consumed' ? queueConsumed(shift, cons, c.prod) : space >= c.need;
 }
 
 function dropPoller(w: KWorld, id: number): void {
@@ -188,12 +192,18 @@ export function checkPollers(w: KWorld): void {
   if (w.k.pollers.length === 0 || w.smmu.consGen === w.k.pollCheckedGen) return;
   w.k.pollCheckedGen = w.smmu.consGen;
   const pollers = w.k.pollers;
+  // Every condition reads the same CONS and shadow PROD: worked out once
+  // (pollSatisfied() for all pollers at once; with many waiting for queue
+  // space this runs on every CONS move).
+  const shift = w.smmu.cmdqShift;
+  const cons = consRd(w);
+  const space = queueSpace(shift, w.k.cmdq.prod, cons);
   // Pollers are woken in the order they started waiting.
   let due: number[] | null = null;
   for (let n = 0; n < pollers.length; n++) {
     const id = pollers[n]!;
     const wt = taskOf(w, id)?.wait;
-    if (!wt || wt.kind !== 'poll' || pollSatisfied(w, wt.cond)) (due ??= []).push(id);
+    if (!wt || wt.kind !== 'poll' || condHolds(wt.cond, shift, cons, space)) (due ??= []).push(id);
   }
   if (due === null) return;
   for (const id of due) {
