@@ -6,7 +6,9 @@
  *    model and endpoints together, trace off) and the rate of a bare
  *    typed-array ring that only writes and reads back each 16-byte command,
  *    and their ratio (target: at least 0.05);
- *  - scaling: time for twice the work over time for the work (target <= 2);
+ *  - scaling: time for twice the work over time for the work (target <= 2),
+ *    and, inside one run of four times the work, the cost of its last
+ *    quarter over its first (target about 1);
  *  - ring size: cost per command with a 2^16-entry ring over a 2^8 one
  *    (target: about 1);
  *  - the same storm with one device that stops answering ATC invalidations
@@ -38,6 +40,24 @@ function runStorm(rounds: number, cmdqLog2Size = 8, faulty = false): StormRun {
   const r = sim.result();
   if (r.violations.length) throw new Error(`violations: ${JSON.stringify(r.violations.slice(0, 3))}`);
   return { seconds, commands: r.stats.commandsConsumed, events: sim.eventsProcessed, quarantines: r.stats.quarantines };
+}
+
+/** Wall time of each quarter of one storm of `rounds` unmaps (run to the end of each quarter in turn). */
+function stormQuarters(rounds: number): number[] {
+  const v = validateScenario(stormScenario(rounds));
+  if (!v.ok) throw new Error(formatErrors(v.errors));
+  const sim = new Simulation(v.scenario, { trace: false });
+  const steps = v.scenario.steps ?? [];
+  const quarters: number[] = [];
+  for (let k = 1; k <= 4; k++) {
+    const endUs = k === 4 ? Number.POSITIVE_INFINITY : steps[Math.floor((steps.length * k) / 4)]!.at;
+    const t0 = performance.now();
+    if (k === 4) sim.run();
+    else sim.runUntil(endUs * 1000);
+    quarters.push((performance.now() - t0) / 1000);
+  }
+  if (sim.result().violations.length) throw new Error('violations');
+  return quarters;
 }
 
 /** A bare ring: write each 16-byte command into a typed array and read it back. */
@@ -110,12 +130,25 @@ function main(): void {
   }
   const scaling = median(twos.map((t, i) => t / ones[i]!));
   console.log(`scaling: time(2x work) / time(1x work) = ${scaling.toFixed(2)}   (target <= 2; median of ${REPEAT} alternating pairs; best runs: ${(Math.min(...twos) / Math.min(...ones)).toFixed(2)})`);
+  // The same question inside one run: a cost that grows with the work done
+  // so far (a list scanned per event, a heap that keeps growing) makes the
+  // later quarters of a long storm dearer than the earlier ones.
+  const quarters = Array.from({ length: REPEAT }, () => stormQuarters(rounds * 4));
+  const q1 = median(quarters.map((q) => q[0]!));
+  const q4 = median(quarters.map((q) => q[3]!));
+  console.log(`scaling within a run: last quarter / first quarter of a ${rounds * 4}-unmap storm = ${(q4 / q1).toFixed(2)}   (target ~1; quarters ${[0, 1, 2, 3].map((i) => (median(quarters.map((q) => q[i]!)) * 1000).toFixed(1)).join(', ')} ms, medians of ${REPEAT})`);
 
-  const perCmd = (log2: number): number => median(Array.from({ length: REPEAT }, () => { const r = runStorm(rounds, log2); return r.seconds / r.commands; }));
-  const small = perCmd(8);
-  const large = perCmd(16);
+  // Ring sizes, also in alternating pairs, after a few storms on the large
+  // ring (its first runs allocate and touch a 1 MiB queue the small one never has).
+  for (let i = 0; i < 3; i++) runStorm(rounds, 16);
+  const ringRatios: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const small = runStorm(rounds, 8);
+    const large = runStorm(rounds, 16);
+    ringRatios.push((large.seconds / large.commands) / (small.seconds / small.commands));
+  }
   const bareBig = median(Array.from({ length: REPEAT }, () => bareRing(bareCommands, 16)));
-  console.log(`ring size: cost per command, 2^16-entry ring / 2^8-entry ring = ${(large / small).toFixed(2)}   (target ~1; the bare ring's own ratio: ${(bare / bareBig).toFixed(2)})`);
+  console.log(`ring size: cost per command, 2^16-entry ring / 2^8-entry ring = ${median(ringRatios).toFixed(2)}   (target ~1; median of ${REPEAT} alternating pairs; the bare ring's own ratio: ${(bareBig > 0 ? bare / bareBig : 0).toFixed(2)})`);
 
   const faulty = Array.from({ length: 3 }, () => runStorm(rounds, 8, true));
   const f = faulty[1]!;
