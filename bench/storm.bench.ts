@@ -148,7 +148,7 @@ function main(): void {
     ringRatios.push((large.seconds / large.commands) / (small.seconds / small.commands));
   }
   const bareBig = median(Array.from({ length: REPEAT }, () => bareRing(bareCommands, 16)));
-  console.log(`ring size: cost per command, 2^16-entry ring / 2^8-entry ring = ${median(ringRatios).toFixed(2)}   (target ~1; median of ${REPEAT} alternating pairs; the bare ring's own ratio: ${(bareBig > 0 ? bare / bareBig : 0).toFixed(2)})`);
+  console.log(`ring size: cost per command, 2^16-entry ring / 2^8-entry ring = ${median(ringRatios).toFixed(2)}   (target ~1; median of ${REPEAT} alternating pairs; the bare ring's own ratio: ${(bare / bareBig).toFixed(2)})`);
 
   const faulty = Array.from({ length: 3 }, () => runStorm(rounds, 8, true));
   const f = faulty[1]!;

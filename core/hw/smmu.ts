@@ -396,15 +396,17 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     n++;
     const w2 = q[base + 2]!;
     const w3 = q[base + 3]!;
+    const id = s.nextAtcReq++;
+    const ssid = atcInvSsid(w0);
+    const ssv = atcInvSsv(w0);
+    const first = atcInvFirst(w2, w3);
+    const last = atcInvLast(w2, w3);
     const deadline = now + timeout;
-    const cpl = atcInvResponder(w, s.nextAtcReq++, sid, (w0 >>> 12) & 0xfffff, ((w0 >>> 11) & 1) === 1, atcInvFirst(w2, w3), atcInvLast(w2, w3), deadline);
+    const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
     if (cpl <= deadline) {
       if (cpl > okMax) okMax = cpl;
     } else {
-      out.failing.push({
-        id: s.nextAtcReq - 1, sid, ssid: (w0 >>> 12) & 0xfffff, ssv: ((w0 >>> 11) & 1) === 1,
-        first: atcInvFirst(w2, w3), last: atcInvLast(w2, w3), slot, sentNs: now, deadlineNs: deadline, cplNs: cpl, traceId: -1,
-      });
+      out.failing.push({ id, sid, ssid, ssv, first, last, slot, sentNs: now, deadlineNs: deadline, cplNs: cpl, traceId: -1 });
     }
     if (cons === prod) { stopped = true; break; }
     const next = now + cost;
@@ -438,6 +440,10 @@ function commandIsLegal(op: number, w0: number, w1: number): boolean {
   }
 }
 
+/** An ATC_INV's SubstreamID and SSV (CMDQ_ATC_0_SSID, CMDQ_0_SSV). */
+function atcInvSsid(w0: number): number { return (w0 >>> 12) & 0xfffff; }
+function atcInvSsv(w0: number): boolean { return ((w0 >>> 11) & 1) === 1; }
+
 /** The range an ATC_INV covers: first page, and last (MAX_SAFE_INTEGER for all). */
 function atcInvFirst(w2: number, w3: number): number {
   return (w2 & 0x3f) >= ATC_INV_SIZE_ALL ? 0 : (w2 >>> 12) + w3 * 0x100000;
@@ -463,8 +469,8 @@ function sendAtcInv(w: HwWorld, slot: number, base: number): void {
   const last = atcInvLast(w2, w3);
   const id = s.nextAtcReq++;
   const sid = q[base + 1]! >>> 0;
-  const ssid = (w0 >>> 12) & 0xfffff;
-  const ssv = ((w0 >>> 11) & 1) === 1;
+  const ssid = atcInvSsid(w0);
+  const ssv = atcInvSsv(w0);
   const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
   const out = s.atcOut;
   const all = last === Number.MAX_SAFE_INTEGER;

@@ -7,7 +7,7 @@
 import { emit, note } from '../sim/context.ts';
 import { hex32, hex64 } from '../hw/bits.ts';
 import {
-  CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, cmdSid, decodeCmd, encodeCmd, encodeCmdInto, makeCmdCfgiSte,
+  CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, cmdSid, decodeCmd, encodeCmd, makeCmdCfgiSte,
   makeCmdSync, opcodeName, type Cmd,
 } from '../hw/cmd.ts';
 import {
@@ -29,6 +29,17 @@ import { hashx, smmuLog, smmuLogRatelimited, ratelimitOk, warnOn } from './print
 import { atsBrokenLock, EIO, ETIMEDOUT, masterOf } from './util.ts';
 import { iommu_report_device_broken } from './iommu-report.ts';
 import type { Inv, KWorld } from './state.ts';
+
+/** arm_smmu_cmdq_build_sync_cmd() with CS = SEV and no MSI: the same four words every time. */
+const CMD_SYNC_SEV_WORDS: readonly number[] = encodeCmd(makeCmdSync(CMDQ_SYNC_0_CS_SEV));
+
+/** Write that CMD_SYNC into the queue slot at word `base`. */
+function writeCmdSync(q: Uint32Array, base: number): void {
+  q[base] = CMD_SYNC_SEV_WORDS[0]!;
+  q[base + 1] = CMD_SYNC_SEV_WORDS[1]!;
+  q[base + 2] = CMD_SYNC_SEV_WORDS[2]!;
+  q[base + 3] = CMD_SYNC_SEV_WORDS[3]!;
+}
 
 export interface Batch {
   /**
@@ -100,7 +111,7 @@ export function arm_smmu_cmdq_skip_err(w: KWorld): void {
       smmuLog(w, 'err', 'skipping command in error state:');
       smmuLog(w, 'err', `\t${hex64(q[base]!, q[base + 1]!)}`);
       smmuLog(w, 'err', `\t${hex64(q[base + 2]!, q[base + 3]!)}`);
-      encodeCmdInto(makeCmdSync(CMDQ_SYNC_0_CS_SEV), q, base);
+      writeCmdSync(q, base);
       emit(w, 'cmdq.rewrite', { slot, op: 'CMD_SYNC', why: 'CERROR_ILL' });
     }
   }
@@ -141,8 +152,7 @@ function findAtsMaster(invs: Inv[], sid: number): string | null {
  * object shape, nothing added afterwards.
  */
 const ID_ISSUE_CMDLIST = fnId('arm_smmu_cmdq_issue_cmdlist');
-/** arm_smmu_cmdq_build_sync_cmd() with CS = SEV and no MSI: the same four words every time. */
-const CMD_SYNC_SEV_WORDS: readonly number[] = encodeCmd(makeCmdSync(CMDQ_SYNC_0_CS_SEV));
+
 const ID_BATCH_ISSUE = fnId('arm_smmu_cmdq_batch_issue');
 const ID_BATCH_SUBMIT = fnId('arm_smmu_cmdq_batch_submit');
 
@@ -212,11 +222,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         if (f.sync) {
           const idx = queueIncN(shift, prod, n);
           const slot = Q_IDX(shift, idx);
-          const d = slot * CMDQ_ENT_WORDS;
-          q[d] = CMD_SYNC_SEV_WORDS[0]!;
-          q[d + 1] = CMD_SYNC_SEV_WORDS[1]!;
-          q[d + 2] = CMD_SYNC_SEV_WORDS[2]!;
-          q[d + 3] = CMD_SYNC_SEV_WORDS[3]!;
+          writeCmdSync(q, slot * CMDQ_ENT_WORDS);
           if (w.traceOn) note(w, 'cmdq.write', { slot, op: 'CMD_SYNC', task: t.id });
           // Clear a stale ATC-timeout bit before the slot becomes visible (seed 003 #12).
           if (fl.atcTimeoutDetect) kc.atcSyncTimeouts[slot] = 0;
