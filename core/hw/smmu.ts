@@ -382,16 +382,29 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   const cost = w.hwcfg.cmdCostNs;
   const timeout = w.hwcfg.atcInvTimeoutNs;
   const out = s.atcOut;
-  let okMax = out.okMaxCplNs;
-  let now = sim.nowNs;
+  // Everything the loop compares against is read into locals once, as
+  // plain numbers: module constants and the two limits (which may be
+  // infinite) would otherwise be loaded and checked on every command.
+  const opAtcInv = CMDQ_OP_ATC_INV;
+  const sidLimit = 1 << SIDSIZE;
+  const limitAt = +stopAt;
+  const limitAfter = +stopAfter;
+  let okMax = +out.okMaxCplNs;
+  let now = +sim.nowNs;
   let n = 0;
   let stopped = false;
+  // The range of the last ATC_INV decoded: the ATC_INVs of one range
+  // (one per device) carry the same address words.
+  let rangeW2 = -1;
+  let rangeW3 = -1;
+  let first = 0;
+  let last = 0;
   while (cons !== prod) {
     const slot = cons & idxMask;
     const base = slot * CMDQ_ENT_WORDS;
     const w0 = q[base]!;
     const sid = q[base + 1]! >>> 0;
-    if ((w0 & 0xff) !== CMDQ_OP_ATC_INV || sid >= 1 << SIDSIZE) break;
+    if ((w0 & 0xff) !== opAtcInv || sid >= sidLimit) break;
     cons = (cons + 1) & rdMask;
     n++;
     const w2 = q[base + 2]!;
@@ -399,8 +412,12 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     const id = s.nextAtcReq++;
     const ssid = atcInvSsid(w0);
     const ssv = atcInvSsv(w0);
-    const first = atcInvFirst(w2, w3);
-    const last = atcInvLast(w2, w3);
+    if (w2 !== rangeW2 || w3 !== rangeW3) {
+      rangeW2 = w2;
+      rangeW3 = w3;
+      first = atcInvFirst(w2, w3);
+      last = atcInvLast(w2, w3);
+    }
     const deadline = now + timeout;
     const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
     if (cpl <= deadline) {
@@ -410,7 +427,7 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     }
     if (cons === prod) { stopped = true; break; }
     const next = now + cost;
-    if (next >= stopAt || next > stopAfter) { stopped = true; break; }
+    if (next >= limitAt || next > limitAfter) { stopped = true; break; }
     now = next;
     sim.nowNs = now;
   }

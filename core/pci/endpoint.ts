@@ -93,7 +93,9 @@ function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ss
   const ep = w.pci.sidToEp[sid];
   // The common case of a storm, kept small so the SMMU's consumer loop can
   // inline it: a present, responsive endpoint with ATS enabled, trace off.
-  if (ep === undefined || !ep.present || ep.resetting || ep.mode !== 'ok' || !ep.atsEnabled || w.traceOn) {
+  // (Strict comparisons with true and false: the fields are booleans, and
+  // `!x` on a field would test every kind of falsy value.)
+  if (ep === undefined || ep.present !== true || ep.resetting !== false || ep.mode !== 'ok' || ep.atsEnabled !== true || w.traceOn !== false) {
     return respondAtcInvAny(w, ep, reqId, sid, ssid, ssv, first, last, deadlineNs);
   }
   const at = atcInvResponseJitterNs(w) + w.s.nowNs;
