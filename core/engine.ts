@@ -262,7 +262,7 @@ export class Simulation {
     const out = this.w.out;
     out.trace.length = Math.min(out.trace.length, s.lens.trace);
     out.log.length = Math.min(out.log.length, s.lens.log);
-    out.calls.length = Math.min(out.calls.length, s.lens.calls);
+    out.calls.truncate(s.lens.calls);
     out.violations.length = Math.min(out.violations.length, s.lens.violations);
     this.w = { ...structuredClone(s.state), out } as KWorld;
     this.steps.length = s.steps;
@@ -498,7 +498,7 @@ function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: str
     groups: k.groupOrder.map((id) => ({ id, domain: k.groups[id]!.domain === BLOCKED_DOMAIN ? null : k.groups[id]!.domain, recoveryCnt: k.groups[id]!.recoveryCnt })),
     devices,
     stats: statsOf(w),
-    calls: w.out.calls.map((c) => ({ atUs: c.atUs, fn: c.fn, args: c.args, ret: c.ret })),
+    calls: w.out.calls.slice().map((c) => ({ atUs: c.atUs, fn: c.fn, args: c.args, ret: c.ret })),
     log: w.out.log.map((l) => l.text),
     violations: w.out.violations.map((v) => ({ atUs: v.t / 1000, invariant: v.invariant, message: v.message })),
     notes: [...notes],

@@ -15,7 +15,7 @@ import { call, frame, lock, ret, type Frame, type Task, type Yield } from './tas
 import { devLog, devLogRatelimited, warnOn } from './printk.ts';
 import {
   blockedOf, depthOf, EBUSY, EEXIST, EINVAL, ENODEV, ENOMEM, ENOTTY, gdevEvent, groupMutex, masterOf, pciDevLock,
-  hexAddr, pendingOf, recordCall, setRecoveryCnt,
+  pendingOf, recordCall, recordRangeCall, setRecoveryCnt,
 } from './util.ts';
 import { BLOCKED_DOMAIN, type KWorld } from './state.ts';
 
@@ -489,7 +489,7 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
       f.pfns = pfns;
       if (w.traceOn) emit(w, 'unmap', { domain: f.dom, iova: f.iova, pages: f.pages, pfns });
       if (pfns.length === 0) {
-        recordCall(w, f.startNs, 'iommu_unmap', [f.dom, hexAddr(f.iova), String(f.pages)], 0);
+        recordRangeCall(w, f.startNs, 'iommu_unmap', f.dom, f.iova, f.pages, 0);
         return ret(0);
       }
       f.pc = 1;
@@ -498,7 +498,7 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
     default:
       for (const pfn of f.pfns as number[]) pageFree(w.mem, pfn);
       if (w.traceOn) emit(w, 'pages.free', { domain: f.dom, pfns: f.pfns });
-      recordCall(w, f.startNs, 'iommu_unmap', [f.dom, hexAddr(f.iova), String(f.pages)], 0);
+      recordRangeCall(w, f.startNs, 'iommu_unmap', f.dom, f.iova, f.pages, 0);
       return ret(0);
   }
 }

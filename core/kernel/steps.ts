@@ -15,7 +15,7 @@ import { resetStepFrame } from './pci.ts';
 import { spawn } from './sched.ts';
 import { defineKernelFns } from './sched.ts';
 import { call, fnId, frame, ret, type Frame, type Task, type Yield } from './task.ts';
-import { EOPNOTSUPP, hexAddr, recordCall } from './util.ts';
+import { EOPNOTSUPP, recordCall, recordRangeCall } from './util.ts';
 import type { KWorld } from './state.ts';
 
 function cmdFromSpec(spec: Record<string, unknown>): number[] {
@@ -61,7 +61,7 @@ export function runStep(w: KWorld, s: Step, index: number, iova: number): void {
   switch (s.op) {
     case 'map': {
       const rc = iommu_map(w, s.domain, iova, s.pages);
-      recordCall(w, at, 'iommu_map', [s.domain, hexAddr(iova), String(s.pages)], rc);
+      recordRangeCall(w, at, 'iommu_map', s.domain, iova, s.pages, rc);
       return;
     }
     case 'unmap':

@@ -3,6 +3,7 @@ import { emit, note } from '../sim/context.ts';
 import { gdevSend } from '../machines/drive.ts';
 import type { GdevEvent, Blocked } from '../machines/groupDevice.machine.ts';
 import { ERRNO, errnoString } from '../scenario/types.ts';
+import { hexAddr } from '../hw/bits.ts';
 import type { KGdev, KGroup, KMaster, KWorld } from './state.ts';
 
 export const EIO = -ERRNO.EIO!;
@@ -60,24 +61,14 @@ export function setRecoveryCnt(w: KWorld, grp: KGroup, v: number): void {
   note(w, 'recovery_cnt', { group: grp.id, value: v });
 }
 
-const HEX = new Map<number, string>();
-
-/**
- * An address as the call records print it ("0x10000"). A run maps and
- * unmaps the same few IOVAs over and over, so the strings are kept.
- */
-export function hexAddr(v: number): string {
-  let s = HEX.get(v);
-  if (s === undefined) {
-    s = '0x' + v.toString(16);
-    if (HEX.size < 4096) HEX.set(v, s);
-  }
-  return s;
-}
-
 /** Record a kernel API call made by a step, with its return value. */
 export function recordCall(w: KWorld, startNs: number, fn: string, args: string[], rv: number | string): void {
-  const ret = typeof rv === 'string' ? rv : errnoString(rv);
-  const traceId = w.traceOn ? note(w, 'call', { fn, args, ret }) : -1;
-  w.out.calls.push({ atUs: startNs / 1000, fn, args, ret, traceId });
+  const traceId = w.traceOn ? note(w, 'call', { fn, args, ret: typeof rv === 'string' ? rv : errnoString(rv) }) : -1;
+  w.out.calls.push(startNs, fn, args, rv, traceId);
+}
+
+/** recordCall() for a call over `pages` pages at `iova` in domain `dom` (iommu_map, iommu_unmap). */
+export function recordRangeCall(w: KWorld, startNs: number, fn: string, dom: string, iova: number, pages: number, rv: number): void {
+  const traceId = w.traceOn ? note(w, 'call', { fn, args: [dom, hexAddr(iova), String(pages)], ret: errnoString(rv) }) : -1;
+  w.out.calls.pushRange(startNs, fn, dom, iova, pages, rv, traceId);
 }

@@ -25,8 +25,14 @@ export interface MemState {
   gen: Uint32Array;
   /** 1 where a write through a stale ATC entry landed while someone else owned the page. */
   corrupted: Uint8Array;
-  /** Pages the kernel took back after an unmap, oldest first (given back under pressure). */
-  reuse: number[];
+  /**
+   * Pages the kernel took back after an unmap, oldest first (given back
+   * under pressure): a ring of `pages` slots from `reuseHead`, `reuseLen`
+   * long. A page is in it at most once (it leaves when allocated again).
+   */
+  reuse: Int32Array;
+  reuseHead: number;
+  reuseLen: number;
   /** No page below this index is PAGE_FREE (pages never return to it). */
   freshFrom: number;
   /** IO page tables: ttb → iova pfn → pfn, or PTE_INVALID. */
@@ -41,7 +47,9 @@ export function memInit(pages: number): MemState {
     owner: new Int32Array(pages).fill(PAGE_FREE),
     gen: new Uint32Array(pages),
     corrupted: new Uint8Array(pages),
-    reuse: [],
+    reuse: new Int32Array(pages),
+    reuseHead: 0,
+    reuseLen: 0,
     freshFrom: 0,
     pgtables: new Map(),
     cdTables: {},
@@ -54,9 +62,10 @@ export function pageAlloc(m: MemState, owner: number): number {
   for (let i = m.freshFrom; i < m.pages; i++) if (m.owner[i] === PAGE_FREE) { pfn = i; break; }
   m.freshFrom = pfn < 0 ? m.pages : pfn + 1;
   if (pfn < 0) {
-    const r = m.reuse.shift();
-    if (r === undefined) return -1;
-    pfn = r;
+    if (m.reuseLen === 0) return -1;
+    pfn = m.reuse[m.reuseHead]!;
+    m.reuseHead = m.reuseHead + 1 === m.pages ? 0 : m.reuseHead + 1;
+    m.reuseLen--;
   }
   m.owner[pfn] = owner;
   m.gen[pfn] = (m.gen[pfn]! + 1) >>> 0;
@@ -67,7 +76,9 @@ export function pageAlloc(m: MemState, owner: number): number {
 export function pageFree(m: MemState, pfn: number): void {
   m.owner[pfn] = PAGE_KERNEL;
   m.gen[pfn] = (m.gen[pfn]! + 1) >>> 0;
-  m.reuse.push(pfn);
+  const tail = m.reuseHead + m.reuseLen;
+  m.reuse[tail >= m.pages ? tail - m.pages : tail] = pfn;
+  m.reuseLen++;
 }
 
 /** The IO page table at `ttb`, created empty on first use. */

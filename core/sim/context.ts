@@ -8,6 +8,8 @@
 import { prngInit, type PrngState } from './prng.ts';
 import { queueInit, queuePeek, queuePush, queueRemove, type QueueState } from './queue.ts';
 import type { SimEvent } from './events.ts';
+import { errnoString } from '../scenario/types.ts';
+import { hexAddr } from '../hw/bits.ts';
 
 export interface SimState {
   nowNs: number;
@@ -52,10 +54,79 @@ export interface LogLine { t: number; level: LogLevel; text: string; traceId: nu
 export interface CallRecord { atUs: number; fn: string; args: string[]; ret: string; traceId: number }
 export interface Violation { t: number; invariant: string; message: string; traceId: number }
 
+/**
+ * The kernel API calls made by steps, kept as columns and turned into
+ * CallRecords when read. A storm makes a call per map and per unmap, all
+ * kept to the end of the run: as columns of numbers and of strings the
+ * run already holds, recording one allocates nothing the garbage collector
+ * has to carry from one collection to the next. Calls over an address
+ * range (iommu_map, iommu_unmap) keep their domain, IOVA and page count
+ * and print them as arguments only when read.
+ */
+export class CallLog {
+  private startNs: number[] = [];
+  private fns: string[] = [];
+  /** The arguments as printed, or the domain of a range call. */
+  private args: Array<string[] | string> = [];
+  private iovas: number[] = [];
+  private pages: number[] = [];
+  private rets: Array<number | string> = [];
+  private traceIds: number[] = [];
+
+  get length(): number { return this.fns.length; }
+
+  push(startNs: number, fn: string, args: string[], ret: number | string, traceId: number): void {
+    this.add(startNs, fn, args, 0, 0, ret, traceId);
+  }
+
+  /** A call over `pages` pages at `iova` of domain `dom` (printed as [dom, 0xiova, pages]). */
+  pushRange(startNs: number, fn: string, dom: string, iova: number, pages: number, ret: number | string, traceId: number): void {
+    this.add(startNs, fn, dom, iova, pages, ret, traceId);
+  }
+
+  private add(startNs: number, fn: string, args: string[] | string, iova: number, pages: number, ret: number | string, traceId: number): void {
+    this.startNs.push(startNs);
+    this.fns.push(fn);
+    this.args.push(args);
+    this.iovas.push(iova);
+    this.pages.push(pages);
+    this.rets.push(ret);
+    this.traceIds.push(traceId);
+  }
+
+  /** Drop the calls from index `n` on (a snapshot being restored). */
+  truncate(n: number): void {
+    if (n >= this.fns.length) return;
+    for (const col of [this.startNs, this.fns, this.args, this.iovas, this.pages, this.rets, this.traceIds]) col.length = n;
+  }
+
+  /** The call at index i (negative: from the end), or undefined. */
+  at(i: number): CallRecord | undefined {
+    const k = i < 0 ? this.fns.length + i : i;
+    return k >= 0 && k < this.fns.length ? this.record(k) : undefined;
+  }
+
+  /** The calls from index `from` up to `to` (exclusive), as records. */
+  slice(from = 0, to = this.fns.length): CallRecord[] {
+    const out: CallRecord[] = [];
+    for (let k = Math.max(0, from); k < Math.min(to, this.fns.length); k++) out.push(this.record(k));
+    return out;
+  }
+
+  [Symbol.iterator](): Iterator<CallRecord> { return this.slice()[Symbol.iterator](); }
+
+  private record(k: number): CallRecord {
+    const a = this.args[k]!;
+    const args = typeof a === 'string' ? [a, hexAddr(this.iovas[k]!), String(this.pages[k])] : a;
+    const r = this.rets[k]!;
+    return { atUs: this.startNs[k]! / 1000, fn: this.fns[k]!, args, ret: typeof r === 'string' ? r : errnoString(r), traceId: this.traceIds[k]! };
+  }
+}
+
 export interface Outputs {
   trace: TraceRecord[];
   log: LogLine[];
-  calls: CallRecord[];
+  calls: CallLog;
   violations: Violation[];
 }
 
@@ -71,7 +142,7 @@ export function simInit(seed: number): SimState {
 }
 
 export function outputsInit(): Outputs {
-  return { trace: [], log: [], calls: [], violations: [] };
+  return { trace: [], log: [], calls: new CallLog(), violations: [] };
 }
 
 export function now(c: SimCtx): number { return c.s.nowNs; }

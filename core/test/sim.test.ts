@@ -1,7 +1,8 @@
 /**
  * The simulation's own machinery: the event queue (order, cancellation,
- * compaction), the seeded PRNG's bounded integers, and the invalidation
- * array a running invalidation reads while attaches change the domain.
+ * compaction), the seeded PRNG's bounded integers, the invalidation array a
+ * running invalidation reads while attaches change the domain, the log of
+ * API calls, and the kernel's reuse of freed pages.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -9,6 +10,10 @@ import { queueInit, queuePeek, queuePop, queuePush, queueRemove, queueSize } fro
 import { prngBelow, prngInit, prngInt, prngNext } from '../sim/prng.ts';
 import { invsAdd, invsRemove } from '../kernel/driver.ts';
 import type { KDomain, KMaster } from '../kernel/state.ts';
+import { CallLog, type CallRecord } from '../sim/context.ts';
+import { memInit, pageAlloc, pageFree } from '../pci/memory.ts';
+import { Simulation } from '../engine.ts';
+import { resolve, scenario } from './support.ts';
 
 type Op = { k: 'push'; t: number; pri: number } | { k: 'cancel'; pick: number } | { k: 'pop' };
 
@@ -146,5 +151,85 @@ describe('arm_smmu_invs', () => {
     invsRemove(d, master('a', [0x100]), null);
     expect(held2.map((x) => `${x.type}:${x.id}`)).toEqual(['S1_ASID:1', 'ATS:256', 'ATS:257', 'ATS:258']);
     expect(d.invs.map((x) => `${x.type}:${x.id}`)).toEqual(['S1_ASID:1', 'ATS:257', 'ATS:258']);
+  });
+});
+
+type CallOp =
+  | { k: 'call'; fn: string; args: string[]; ret: number }
+  | { k: 'range'; dom: string; iova: number; pages: number; ret: number }
+  | { k: 'cut'; pick: number };
+
+describe('call log', () => {
+  const arbCall: fc.Arbitrary<CallOp> = fc.oneof(
+    fc.record({ k: fc.constant('call' as const), fn: fc.constantFrom('iommu_attach_group', 'pci_dev_reset_iommu_done'), args: fc.array(fc.string(), { maxLength: 3 }), ret: fc.constantFrom(0, -5, -16, -19, -25) }),
+    fc.record({ k: fc.constant('range' as const), dom: fc.constantFrom('dma0', 'dma1'), iova: fc.integer({ min: 0, max: 2 ** 48 }), pages: fc.integer({ min: 1, max: 512 }), ret: fc.constantFrom(0, -12, -17) }),
+    fc.record({ k: fc.constant('cut' as const), pick: fc.nat() }),
+  );
+
+  it('reads back every call as the record the kernel model made, through cuts (snapshot restores)', () => {
+    fc.assert(fc.property(fc.array(arbCall, { maxLength: 60 }), (ops) => {
+      const log = new CallLog();
+      const want: CallRecord[] = [];
+      const errno: Record<number, string> = { 0: '0', [-5]: '-EIO', [-16]: '-EBUSY', [-19]: '-ENODEV', [-25]: '-ENOTTY', [-12]: '-ENOMEM', [-17]: '-17' };
+      ops.forEach((op, i) => {
+        if (op.k === 'cut') {
+          const n = want.length === 0 ? 0 : op.pick % (want.length + 1);
+          log.truncate(n);
+          want.length = n;
+          return;
+        }
+        const startNs = i * 1500;
+        if (op.k === 'call') {
+          log.push(startNs, op.fn, op.args, op.ret, i);
+          want.push({ atUs: startNs / 1000, fn: op.fn, args: op.args, ret: errno[op.ret]!, traceId: i });
+        } else {
+          log.pushRange(startNs, 'iommu_unmap', op.dom, op.iova, op.pages, op.ret, i);
+          want.push({ atUs: startNs / 1000, fn: 'iommu_unmap', args: [op.dom, '0x' + op.iova.toString(16), String(op.pages)], ret: errno[op.ret]!, traceId: i });
+        }
+      });
+      expect(log.length).toBe(want.length);
+      expect(log.slice()).toEqual(want);
+      expect([...log]).toEqual(want);
+      expect(log.slice(1, 3)).toEqual(want.slice(1, 3));
+      expect(log.at(-1)).toEqual(want.at(-1));
+      expect(log.at(want.length)).toBeUndefined();
+    }));
+  });
+
+  it('a run lists iommu_map and iommu_unmap with the domain, the IOVA in hex and the page count', () => {
+    const sim = new Simulation(resolve(scenario({
+      steps: [
+        { at: 0, op: 'map', domain: 'dma0', iova: '0x1000000000', pages: 2 },
+        { at: 5, op: 'unmap', domain: 'dma0', iova: '0x1000000000', pages: 2 },
+      ],
+    })), { trace: false });
+    sim.run();
+    expect(sim.result().calls).toEqual([
+      { atUs: 0, fn: 'iommu_map', args: ['dma0', '0x1000000000', '2'], ret: '0' },
+      { atUs: 5, fn: 'iommu_unmap', args: ['dma0', '0x1000000000', '2'], ret: '0' },
+    ]);
+  });
+});
+
+describe('page reuse', () => {
+  it('gives never-used pages first, then freed pages oldest first, each once, across the ring\'s wrap', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 300 }), (pages, ops) => {
+      const m = memInit(pages);
+      const held: number[] = [];
+      const freed: number[] = [];
+      let fresh = 0;
+      for (const alloc of ops) {
+        if (alloc) {
+          const pfn = pageAlloc(m, 0);
+          if (fresh < pages) expect(pfn).toBe(fresh++);
+          else expect(pfn).toBe(freed.length ? freed.shift() : -1);
+          if (pfn >= 0) held.push(pfn);
+        } else if (held.length > 0) {
+          const pfn = held.splice(held.length >> 1, 1)[0]!;
+          pageFree(m, pfn);
+          freed.push(pfn);
+        }
+      }
+    }));
   });
 });
