@@ -340,6 +340,14 @@ export function onConsume(w: HwWorld): void {
       return;
     }
     if (op === CMDQ_OP_CMD_SYNC) {
+      // With the trace off, a CMD_SYNC that waits only for invalidations
+      // that will complete in time completes at the last of them: when
+      // nothing else is due before then, the consumer runs ahead to that
+      // time within this event instead of parking until an event of its own.
+      if (fast) {
+        const at = s.atcOut.okMaxCplNs;
+        if (s.atcOut.failing.length === 0 && at > sim.nowNs && at < stopAt && at <= stopAfter) sim.nowNs = at;
+      }
       if (!resolveSync(w, slot)) return;
       advanceCons(w, slot, op);
       // A poller may be waiting for this CMD_SYNC: hand over the clock.
