@@ -106,10 +106,13 @@ export class CallLog {
     return k >= 0 && k < this.fns.length ? this.record(k) : undefined;
   }
 
-  /** The calls from index `from` up to `to` (exclusive), as records. */
+  /** The calls from index `from` up to `to` (exclusive; negative: from the end, as Array.slice), as records. */
   slice(from = 0, to = this.fns.length): CallRecord[] {
+    const n = this.fns.length;
+    const lo = from < 0 ? Math.max(0, n + from) : Math.min(from, n);
+    const hi = to < 0 ? Math.max(0, n + to) : Math.min(to, n);
     const out: CallRecord[] = [];
-    for (let k = Math.max(0, from); k < Math.min(to, this.fns.length); k++) out.push(this.record(k));
+    for (let k = lo; k < hi; k++) out.push(this.record(k));
     return out;
   }
 

@@ -191,6 +191,8 @@ describe('call log', () => {
       expect(log.slice()).toEqual(want);
       expect([...log]).toEqual(want);
       expect(log.slice(1, 3)).toEqual(want.slice(1, 3));
+      expect(log.slice(-2)).toEqual(want.slice(-2));
+      expect(log.slice(1, -1)).toEqual(want.slice(1, -1));
       expect(log.at(-1)).toEqual(want.at(-1));
       expect(log.at(want.length)).toBeUndefined();
     }));
