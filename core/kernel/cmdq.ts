@@ -43,15 +43,19 @@ function writeCmdSync(q: Uint32Array, base: number): void {
 
 export interface Batch {
   /**
-   * Command words, four per command (up to CMDQ_BATCH_ENTRIES commands). A
-   * plain array: a 1 KiB typed array would be allocated off the JS heap on
-   * every batch. Only the first num * 4 words are live.
+   * Command words, four per command, room for the run's batch size
+   * (CMDQ_BATCH_ENTRIES commands unless the ring is smaller). Batches are
+   * pooled, so the typed array is allocated once per batch object, and the
+   * issue copies it into the ring as a block. Only the first num * 4 words
+   * are live.
    */
-  cmds: number[];
+  cmds: Uint32Array;
   /** cmds->num */
   num: number;
   /** cmds->has_ats: an ATC_INV was queued (seed 003 #19). */
   hasAts: boolean;
+  /** How many of the live commands are ATC_INVs (for the issued count). */
+  atcInvs: number;
   /** cmds->invs: the invalidation array the batch was built from, for the retry (#19, #22). */
   invs: Inv[] | null;
   /**
@@ -59,13 +63,16 @@ export interface Batch {
    * __arm_smmu_domain_inv_range(), at the start in arm_smmu_atc_inv_master()
    * (for the "no ATC_INV to a broken master" invariant).
    */
-  addedNs: number[];
+  addedNs: Float64Array;
 }
 
 /** arm_smmu_cmdq_batch_init_cmd(): an empty batch; `invs` is the array it is built from (not copied). */
 export function newBatch(w: KWorld, invs: Inv[] | null): Batch {
   const b = w.k.batchPool.pop();
-  if (b === undefined) return { cmds: [], num: 0, hasAts: false, invs, addedNs: [] };
+  if (b === undefined) {
+    const size = w.kcfg.batchEntries;
+    return { cmds: new Uint32Array(size * CMDQ_ENT_WORDS), num: 0, hasAts: false, atcInvs: 0, invs, addedNs: new Float64Array(size) };
+  }
   b.invs = invs;
   return b;
 }
@@ -156,10 +163,14 @@ const ID_ISSUE_CMDLIST = fnId('arm_smmu_cmdq_issue_cmdlist');
 const ID_BATCH_ISSUE = fnId('arm_smmu_cmdq_batch_issue');
 const ID_BATCH_SUBMIT = fnId('arm_smmu_cmdq_batch_submit');
 
-export function issueCmdlist(cmds: ArrayLike<number>, sync: boolean, addedNs?: number[], n?: number): Frame {
+/**
+ * The issue of `n` commands (all of `cmds` by default). `atcInvs`: how many
+ * are ATC_INVs, when the caller has counted them.
+ */
+export function issueCmdlist(cmds: ArrayLike<number>, sync: boolean, addedNs?: ArrayLike<number>, n?: number, atcInvs?: number): Frame {
   return {
     fn: 'arm_smmu_cmdq_issue_cmdlist', pc: 0, startNs: -1, id: ID_ISSUE_CMDLIST,
-    cmds, n: n ?? cmds.length / CMDQ_ENT_WORDS, sync, addedNs: addedNs ?? null, need: 0, syncProd: 0, llqProd: 0,
+    cmds, n: n ?? cmds.length / CMDQ_ENT_WORDS, sync, addedNs: addedNs ?? null, atcInvs: atcInvs ?? -1, need: 0, syncProd: 0, llqProd: 0,
   };
 }
 
@@ -202,21 +213,31 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         const traceOn = w.traceOn;
         const checkBroken = w.k.brokenMasters > 0;
         let atcInvs = 0;
-        for (let i = 0; i < n; i++) {
-          const slot = (first + i) & mask;
-          const d = slot * CMDQ_ENT_WORDS;
-          const s = i * CMDQ_ENT_WORDS;
-          const w0 = cmds[s]!;
-          q[d] = w0;
-          q[d + 1] = cmds[s + 1]!;
-          q[d + 2] = cmds[s + 2]!;
-          q[d + 3] = cmds[s + 3]!;
-          const op = w0 & 0xff;
-          if (op === CMDQ_OP_ATC_INV) {
-            atcInvs++;
-            if (checkBroken) checkAtcInvToBroken(w, f, i, slot);
+        if (!traceOn && !checkBroken && f.atcInvs >= 0 && cmds instanceof Uint32Array) {
+          // Nothing to record or check per command: the words go into the
+          // ring as a block (two where it wraps).
+          const room = mask + 1 - first;
+          const k = n < room ? n : room;
+          copyWords(q, first * CMDQ_ENT_WORDS, cmds, 0, k * CMDQ_ENT_WORDS);
+          if (k < n) copyWords(q, 0, cmds, k * CMDQ_ENT_WORDS, (n - k) * CMDQ_ENT_WORDS);
+          atcInvs = f.atcInvs;
+        } else {
+          for (let i = 0; i < n; i++) {
+            const slot = (first + i) & mask;
+            const d = slot * CMDQ_ENT_WORDS;
+            const s = i * CMDQ_ENT_WORDS;
+            const w0 = cmds[s]!;
+            q[d] = w0;
+            q[d + 1] = cmds[s + 1]!;
+            q[d + 2] = cmds[s + 2]!;
+            q[d + 3] = cmds[s + 3]!;
+            const op = w0 & 0xff;
+            if (op === CMDQ_OP_ATC_INV) {
+              atcInvs++;
+              if (checkBroken) checkAtcInvToBroken(w, f, i, slot);
+            }
+            if (traceOn) note(w, 'cmdq.write', { slot, op: opcodeName(op), task: t.id });
           }
-          if (traceOn) note(w, 'cmdq.write', { slot, op: opcodeName(op), task: t.id });
         }
         w.k.stats.atcInvIssued += atcInvs;
         if (f.sync) {
@@ -263,10 +284,21 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
   }
 }
 
+/**
+ * Copy `len` words of `src` from `from` into `dst` at `at`: the whole array
+ * or a long run as a block (TypedArray.set, a memory copy), a short run word
+ * by word (a view for it would cost more than the copy).
+ */
+function copyWords(dst: Uint32Array, at: number, src: Uint32Array, from: number, len: number): void {
+  if (from === 0 && len === src.length) dst.set(src, at);
+  else if (len >= 64) dst.set(src.subarray(from, from + len), at);
+  else for (let j = 0; j < len; j++) dst[at + j] = src[from + j]!;
+}
+
 /** Invariant: under atsBrokenFence no ATC_INV is built for a master already marked ats_broken. */
 function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void {
   if (!w.kcfg.flags.atsBrokenFence || w.k.brokenMasters === 0) return;
-  const sid = cmdSid(f.cmds as number[], i * CMDQ_ENT_WORDS);
+  const sid = cmdSid(f.cmds as Uint32Array | number[], i * CMDQ_ENT_WORDS);
   const bdf = w.k.streams[sid];
   const m = bdf ? masterOf(w, bdf) : undefined;
   if (!m || !m.atsBroken) return;
@@ -295,7 +327,10 @@ export function batchFull(w: KWorld, b: Batch): boolean { return batchLen(b) >= 
  * ATC_INV (seed 003 #19) and the time it was added.
  */
 export function batchNoteAdded(w: KWorld, b: Batch, checkedNs = w.s.nowNs): void {
-  if ((b.cmds[b.num * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) b.hasAts = true;
+  if ((b.cmds[b.num * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) {
+    b.hasAts = true;
+    b.atcInvs++;
+  }
   b.addedNs[b.num] = checkedNs;
   b.num++;
 }
@@ -322,6 +357,7 @@ export function batchFlushFrame(w: KWorld, b: Batch): Frame {
 export function batchReset(b: Batch): void {
   b.num = 0;
   b.hasAts = false;
+  b.atcInvs = 0;
 }
 
 /** arm_smmu_cmdq_batch_add_cmd_p(): flush a full batch, then queue the command. */
@@ -353,7 +389,7 @@ function arm_smmu_cmdq_batch_issue(w: KWorld, t: Task, f: Frame): Yield {
     case 0:
       f.pc = 1;
       // The batch is not touched until this returns, so the issue reads it in place.
-      return call(issueCmdlist(b.cmds, f.sync, b.addedNs, b.num));
+      return call(issueCmdlist(b.cmds, f.sync, b.addedNs, b.num, b.atcInvs));
     case 1:
       f.r = t.rv;
       if (f.r === EIO && b.invs) {

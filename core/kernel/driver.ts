@@ -277,7 +277,7 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         // property read on one is slow in a loop that runs per command.
         const invs = f.invs as Inv[];
         const b = f.b as Batch;
-        const fence = w.kcfg.flags.atsBrokenFence && w.k.brokenMasters > 0;
+        const fence = w.kcfg.flags.atsBrokenFence === true && w.k.brokenMasters > 0;
         const size: number = f.size;
         const iova: number = f.iova;
         const pages = Math.max(1, Math.ceil(size / 4096));
@@ -291,7 +291,7 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         let i: number = f.i;
         // The batch's count is kept in a local and written back before anything reads it.
         let num = b.num;
-        let hasAts = b.hasAts;
+        let atcInvs = b.atcInvs;
         while (i < invs.length) {
           const inv = invs[i]!;
           // As in the kernel, ats_broken is checked before arm_smmu_cmdq_batch_add_cmd(),
@@ -308,7 +308,8 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
           }
           if (num >= max) {
             b.num = num;
-            b.hasAts = hasAts;
+            b.atcInvs = atcInvs;
+            b.hasAts = atcInvs > 0;
             f.i = i;
             f.checkedAt = i;
             f.checkedNs = now;
@@ -324,14 +325,15 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
             c[at + 1] = inv.id >>> 0;
             c[at + 2] = atcW2;
             c[at + 3] = atcW3;
-            hasAts = true;
+            atcInvs++;
           }
           added[num] = checkedAt === i ? f.checkedNs : now;
           num++;
           i++;
         }
         b.num = num;
-        b.hasAts = hasAts;
+        b.atcInvs = atcInvs;
+        b.hasAts = atcInvs > 0;
         f.checkedAt = -1;
         f.i = i;
         f.pc = 3;

@@ -67,4 +67,27 @@ describe('run-ahead and stepwise consumption agree', () => {
     // parked until its last completion with the trace on; not with it off.
     expect(on.eventsProcessed - a.eventsProcessed).toBe(2 * 60);
   });
+
+  it('trace off: a batch goes into the ring as a block, split where the ring wraps; the ring holds the words the per-command copy writes', () => {
+    // A 2^8 ring takes batches of 64 (a block copy of the whole batch), a
+    // 2^6 ring batches of 31 (split at the wrap into runs copied word by
+    // word or as a block): the trace-on run copies each command in turn.
+    for (const log2 of [8, 6]) {
+      const storm = stormScenario(40, log2);
+      const off = new Simulation(resolve(storm), { trace: false });
+      const on = new Simulation(resolve(storm), { trace: true });
+      let wraps = 0;
+      let lastProd = 0;
+      for (let t = 1; t <= 40 * 20; t += 1) {
+        off.runUntil(t * 1000);
+        on.runUntil(t * 1000);
+        expect(Array.from(off.world.smmu.cmdq), `2^${log2} ring at ${t} us`).toEqual(Array.from(on.world.smmu.cmdq));
+        const prod = off.world.k.cmdq.prod;
+        if ((prod ^ lastProd) & (1 << log2)) wraps++;
+        lastProd = prod;
+      }
+      expect(wraps).toBeGreaterThan(4);
+      expect(off.result().stats.atcInvIssued).toBe(on.result().stats.atcInvIssued);
+    }
+  });
 });
