@@ -73,21 +73,19 @@ export interface AtcReq {
 }
 
 /**
- * How the endpoint that owns a StreamID answers an ATS invalidation
- * (installed by the PCIe layer): returns when its completion reaches the
- * SMMU, Infinity for never.
+ * How the endpoint that owns a StreamID answers an ATS invalidation sent at
+ * sentNs (installed by the PCIe layer): returns when its completion reaches
+ * the SMMU, Infinity for never.
  */
-export type AtcInvResponder = (w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number) => number;
+export type AtcInvResponder = (w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number) => number;
 /*
  * Set once, when the PCIe layer loads: a field written once stays constant
  * for the compiler, so the call from the consumer loop can be inlined.
  */
-const HOOKS: { atcInvResponder?: AtcInvResponder } = {};
+/** Without a PCIe layer nothing answers. */
+const noResponder: AtcInvResponder = () => Number.POSITIVE_INFINITY;
+const HOOKS: { atcInvResponder: AtcInvResponder } = { atcInvResponder: noResponder };
 export function setAtcInvResponder(fn: AtcInvResponder): void { HOOKS.atcInvResponder = fn; }
-function atcInvResponder(w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number): number {
-  const fn = HOOKS.atcInvResponder;
-  return fn === undefined ? Number.POSITIVE_INFINITY : fn(w, reqId, sid, ssid, ssv, first, last, deadlineNs);
-}
 
 export interface SmmuStats {
   commandsConsumed: number;
@@ -390,44 +388,50 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   const cost = w.hwcfg.cmdCostNs;
   const timeout = w.hwcfg.atcInvTimeoutNs;
   const out = s.atcOut;
+  const respond = HOOKS.atcInvResponder;
   // Everything the loop compares against is read into locals once, as
   // plain numbers: module constants and the two limits (which may be
-  // infinite) would otherwise be loaded and checked on every command.
+  // infinite) would otherwise be loaded and checked on every command. The
+  // clock and the request ids are kept in locals too and written back at
+  // the end (the responder is given each request's send time).
   const opAtcInv = CMDQ_OP_ATC_INV;
   const sidLimit = 1 << SIDSIZE;
   const limitAt = +stopAt;
   const limitAfter = +stopAfter;
   let okMax = +out.okMaxCplNs;
   let now = +sim.nowNs;
+  const id0 = s.nextAtcReq;
   let n = 0;
   let stopped = false;
   // The range of the last ATC_INV decoded: the ATC_INVs of one range
   // (one per device) carry the same address words.
-  let rangeW2 = -1;
-  let rangeW3 = -1;
+  let haveRange = false;
+  let rangeW2 = 0;
+  let rangeW3 = 0;
   let first = 0;
   let last = 0;
   while (cons !== prod) {
     const slot = cons & idxMask;
     const base = slot * CMDQ_ENT_WORDS;
     const w0 = q[base]!;
-    const sid = q[base + 1]! >>> 0;
+    const sid = q[base + 1]!;
     if ((w0 & 0xff) !== opAtcInv || sid >= sidLimit) break;
     cons = (cons + 1) & rdMask;
-    n++;
     const w2 = q[base + 2]!;
     const w3 = q[base + 3]!;
-    const id = s.nextAtcReq++;
+    const id = id0 + n;
+    n++;
     const ssid = atcInvSsid(w0);
     const ssv = atcInvSsv(w0);
-    if (w2 !== rangeW2 || w3 !== rangeW3) {
+    if (!haveRange || w2 !== rangeW2 || w3 !== rangeW3) {
+      haveRange = true;
       rangeW2 = w2;
       rangeW3 = w3;
       first = atcInvFirst(w2, w3);
       last = atcInvLast(w2, w3);
     }
     const deadline = now + timeout;
-    const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
+    const cpl = respond(w, id, sid, ssid, ssv, first, last, now, deadline);
     if (cpl <= deadline) {
       if (cpl > okMax) okMax = cpl;
     } else {
@@ -437,10 +441,11 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     const next = now + cost;
     if (next >= limitAt || next > limitAfter) { stopped = true; break; }
     now = next;
-    sim.nowNs = now;
   }
+  sim.nowNs = now;
   out.okMaxCplNs = okMax;
   if (n > 0) {
+    s.nextAtcReq = id0 + n;
     s.regs[ARM_SMMU_CMDQ_CONS / 4] = cons;
     s.consGen += n;
     s.stats.commandsConsumed += n;
@@ -500,7 +505,7 @@ function sendAtcInv(w: HwWorld, slot: number, base: number): void {
   const out = s.atcOut;
   const all = last === Number.MAX_SAFE_INTEGER;
   const traceId = emit(w, 'atc.inv.send', { req: id, sid, ssid, all, first, last: all ? -1 : last });
-  const cpl = atcInvResponder(w, id, sid, ssid, ssv, first, last, deadline);
+  const cpl = HOOKS.atcInvResponder(w, id, sid, ssid, ssv, first, last, w.s.nowNs, deadline);
   const ok = cpl <= deadline;
   if (ok && cpl > out.okMaxCplNs) out.okMaxCplNs = cpl;
   const req: AtcReq = { id, sid, ssid, ssv, first, last, slot, sentNs: w.s.nowNs, deadlineNs: deadline, cplNs: cpl, traceId };

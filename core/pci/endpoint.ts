@@ -88,7 +88,7 @@ export interface PendingPurge { atNs: number; req: number; first: number; last: 
  * one (PCIe r6.0 §10.3.1) ignores it; a missing function or one with ATS
  * disabled gets an Unsupported Request, which completes without error.
  */
-function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number): number {
+function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number): number {
   const w = hw as PciWorld;
   const ep = w.pci.sidToEp[sid];
   // The common case of a storm, kept small so the SMMU's consumer loop can
@@ -96,9 +96,9 @@ function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ss
   // (Strict comparisons with true and false: the fields are booleans, and
   // `!x` on a field would test every kind of falsy value.)
   if (ep === undefined || ep.present !== true || ep.resetting !== false || ep.mode !== 'ok' || ep.atsEnabled !== true || w.traceOn !== false) {
-    return respondAtcInvAny(w, ep, reqId, sid, ssid, ssv, first, last, deadlineNs);
+    return respondAtcInvAny(w, ep, reqId, sid, ssid, ssv, first, last, sentNs, deadlineNs);
   }
-  const at = atcInvResponseJitterNs(w) + w.s.nowNs;
+  const at = atcInvResponseJitterNs(w) + sentNs;
   if (ep.atc.length > 0 && atcHolds(ep, first, last, ssid, ssv)) queuePurge(w, ep, reqId, first, last, ssid, ssv, at, deadlineNs);
   return at;
 }
@@ -121,8 +121,8 @@ function queuePurge(w: PciWorld, ep: Endpoint, req: number, first: number, last:
 }
 
 /** respondAtcInv() for every endpoint state, with trace records. */
-function respondAtcInvAny(w: PciWorld, ep: Endpoint | undefined, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, deadlineNs: number): number {
-  const now = w.s.nowNs;
+function respondAtcInvAny(w: PciWorld, ep: Endpoint | undefined, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number): number {
+  const now = sentNs;
   if (!ep || !ep.present) {
     if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, sid, why: 'no device' });
     return now;

@@ -1,9 +1,11 @@
 /**
- * Seeded PRNG (sfc32). The state is four 32-bit words in a typed array, so
- * it is cloned with the rest of the simulation state by a snapshot, and an
- * update is plain 32-bit integer arithmetic that allocates nothing.
+ * Seeded PRNG (sfc32). The state is four 32-bit words, kept as int32 in the
+ * fields of a plain object: it is cloned with the rest of the simulation
+ * state by a snapshot, and an update is plain 32-bit integer arithmetic
+ * that allocates nothing (small integers are stored in the object as they
+ * are, without the bounds checks of a typed array's elements).
  */
-export type PrngState = Int32Array;
+export interface PrngState { a: number; b: number; c: number; d: number }
 
 export function prngInit(seed: number): PrngState {
   // splitmix32 spreads a small integer seed over the 128-bit state.
@@ -15,23 +17,19 @@ export function prngInit(seed: number): PrngState {
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
     return (z ^ (z >>> 16)) >>> 0;
   };
-  const st = new Int32Array(4);
-  st[0] = next();
-  st[1] = next();
-  st[2] = next();
-  st[3] = next();
+  const st: PrngState = { a: next() | 0, b: next() | 0, c: next() | 0, d: next() | 0 };
   for (let i = 0; i < 12; i++) prngNext(st);
   return st;
 }
 
 /** Next uint32 (the words are kept as int32: the same bits). */
 export function prngNext(st: PrngState): number {
-  const a = st[0]!, b = st[1]!, c = st[2]!, d = st[3]!;
+  const a = st.a, b = st.b, c = st.c, d = st.d;
   const t = (((a + b) | 0) + d) | 0;
-  st[3] = (d + 1) | 0;
-  st[0] = b ^ (b >>> 9);
-  st[1] = (c + (c << 3)) | 0;
-  st[2] = (((c << 21) | (c >>> 11)) + t) | 0;
+  st.d = (d + 1) | 0;
+  st.a = b ^ (b >>> 9);
+  st.b = (c + (c << 3)) | 0;
+  st.c = (((c << 21) | (c >>> 11)) + t) | 0;
   return t >>> 0;
 }
 

@@ -110,7 +110,7 @@ describe('PRNG', () => {
         for (const x of [q * span - 1, q * span, q * span + 1]) {
           if (x >= 2 ** 32) continue;
           // A state whose next output is x: sfc32 outputs a + b + d.
-          const st = new Int32Array([x | 0, 0, 0, 0]);
+          const st = { a: x | 0, b: 0, c: 0, d: 0 };
           expect(prngBelow(st, span, 1 / span)).toBe(x % span);
         }
       }
