@@ -251,6 +251,15 @@ export function domainInvRangeFrame(dom: string, iova: number, size: number): Fr
 }
 
 /**
+ * arm_smmu_atc_inv_to_cmd(): the first word of an ATC_INV for SubstreamID
+ * `ssid` (SSV set for a non-zero one), as makeCmdAtcInv() + encodeCmd()
+ * would give; the second is the StreamID, the last two the range.
+ */
+function atcInvWord0(ssid: number): number {
+  return (CMDQ_OP_ATC_INV | (ssid !== 0 ? 1 << 11 : 0) | ((ssid & 0xfffff) << 12)) >>> 0;
+}
+
+/**
  * __arm_smmu_domain_inv_range(): one TLBI for the ASID and one ATC_INV per
  * ATS StreamID of the domain's invalidation array, batched, then a CMD_SYNC.
  * ATC_INVs to an ats_broken master are skipped (seed 003 #18).
@@ -293,6 +302,26 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         let num = b.num;
         let atcInvs = b.atcInvs;
         while (i < invs.length) {
+          if (!fence && i !== checkedAt) {
+            // The common run (a storm's): ATS entries with no fence to check,
+            // while the batch has room, in a loop of their own.
+            const end = Math.min(invs.length, i + (max - num));
+            const from = i;
+            while (i < end) {
+              const e = invs[i]!;
+              if (e.type !== 'ATS') break;
+              const at = num * 4;
+              c[at] = atcInvWord0(e.ssid);
+              c[at + 1] = e.id;
+              c[at + 2] = atcW2;
+              c[at + 3] = atcW3;
+              added[num] = now;
+              num++;
+              i++;
+            }
+            atcInvs += i - from;
+            if (i !== from) continue;
+          }
           const inv = invs[i]!;
           // As in the kernel, ats_broken is checked before arm_smmu_cmdq_batch_add_cmd(),
           // whose flush of a full batch may itself quarantine this master; the command is
@@ -319,10 +348,8 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
           const at = num * 4;
           if (inv.type === 'S1_ASID') appendTlbiNhVa(c, at, inv.id, iova, pages);
           else {
-            // arm_smmu_atc_inv_to_cmd(): the words makeCmdAtcInv() + encodeCmd() would give.
-            const ssid = inv.ssid;
-            c[at] = (CMDQ_OP_ATC_INV | (ssid !== 0 ? 1 << 11 : 0) | ((ssid & 0xfffff) << 12)) >>> 0;
-            c[at + 1] = inv.id >>> 0;
+            c[at] = atcInvWord0(inv.ssid);
+            c[at + 1] = inv.id;
             c[at + 2] = atcW2;
             c[at + 3] = atcW3;
             atcInvs++;

@@ -9,7 +9,7 @@
  * the reviewer's proposal in the seed 003 thread).
  */
 import { describe, expect, it } from 'vitest';
-import { CMDQ_ENT_WORDS, CMDQ_OP_CMD_SYNC, CMDQ_SYNC_0_CS_SEV, decodeCmd } from '../hw/cmd.ts';
+import { CMDQ_ENT_WORDS, CMDQ_OP_CMD_SYNC, CMDQ_SYNC_0_CS_SEV, decodeCmd, encodeCmd, makeCmdAtcInv } from '../hw/cmd.ts';
 import {
   ARM_SMMU_GERROR, ARM_SMMU_GERRORN, GERROR_EVTQ_ABT_ERR, GERROR_MSI_CMDQ_ABT_ERR,
   GERROR_MSI_EVTQ_ABT_ERR, GERROR_MSI_GERROR_ABT_ERR, GERROR_MSI_PRIQ_ABT_ERR, GERROR_PRIQ_ABT_ERR,
@@ -357,6 +357,19 @@ describe('arm_smmu_cmdq_batch_retry(): one ATC_INV per StreamID after -EIO', () 
     expect(tr(r, 'cmdq.write', (d) => d.op === 'ATC_INV').length).toBeGreaterThanOrEqual(4);
     expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256]);
     expect(device(r).steEats).toEqual([0, 0]);
+  });
+
+  it('__arm_smmu_domain_inv_range() writes the words arm_smmu_atc_inv_to_cmd() gives: one ATC_INV per SID, SSV and the SubstreamID for a PASID', () => {
+    const r = run(oneGroupScenario([dev(NVME, [256, 257], { pasid: true })], [
+      { at: 0, op: 'attach', group: 0, domain: 'dma0', pasid: 1 },
+      { at: 10, op: 'map', domain: 'dma0', iova: '0x200000', pages: 2 },
+      { at: 20, op: 'unmap', domain: 'dma0', iova: '0x200000', pages: 2 },
+    ]), 'v4');
+    const writes = tr(r, 'cmdq.write', (d) => d.op === 'ATC_INV').filter((t) => t.t >= 20_000);
+    const q = r.sim.world.smmu.cmdq;
+    const got = writes.map((t) => Array.from(q.subarray((t.d.slot as number) * CMDQ_ENT_WORDS, ((t.d.slot as number) + 1) * CMDQ_ENT_WORDS)));
+    const want = [[256, 0], [257, 0], [256, 1], [257, 1]].map(([sid, ssid]) => encodeCmd(makeCmdAtcInv(sid!, ssid!, 0x200000, 2 * 4096)));
+    expect(got.sort()).toEqual(want.sort());
   });
 
   it('is not used upstream: the batch fails, nothing is retried or quarantined', () => {
