@@ -189,34 +189,38 @@ function dropPoller(w: KWorld, id: number): void {
  * when CONS has changed.
  */
 export function checkPollers(w: KWorld): void {
-  if (w.k.pollers.length === 0 || w.smmu.consGen === w.k.pollCheckedGen) return;
-  w.k.pollCheckedGen = w.smmu.consGen;
   const pollers = w.k.pollers;
+  if (pollers.length === 0 || w.smmu.consGen === w.k.pollCheckedGen) return;
+  w.k.pollCheckedGen = w.smmu.consGen;
   // Every condition reads the same CONS and shadow PROD: worked out once
   // (pollSatisfied() for all pollers at once; with many waiting for queue
   // space this runs on every CONS move).
   const shift = w.smmu.cmdqShift;
   const cons = consRd(w);
   const space = queueSpace(shift, w.k.cmdq.prod, cons);
-  // Pollers are woken in the order they started waiting.
-  let due: number[] | null = null;
-  for (let n = 0; n < pollers.length; n++) {
-    const id = pollers[n]!;
-    const wt = taskOf(w, id)?.wait;
-    if (!wt || wt.kind !== 'poll' || condHolds(wt.cond, shift, cons, space)) (due ??= []).push(id);
-  }
-  if (due === null) return;
-  for (const id of due) {
+  // One pass, in the order the pollers started waiting: those still waiting
+  // stay in the list (moved up in place), the others leave it and the ones
+  // whose wait is a poll are woken. Waking only schedules the task, so no
+  // condition read later in the pass changes.
+  const n = pollers.length;
+  let keep = 0;
+  for (let i = 0; i < n; i++) {
+    const id = pollers[i]!;
     const t = taskOf(w, id);
-    const wt = t?.wait;
-    if (!t || !wt || wt.kind !== 'poll') { dropPoller(w, id); continue; }
-    dropPoller(w, id);
+    const wt = t === undefined ? null : t.wait;
+    if (wt !== null && wt.kind === 'poll' && !condHolds(wt.cond, shift, cons, space)) {
+      pollers[keep++] = id;
+      continue;
+    }
+    if (t === undefined || wt === null || wt.kind !== 'poll') continue;
+    if (wt.cond.type === 'cmdq_space') w.smmu.spaceWaiters--;
     cancel(w, wt.timer);
     const tok = ++t.token;
     t.wait = { kind: 'runnable', token: tok };
     t.cause = w.smmu.consCause >= 0 ? w.smmu.consCause : t.cause;
     schedule(w, w.s.nowNs, { k: 'task.resume', task: t.id, token: tok, ret: 0 }, t.cause);
   }
+  pollers.length = keep;
 }
 
 export function onTaskResume(w: KWorld, taskId: number, token: number, rv: number): void {

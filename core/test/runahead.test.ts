@@ -90,4 +90,17 @@ describe('run-ahead and stepwise consumption agree', () => {
       expect(off.result().stats.atcInvIssued).toBe(on.result().stats.atcInvIssued);
     }
   });
+
+  it('the count of tasks waiting for queue space (which stops the run-ahead) follows the tasks through every event', () => {
+    // A 2^6 ring and a device that stops answering: unmaps queue up behind
+    // the retry cascade and wait for space; each CONS move wakes some.
+    const sim = new Simulation(resolve(stormScenario(40, 6, true)), { trace: false });
+    let most = 0;
+    while (sim.step()) {
+      const waiting = sim.world.k.tasks.filter((t) => t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space').length;
+      expect(sim.world.smmu.spaceWaiters).toBe(waiting);
+      most = Math.max(most, waiting);
+    }
+    expect(most).toBeGreaterThan(3);
+  });
 });
