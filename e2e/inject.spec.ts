@@ -25,7 +25,6 @@ test('a fault injected by clicking the device becomes a step and spreads: CMDQ â
   await open(page, linkTo(healthy(), { t: 100 }));
   const tUs = Number(await page.getByTestId('virtual-time').getAttribute('data-t-ns')) / 1000;
   await deviceAction(page, NVME, 'Stop answering ATC invalidations');
-  await ready(page);
   // The injection is a scenario step at the moment shown, kept in the address bar.
   const s = scenarioOf(page.url());
   expect(s.steps!.at(-1)).toEqual({ op: 'fault', device: NVME, kind: 'atc-unresponsive', at: tUs });
@@ -75,7 +74,6 @@ test('a fault injected by clicking the device becomes a step and spreads: CMDQ â
 test('attaching a domain to a recovering group fails with -EBUSY; a good FLR lifts the quarantine', async ({ page }) => {
   await open(page, linkTo(healthy(), { t: 100 }));
   await deviceAction(page, NVME, 'Stop answering ATC invalidations');
-  await ready(page);
   await toEnd(page);
   await expect(group(page)).toHaveAttribute('data-recovery-cnt', '1');
   // Seed 003 #04: while recovery_cnt > 0, iommu_attach_group() returns -EBUSY.
@@ -88,7 +86,6 @@ test('attaching a domain to a recovering group fails with -EBUSY; a good FLR lif
 
   // Seed 003 #04/#05: pci_dev_reset_iommu_done(pdev, 0) unblocks the device and re-attaches its domain.
   await deviceAction(page, NVME, 'Reset withâ€¦', /Function Level Reset/, 'reset succeeds (0)');
-  await ready(page);
   await toEnd(page);
   await expect(gdev(page)).toHaveAttribute('data-blocked', 'NO');
   await expect(gdev(page)).toHaveAttribute('data-ats-broken', 'false');
@@ -102,7 +99,6 @@ test('attaching a domain to a recovering group fails with -EBUSY; a good FLR lif
 test('a failed reset chosen from the menu keeps the device blocked (RESET_FAILED)', async ({ page }) => {
   await open(page, linkTo(healthy(), { t: 100 }));
   await deviceAction(page, NVME, 'Reset withâ€¦', /Secondary bus reset/, 'reset fails (-EIO)');
-  await ready(page);
   // Seed 001: prepare blocks the device (RESETTING); done(-EIO) keeps it blocked as RESET_FAILED.
   await toEnd(page);
   await expect(gdev(page)).toHaveAttribute('data-blocked', 'RESET_FAILED');
@@ -129,7 +125,6 @@ test('the SMMU menu issues an illegal command: CERROR_ILL, skipped by the ISR', 
 test('clicking a device that is unplugged offers nothing that would fail, and the page keeps working', async ({ page }) => {
   await open(page, linkTo(healthy(), { t: 100 }));
   await deviceAction(page, NVME, 'Unplug (hot removal)');
-  await ready(page);
   await toEnd(page);
   await expect(gdev(page)).toHaveAttribute('data-present', 'false');
   await gdev(page).click();

@@ -5,7 +5,6 @@ import { NVME, app, deviceAction, healthy, linkTo, open, ready, scenarioOf } fro
 test('edits survive a reload, and survive opening someone else\'s link (kept under Recent)', async ({ page }) => {
   await open(page, linkTo(healthy({ name: 'My edited scenario' }), { t: 100 }));
   await deviceAction(page, NVME, 'Stop answering ATC invalidations');
-  await ready(page);
   const mine = scenarioOf(page.url());
   expect(mine.steps!.some((s) => s.op === 'fault')).toBe(true);
 

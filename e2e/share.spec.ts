@@ -7,7 +7,6 @@ test('Share copies a link that opens the same scenario, policy and moment in ano
   const page = await ctx.newPage();
   await open(page, linkTo(healthy(), { t: 100 }));
   await deviceAction(page, NVME, 'Stop answering ATC invalidations');
-  await ready(page);
   await page.getByRole('radio', { name: 'driver-only' }).click();
   await ready(page);
   // Go to the moment the driver has quarantined the device.

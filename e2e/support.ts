@@ -85,11 +85,15 @@ export async function toEnd(page: Page): Promise<void> {
   await ready(page);
 }
 
-/** Open a device's menu by clicking it and choose an item (following submenus by name). */
+/**
+ * Open a device's menu by clicking it, choose an item (following submenus
+ * by name) and wait for the page to have loaded the scenario it makes.
+ */
 export async function deviceAction(page: Page, bdf: string, ...path: Array<string | RegExp>): Promise<void> {
   await gdev(page, bdf).click();
   const menu = page.getByRole('menu');
   await expect(menu).toBeVisible();
   for (const name of path) await menu.getByRole('menuitem', { name }).click();
   await expect(menu).toBeHidden();
+  await ready(page);
 }

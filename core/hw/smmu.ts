@@ -79,10 +79,9 @@ export interface AtcReq {
  */
 export type AtcInvResponder = (w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number) => number;
 /*
- * Set once, when the PCIe layer loads: a field written once stays constant
- * for the compiler, so the call from the consumer loop can be inlined.
+ * Set once, when the PCIe layer loads (without one nothing answers); the
+ * consumer loop reads it once per run, so the call can be inlined there.
  */
-/** Without a PCIe layer nothing answers. */
 const noResponder: AtcInvResponder = () => Number.POSITIVE_INFINITY;
 const HOOKS: { atcInvResponder: AtcInvResponder } = { atcInvResponder: noResponder };
 export function setAtcInvResponder(fn: AtcInvResponder): void { HOOKS.atcInvResponder = fn; }
