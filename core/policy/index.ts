@@ -72,7 +72,19 @@ export function isPresetName(s: unknown): s is PresetName {
 
 /** Resolve a preset plus optional flag overrides. */
 export function resolvePolicy(preset: PresetName, overrides: Partial<PolicyFlags> = {}): Policy {
-  const flags: PolicyFlags = { ...PRESETS[preset], ...overrides };
+  const base = PRESETS[preset];
+  const pick = (f: FlagName): boolean => overrides[f] ?? base[f];
+  // One object literal with every flag, rather than a spread of the preset:
+  // every Simulation's flags then share the literal's hidden class, which
+  // the code that reads a flag on every unmap is compiled against (a
+  // spread's result class can be dropped by the garbage collector between
+  // two runs and made anew, and that code would be thrown away).
+  const flags: PolicyFlags = {
+    nestedResetFix: pick('nestedResetFix'), resetResultAware: pick('resetResultAware'),
+    atcTimeoutDetect: pick('atcTimeoutDetect'), coClear: pick('coClear'), retryPerSid: pick('retryPerSid'),
+    coreQuarantine: pick('coreQuarantine'), atsBrokenFence: pick('atsBrokenFence'),
+    probeSkipsPrepare: pick('probeSkipsPrepare'), driverDisablesPciAts: pick('driverDisablesPciAts'),
+  };
   const changed = FLAG_NAMES.filter((f) => flags[f] !== PRESETS[preset][f]);
   const label = changed.length === 0 ? preset : `${preset} (${changed.map((f) => `${flags[f] ? '+' : '-'}${f}`).join(', ')})`;
   return { preset, flags, label };
