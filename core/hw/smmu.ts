@@ -78,13 +78,27 @@ export interface AtcReq {
  * the SMMU, Infinity for never.
  */
 export type AtcInvResponder = (w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number) => number;
+/**
+ * The PCIe layer's table, by StreamID, of the endpoints that answer an ATS
+ * invalidation plainly: after the response time alone (atcInvResponseJitterNs(),
+ * drawn when the request is sent), with nothing cached to purge. For them
+ * the consumer works the answer out itself, as the responder would, without
+ * calling it; a StreamID beyond the table, or marked 0, gets the responder.
+ */
+export type AtcInvQuickTable = (w: HwWorld) => Uint8Array;
 /*
  * Set once, when the PCIe layer loads (without one nothing answers); the
- * consumer loop reads it once per run, so the call can be inlined there.
+ * consumer loop reads them once per run.
  */
 const noResponder: AtcInvResponder = () => Number.POSITIVE_INFINITY;
-const HOOKS: { atcInvResponder: AtcInvResponder } = { atcInvResponder: noResponder };
-export function setAtcInvResponder(fn: AtcInvResponder): void { HOOKS.atcInvResponder = fn; }
+const NO_QUICK = new Uint8Array(0);
+const HOOKS: { atcInvResponder: AtcInvResponder; atcInvQuick: AtcInvQuickTable } = {
+  atcInvResponder: noResponder, atcInvQuick: () => NO_QUICK,
+};
+export function setAtcInvResponder(fn: AtcInvResponder, quick: AtcInvQuickTable): void {
+  HOOKS.atcInvResponder = fn;
+  HOOKS.atcInvQuick = quick;
+}
 
 export interface SmmuStats {
   commandsConsumed: number;
@@ -384,10 +398,21 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   const q = s.cmdq;
   const rdMask = (2 << s.cmdqShift) - 1;
   const idxMask = (1 << s.cmdqShift) - 1;
-  const cost = w.hwcfg.cmdCostNs;
-  const timeout = w.hwcfg.atcInvTimeoutNs;
+  const cfg = w.hwcfg;
+  const cost = cfg.cmdCostNs;
+  const timeout = cfg.atcInvTimeoutNs;
   const out = s.atcOut;
   const respond = HOOKS.atcInvResponder;
+  // Endpoints that answer plainly (AtcInvQuickTable): their completion is
+  // atcInvResponseJitterNs() after the send, worked out here with the
+  // response time and jitter span in locals (the same draw from the same
+  // generator, the same sums in the same order).
+  const quick = HOOKS.atcInvQuick(w);
+  const quickLen = quick.length;
+  const responseNs = +cfg.atcInvResponseNs;
+  const jitterSpan = cfg.atcInvJitterSpan;
+  const jitterInv = +cfg.atcInvJitterInv;
+  const prng = sim.prng;
   // Everything the loop compares against is read into locals once, as
   // plain numbers: module constants and the two limits (which may be
   // infinite) would otherwise be loaded and checked on every command. The
@@ -402,13 +427,6 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   const id0 = s.nextAtcReq;
   let n = 0;
   let stopped = false;
-  // The range of the last ATC_INV decoded: the ATC_INVs of one range
-  // (one per device) carry the same address words.
-  let haveRange = false;
-  let rangeW2 = 0;
-  let rangeW3 = 0;
-  let first = 0;
-  let last = 0;
   while (cons !== prod) {
     const slot = cons & idxMask;
     const base = slot * CMDQ_ENT_WORDS;
@@ -416,25 +434,17 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     const sid = q[base + 1]!;
     if ((w0 & 0xff) !== opAtcInv || sid >= sidLimit) break;
     cons = (cons + 1) & rdMask;
-    const w2 = q[base + 2]!;
-    const w3 = q[base + 3]!;
     const id = id0 + n;
     n++;
-    const ssid = atcInvSsid(w0);
-    const ssv = atcInvSsv(w0);
-    if (!haveRange || w2 !== rangeW2 || w3 !== rangeW3) {
-      haveRange = true;
-      rangeW2 = w2;
-      rangeW3 = w3;
-      first = atcInvFirst(w2, w3);
-      last = atcInvLast(w2, w3);
-    }
     const deadline = now + timeout;
-    const cpl = respond(w, id, sid, ssid, ssv, first, last, now, deadline);
+    // (`+` keeps the responder's answer a plain double like the other arm's.)
+    const cpl = sid < quickLen && quick[sid] === 1
+      ? responseNs + prngBelow(prng, jitterSpan, jitterInv) + now
+      : +respondTo(w, respond, q, base, id, now, deadline);
     if (cpl <= deadline) {
       if (cpl > okMax) okMax = cpl;
     } else {
-      out.failing.push({ id, sid, ssid, ssv, first, last, slot, sentNs: now, deadlineNs: deadline, cplNs: cpl, traceId: -1 });
+      out.failing.push(atcReqAt(q, base, id, slot, now, deadline, cpl, -1));
     }
     if (cons === prod) { stopped = true; break; }
     const next = now + cost;
@@ -452,6 +462,25 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   if (!stopped) return cons;
   if (cons !== prod) kickConsumer(w);
   return -1;
+}
+
+/** The responder's answer to the ATC_INV at `base`, sent at sentNs. */
+function respondTo(w: HwWorld, respond: AtcInvResponder, q: Uint32Array, base: number, id: number, sentNs: number, deadlineNs: number): number {
+  const w0 = q[base]!;
+  const w2 = q[base + 2]!;
+  const w3 = q[base + 3]!;
+  return respond(w, id, q[base + 1]! >>> 0, atcInvSsid(w0), atcInvSsv(w0), atcInvFirst(w2, w3), atcInvLast(w2, w3), sentNs, deadlineNs);
+}
+
+/** The outstanding request for the ATC_INV at `base`. */
+function atcReqAt(q: Uint32Array, base: number, id: number, slot: number, sentNs: number, deadlineNs: number, cplNs: number, traceId: number): AtcReq {
+  const w0 = q[base]!;
+  const w2 = q[base + 2]!;
+  const w3 = q[base + 3]!;
+  return {
+    id, sid: q[base + 1]! >>> 0, ssid: atcInvSsid(w0), ssv: atcInvSsv(w0), first: atcInvFirst(w2, w3), last: atcInvLast(w2, w3),
+    slot, sentNs, deadlineNs, cplNs, traceId,
+  };
 }
 
 /** Reserved fields or out-of-range operands make a command illegal (CERROR_ILL). */
@@ -490,24 +519,16 @@ function atcInvLast(w2: number, w3: number): number {
  */
 function sendAtcInv(w: HwWorld, slot: number, base: number): void {
   const s = w.smmu;
-  const q = s.cmdq;
-  const w0 = q[base]!;
-  const w2 = q[base + 2]!;
-  const w3 = q[base + 3]!;
-  const first = atcInvFirst(w2, w3);
-  const last = atcInvLast(w2, w3);
-  const id = s.nextAtcReq++;
-  const sid = q[base + 1]! >>> 0;
-  const ssid = atcInvSsid(w0);
-  const ssv = atcInvSsv(w0);
-  const deadline = w.s.nowNs + w.hwcfg.atcInvTimeoutNs;
+  const now = w.s.nowNs;
+  const deadline = now + w.hwcfg.atcInvTimeoutNs;
   const out = s.atcOut;
-  const all = last === Number.MAX_SAFE_INTEGER;
-  const traceId = emit(w, 'atc.inv.send', { req: id, sid, ssid, all, first, last: all ? -1 : last });
-  const cpl = HOOKS.atcInvResponder(w, id, sid, ssid, ssv, first, last, w.s.nowNs, deadline);
+  const req = atcReqAt(s.cmdq, base, s.nextAtcReq++, slot, now, deadline, Number.POSITIVE_INFINITY, -1);
+  const all = req.last === Number.MAX_SAFE_INTEGER;
+  req.traceId = emit(w, 'atc.inv.send', { req: req.id, sid: req.sid, ssid: req.ssid, all, first: req.first, last: all ? -1 : req.last });
+  const cpl = HOOKS.atcInvResponder(w, req.id, req.sid, req.ssid, req.ssv, req.first, req.last, now, deadline);
+  req.cplNs = cpl;
   const ok = cpl <= deadline;
   if (ok && cpl > out.okMaxCplNs) out.okMaxCplNs = cpl;
-  const req: AtcReq = { id, sid, ssid, ssv, first, last, slot, sentNs: w.s.nowNs, deadlineNs: deadline, cplNs: cpl, traceId };
   if (!ok) out.failing.push(req);
   if (w.traceOn) out.traced.push(req);
 }

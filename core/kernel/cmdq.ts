@@ -29,6 +29,7 @@ import { hashx, smmuLog, smmuLogRatelimited, ratelimitOk, warnOn } from './print
 import { atsBrokenLock, EIO, ETIMEDOUT, masterOf } from './util.ts';
 import { iommu_report_device_broken } from './iommu-report.ts';
 import type { Inv, KWorld } from './state.ts';
+import { setAtsEnable } from '../pci/endpoint.ts';
 
 /** arm_smmu_cmdq_build_sync_cmd() with CS = SEV and no MSI: the same four words every time. */
 const CMD_SYNC_SEV_WORDS: readonly number[] = encodeCmd(makeCmdSync(CMDQ_SYNC_0_CS_SEV));
@@ -549,7 +550,7 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         if (w.kcfg.flags.driverDisablesPciAts && m.atsEnabled) {
           // The reviewer's design: the driver turns ATS off at the endpoint itself.
           const ep = w.pci.endpoints[m.bdf];
-          if (ep) ep.atsEnabled = false;
+          if (ep) setAtsEnable(w, ep, false);
           m.atsEnabled = false;
           note(w, 'ats.disable', { bdf: m.bdf, why: 'pci_disable_ats() in the driver quarantine' });
         }

@@ -18,6 +18,7 @@ import { batchAdd, batchFlushFrame, batchReset, batchSubmit, freeBatch, issueCmd
 import { defineKernelFns, unlock } from './sched.ts';
 import { call, fnId, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
 import { atsBrokenLock, masterOf } from './util.ts';
+import { setAtsEnable } from '../pci/endpoint.ts';
 import { BLOCKED_DOMAIN, type Inv, type KDomain, type KMaster, type KWorld } from './state.ts';
 
 /* ------------------------------------------------------------- helpers */
@@ -164,7 +165,7 @@ function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
       case 3:
         if (f.newAts && !f.oldAts) {
           // arm_smmu_enable_ats(): the STE has EATS, now enable ATS at the endpoint.
-          ep.atsEnabled = true;
+          setAtsEnable(w, ep, true);
           m.atsEnabled = true;
           note(w, 'ats.enable', { bdf: f.bdf });
           f.pc = 5;
@@ -177,7 +178,7 @@ function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
         }
         if (!f.newAts && f.oldAts) {
           // arm_smmu_disable_ats(): disable at the endpoint, then invalidate its ATC.
-          ep.atsEnabled = false;
+          setAtsEnable(w, ep, false);
           m.atsEnabled = false;
           note(w, 'ats.disable', { bdf: f.bdf });
           f.pc = 4;
@@ -508,8 +509,7 @@ export function probeMaster(w: KWorld, m: KMaster, dom: string | null): void {
   for (const sid of m.sids) writeSteMemory(w, sid, buildSte(w, m, dom ?? BLOCKED_DOMAIN, ats));
   m.domain = dom ?? BLOCKED_DOMAIN;
   m.atsEnabled = ats;
-  const ep = w.pci.endpoints[m.bdf]!;
-  ep.atsEnabled = ats;
+  setAtsEnable(w, w.pci.endpoints[m.bdf]!, ats);
 }
 
 /** STE.EATS of each SID of a device, as the stream table holds it (0 when absent). */

@@ -8,6 +8,7 @@
 import { emit } from '../sim/context.ts';
 import { BLOCKED_SEVERITY } from '../machines/groupDevice.machine.ts';
 import { PTE_INVALID, pageAlloc, pageFree, pgtableOf } from '../pci/memory.ts';
+import { endpointRemoved } from '../pci/endpoint.ts';
 import { errnoString } from '../scenario/types.ts';
 import { attachDevFrame, domainInvRangeFrame, removeDevPasidFrame, setDevPasidFrame } from './driver.ts';
 import { defineKernelFns, unlock } from './sched.ts';
@@ -414,7 +415,7 @@ function iommu_release_device(w: KWorld, t: Task, f: Frame): Yield {
         recordCall(w, f.startNs, 'iommu_release_device', [f.bdf], ENODEV);
         return ret(ENODEV);
       }
-      ep.present = false;
+      endpointRemoved(w, ep);
       emit(w, 'device.gone', { bdf: f.bdf });
       f.gid = g.group;
       f.pc = 1;

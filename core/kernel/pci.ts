@@ -6,7 +6,7 @@
  * quirk nests an FLR and then waits for firmware.
  */
 import { emit } from '../sim/context.ts';
-import { endpointResetEffect } from '../pci/endpoint.ts';
+import { endpointResetEffect, setEndpointResetting } from '../pci/endpoint.ts';
 import { QUIRK_FIRMWARE_WAIT_US } from '../scenario/types.ts';
 import { defineKernelFns, unlock } from './sched.ts';
 import { call, frame, lock, ret, sleep, type Frame, type Task, type Yield } from './task.ts';
@@ -71,11 +71,11 @@ function physicalReset(w: KWorld, f: Frame, result: number): Yield | null {
   const ep = w.pci.endpoints[f.bdf]!;
   if (f.resetPhase === undefined) {
     f.resetPhase = 1;
-    ep.resetting = true;
+    setEndpointResetting(w, ep, true);
     emit(w, 'reset.begin', { bdf: f.bdf, durationUs: f.durNs / 1000 });
     return sleep(f.durNs);
   }
-  ep.resetting = false;
+  setEndpointResetting(w, ep, false);
   if (result === 0) endpointResetEffect(w, ep);
   emit(w, 'reset.end', { bdf: f.bdf, result });
   return null;

@@ -7,7 +7,7 @@
  * page that was freed and reused by someone else is memory corruption — the
  * harm the quarantine series exists to prevent.
  */
-import { emit, note, type SimCtx } from '../sim/context.ts';
+import { emit, note } from '../sim/context.ts';
 import {
   atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, setAtcInvResponder, translateUntranslated,
   type HwWorld,
@@ -55,6 +55,14 @@ export interface PciState {
   nextPurgeNs: number;
   /** Endpoints with pending purges. */
   purging: string[];
+  /**
+   * By StreamID: 1 when the endpoint would answer an ATS Invalidate Request
+   * in the plain way (present, not resetting, responsive, ATS enabled) with
+   * nothing cached to purge, so its completion time is the response time
+   * alone. Kept by refreshAtcInvQuick() on every change of those fields; the
+   * SMMU's consumer answers such requests without calling the endpoint.
+   */
+  atcInvQuick: Uint8Array;
 }
 
 export interface PciStats { staleAtcWrites: number; corruptedPages: number }
@@ -73,8 +81,44 @@ export function pciInit(devs: Array<{ bdf: string; sids: number[]; ats: boolean;
     for (const s of d.sids) sidToBdf[s] = d.bdf;
   }
   const sidToEp: Record<number, Endpoint> = {};
-  for (const [sid, bdf] of Object.entries(sidToBdf)) sidToEp[Number(sid)] = endpoints[bdf]!;
-  return { endpoints, sidToBdf, sidToEp, nextPurgeNs: Number.POSITIVE_INFINITY, purging: [] };
+  let maxSid = 0;
+  for (const [sid, bdf] of Object.entries(sidToBdf)) {
+    sidToEp[Number(sid)] = endpoints[bdf]!;
+    if (Number(sid) > maxSid) maxSid = Number(sid);
+  }
+  // Every endpoint starts with ATS disabled: none answers the quick way yet.
+  const atcInvQuick = new Uint8Array(maxSid + 1);
+  return { endpoints, sidToBdf, sidToEp, nextPurgeNs: Number.POSITIVE_INFINITY, purging: [], atcInvQuick };
+}
+
+/** Does this endpoint answer an ATS Invalidate Request the plain way, with nothing to purge? */
+export function answersAtcInvQuick(ep: Endpoint): boolean {
+  return ep.present && !ep.resetting && ep.mode === 'ok' && ep.atsEnabled && ep.atc.length === 0;
+}
+
+/** Bring PciState.atcInvQuick up to date for an endpoint whose state changed. */
+function refreshAtcInvQuick(w: PciWorld, ep: Endpoint): void {
+  const v = answersAtcInvQuick(ep) ? 1 : 0;
+  const quick = w.pci.atcInvQuick;
+  for (const sid of ep.sids) quick[sid] = v;
+}
+
+/** The ATS Control register's Enable bit (pci_enable_ats() / pci_disable_ats()). */
+export function setAtsEnable(w: PciWorld, ep: Endpoint, on: boolean): void {
+  ep.atsEnabled = on;
+  refreshAtcInvQuick(w, ep);
+}
+
+/** The function is gone from the bus (surprise removal or unplug). */
+export function endpointRemoved(w: PciWorld, ep: Endpoint): void {
+  ep.present = false;
+  refreshAtcInvQuick(w, ep);
+}
+
+/** Start or end of a reset: in between the function ignores invalidations. */
+export function setEndpointResetting(w: PciWorld, ep: Endpoint, on: boolean): void {
+  ep.resetting = on;
+  refreshAtcInvQuick(w, ep);
 }
 
 /** A purge of ATC entries the endpoint performs when it completes an invalidation. */
@@ -149,7 +193,7 @@ function respondAtcInvAny(w: PciWorld, ep: Endpoint | undefined, reqId: number, 
   return at;
 }
 
-setAtcInvResponder(respondAtcInv);
+setAtcInvResponder(respondAtcInv, (w) => (w as PciWorld).pci.atcInvQuick);
 
 /**
  * Apply every purge whose completion time has come (called before each
@@ -176,6 +220,7 @@ export function settlePurges(w: PciWorld): void {
         const before = ep.atc.length;
         ep.atc = ep.atc.filter((e) => !(e.ipfn >= p.first && e.ipfn <= p.last && (!p.ssv || e.ssid === p.ssid)));
         removed = before - ep.atc.length;
+        if (ep.atc.length === 0) refreshAtcInvQuick(w, ep);
       }
       if (w.traceOn) emit(w, p.late ? 'atc.inv.late' : 'atc.purge', { bdf: ep.bdf, req: p.req, removed, atNs: p.atNs });
     }
@@ -189,6 +234,7 @@ export function settlePurges(w: PciWorld): void {
 export function setFault(w: PciWorld, ep: Endpoint, kind: 'atc-unresponsive' | 'atc-slow' | 'atc-recover', latencyNs = 0): void {
   ep.mode = kind === 'atc-unresponsive' ? 'unresponsive' : kind === 'atc-slow' ? 'slow' : 'ok';
   ep.slowNs = kind === 'atc-slow' ? latencyNs : 0;
+  refreshAtcInvQuick(w, ep);
   emit(w, 'fault.inject', { bdf: ep.bdf, kind, latencyUs: latencyNs / 1000 });
 }
 
@@ -215,6 +261,7 @@ export function doDma(w: PciWorld, ep: Endpoint, iova: number, write: boolean, s
       if (tr.ok) {
         entry = { ssid, ipfn, pfn: tr.pfn, write, gen: m.gen[tr.pfn]!, ttb: tr.ttb };
         ep.atc.push(entry);
+        if (ep.atc.length === 1) refreshAtcInvQuick(w, ep);
         note(w, 'atc.fill', { bdf: ep.bdf, ssid, ipfn, pfn: tr.pfn });
       } else if (!tr.ur) {
         ep.stats.dmaBlocked++;
@@ -261,11 +308,12 @@ export function doDma(w: PciWorld, ep: Endpoint, iova: number, write: boolean, s
 }
 
 /** Effect of a reset that took place: the function's ATC is empty and it answers again. */
-export function endpointResetEffect(w: SimCtx, ep: Endpoint): void {
+export function endpointResetEffect(w: PciWorld, ep: Endpoint): void {
   ep.atc = [];
   ep.purges = [];
   ep.mode = 'ok';
   ep.slowNs = 0;
   ep.atsEnabled = false;
+  refreshAtcInvQuick(w, ep);
   note(w, 'endpoint.reset', { bdf: ep.bdf });
 }

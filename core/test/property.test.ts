@@ -25,6 +25,7 @@ import { Simulation, type RunStatus, type SimResult } from '../engine.ts';
 import type { PolicyFlags } from '../policy/index.ts';
 import type { PolicySpec, Scenario } from '../scenario/types.ts';
 import { resolve } from './support.ts';
+import { answersAtcInvQuick } from '../pci/endpoint.ts';
 import { arbCanonical, arbScenario, CANONICAL_VICTIM, MAX_STEPS, v4SafeTimings } from './gen.ts';
 
 /**
@@ -197,6 +198,35 @@ describe('properties of random scenarios', () => {
         }
       }),
       params(300),
+    );
+  });
+
+  // With the trace off the consumer answers an ATC_INV itself when the
+  // endpoint's entry in PciState.atcInvQuick says it would answer plainly
+  // (2b shows the answer is the same); the table must follow every change
+  // of an endpoint (ATS enable and disable, faults, resets, removal, ATC
+  // fills and purges), after every event of any scenario.
+  it('2c. the table of endpoints that answer ATC invalidations plainly follows the endpoints through every event', () => {
+    fc.assert(
+      fc.property(arbScenario(), fc.constantFrom(...PRESETS, ...FLAG_VARIANTS), (s, v) => {
+        const sim = new Simulation(resolve(s), { policy: v.policy, flags: v.flags, trace: false });
+        const check = (when: string): void => {
+          const pci = sim.world.pci;
+          for (const [sid, ep] of Object.entries(pci.sidToEp)) {
+            const want = answersAtcInvQuick(ep) ? 1 : 0;
+            if (pci.atcInvQuick[Number(sid)] !== want) {
+              fail(`[${v.label}] ${when}: atcInvQuick[${sid}] is ${pci.atcInvQuick[Number(sid)]}, the endpoint ${ep.bdf} says ${want}`, s,
+                { present: ep.present, resetting: ep.resetting, mode: ep.mode, atsEnabled: ep.atsEnabled, atc: ep.atc.length });
+            }
+          }
+        };
+        check('after boot');
+        const limit = sfmTimeLimitNs(s);
+        for (let n = 0; n < MAX_EVENTS && (sim.nextEventNs() ?? Number.POSITIVE_INFINITY) <= limit && sim.step(); n++) {
+          check(`after event ${n} at ${sim.nowNs} ns`);
+        }
+      }),
+      params(200),
     );
   });
 
