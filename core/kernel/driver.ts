@@ -261,6 +261,37 @@ function atcInvWord0(ssid: number): number {
 }
 
 /**
+ * The ATC_INVs an invalidation array gives, ready to copy into a batch:
+ * for entry i, words i*4 .. i*4+3 hold its ATC_INV with a zero range (the
+ * range words are filled in per call), and runEnd[i] is the index after the
+ * run of consecutive ATS entries starting at i (i itself when entry i is
+ * not an ATS one). An array is never changed once a domain holds it (attach
+ * and detach make a new one, and an entry's type, StreamID and SubstreamID
+ * never change), so this is worked out once per array and kept beside it,
+ * outside the simulation state: a restored snapshot's arrays are new
+ * objects and get their own.
+ */
+interface AtsWords { cmds: Uint32Array; runEnd: Int32Array }
+const ATS_WORDS = new WeakMap<Inv[], AtsWords>();
+
+function atsWordsOf(invs: Inv[]): AtsWords {
+  let a = ATS_WORDS.get(invs);
+  if (a !== undefined) return a;
+  const n = invs.length;
+  a = { cmds: new Uint32Array(n * 4), runEnd: new Int32Array(n) };
+  let end = n;
+  for (let i = n - 1; i >= 0; i--) {
+    const e = invs[i]!;
+    if (e.type !== 'ATS') { end = i; a.runEnd[i] = i; continue; }
+    a.runEnd[i] = end;
+    a.cmds[i * 4] = atcInvWord0(e.ssid);
+    a.cmds[i * 4 + 1] = e.id;
+  }
+  ATS_WORDS.set(invs, a);
+  return a;
+}
+
+/**
  * __arm_smmu_domain_inv_range(): one TLBI for the ASID and one ATC_INV per
  * ATS StreamID of the domain's invalidation array, batched, then a CMD_SYNC.
  * ATC_INVs to an ats_broken master are skipped (seed 003 #18).
@@ -302,26 +333,27 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         // The batch's count is kept in a local and written back before anything reads it.
         let num = b.num;
         let atcInvs = b.atcInvs;
+        const ats = fence ? null : atsWordsOf(invs);
         while (i < invs.length) {
-          if (!fence && i !== checkedAt) {
+          if (ats !== null && i !== checkedAt) {
             // The common run (a storm's): ATS entries with no fence to check,
-            // while the batch has room, in a loop of their own.
-            const end = Math.min(invs.length, i + (max - num));
-            const from = i;
-            while (i < end) {
-              const e = invs[i]!;
-              if (e.type !== 'ATS') break;
+            // as many as the batch has room for, copied in as a block
+            // (atsWordsOf()) with the range filled in after.
+            const end = Math.min(ats.runEnd[i]!, i + (max - num));
+            if (end > i) {
               const at = num * 4;
-              c[at] = atcInvWord0(e.ssid);
-              c[at + 1] = e.id;
-              c[at + 2] = atcW2;
-              c[at + 3] = atcW3;
-              added[num] = now;
-              num++;
-              i++;
+              c.set(ats.cmds.subarray(i * 4, end * 4), at);
+              const k = end - i;
+              for (let j = at + 2; j < at + k * 4; j += 4) {
+                c[j] = atcW2;
+                c[j + 1] = atcW3;
+              }
+              added.fill(now, num, num + k);
+              num += k;
+              atcInvs += k;
+              i = end;
+              continue;
             }
-            atcInvs += i - from;
-            if (i !== from) continue;
           }
           const inv = invs[i]!;
           // As in the kernel, ats_broken is checked before arm_smmu_cmdq_batch_add_cmd(),

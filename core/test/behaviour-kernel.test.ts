@@ -20,7 +20,8 @@ import {
   DMESG_TS, NVME, SMMU, atcTimeoutSteps, blockedPath, dev, depthPath, first, lineUs, messages, msgIndex, msgsWith,
   oneGroupScenario, reg, retAt, rets, run, scenario, sharedDomainScenario, simAt, simAtNs, tr, type Run,
 } from './behaviour-support.ts';
-import { device, faultSteps } from './support.ts';
+import { device, faultSteps, resolve } from './support.ts';
+import { Simulation } from '../engine.ts';
 
 const V4_NO_COCLEAR: PolicySpec = { preset: 'v4', coClear: false };
 const V4_NO_FENCE: PolicySpec = { preset: 'v4', atsBrokenFence: false };
@@ -370,6 +371,43 @@ describe('arm_smmu_cmdq_batch_retry(): one ATC_INV per StreamID after -EIO', () 
     const got = writes.map((t) => Array.from(q.subarray((t.d.slot as number) * CMDQ_ENT_WORDS, ((t.d.slot as number) + 1) * CMDQ_ENT_WORDS)));
     const want = [[256, 0], [257, 0], [256, 1], [257, 1]].map(([sid, ssid]) => encodeCmd(makeCmdAtcInv(sid!, ssid!, 0x200000, 2 * 4096)));
     expect(got.sort()).toEqual(want.sort());
+  });
+
+  it('more ATS entries than a batch holds: the ATC_INVs go out in array order over two batches, each as arm_smmu_atc_inv_to_cmd() gives it, before and after the array changes and across a snapshot', () => {
+    // 40 devices with two SIDs each (80 ATC_INVs and a TLBI per unmap, batches of 64);
+    // a 41st device joins the domain at 50 us, so the second unmap walks a new array
+    // (the newcomer's SIDs sort first: every entry after them moves).
+    const bdf = (i: number): string => `0000:${(0x10 + (i >> 3)).toString(16)}:0${i & 7}.0`;
+    const devs = Array.from({ length: 41 }, (_, i) => dev(bdf(i), i < 40 ? [0x200 + 2 * i, 0x201 + 2 * i] : [0x100, 0x101]));
+    const s = sharedDomainScenario(devs, [
+      { at: 0, op: 'map', domain: 'dma0', iova: '0x200000', pages: 1 },
+      { at: 10, op: 'unmap', domain: 'dma0', iova: '0x200000', pages: 1 },
+      { at: 50, op: 'attach', group: 40, domain: 'dma0' },
+      { at: 100, op: 'map', domain: 'dma0', iova: '0x300000', pages: 1 },
+      { at: 110, op: 'unmap', domain: 'dma0', iova: '0x300000', pages: 1 },
+    ], { smmu: { cmdqLog2Size: 10 } });
+    s.groups![40]!.domain = null;
+    const atcInvWords = (sim: Simulation, fromUs: number): number[][] => {
+      const q = sim.world.smmu.cmdq;
+      return tr(sim, 'cmdq.write', (d) => d.op === 'ATC_INV').filter((t) => t.t >= fromUs * 1000)
+        .map((t) => Array.from(q.subarray((t.d.slot as number) * CMDQ_ENT_WORDS, ((t.d.slot as number) + 1) * CMDQ_ENT_WORDS)));
+    };
+    const sids = Array.from({ length: 80 }, (_, i) => 0x200 + i);
+    const first = simAt(s, 'v4', 40);
+    expect(atcInvWords(first, 10)).toEqual(sids.map((sid) => encodeCmd(makeCmdAtcInv(sid, 0, 0x200000, 4096))));
+    const second = simAt(s, 'v4', 140);
+    expect(atcInvWords(second, 110)).toEqual([0x100, 0x101, ...sids].map((sid) => encodeCmd(makeCmdAtcInv(sid, 0, 0x300000, 4096))));
+    // Trace off, through a snapshot taken between the two unmaps: the ring ends as in one straight run.
+    const straight = new Simulation(resolve(s), { policy: 'v4', trace: false });
+    straight.runUntil(140_000);
+    const restored = new Simulation(resolve(s), { policy: 'v4', trace: false });
+    restored.runUntil(60_000);
+    const snap = restored.snapshot();
+    restored.runUntil(140_000);
+    restored.restore(snap);
+    restored.runUntil(140_000);
+    expect(Array.from(restored.world.smmu.cmdq)).toEqual(Array.from(second.world.smmu.cmdq));
+    expect(Array.from(straight.world.smmu.cmdq)).toEqual(Array.from(second.world.smmu.cmdq));
   });
 
   it('is not used upstream: the batch fails, nothing is retried or quarantined', () => {
