@@ -405,14 +405,21 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   const respond = HOOKS.atcInvResponder;
   // Endpoints that answer plainly (AtcInvQuickTable): their completion is
   // atcInvResponseJitterNs() after the send, worked out here with the
-  // response time and jitter span in locals (the same draw from the same
-  // generator, the same sums in the same order).
+  // response time, the jitter span and the generator's state in locals:
+  // prngNext()'s sfc32 step and prngBelow()'s reduction, written out, give
+  // the same draw from the same state, and the sums are made in the same
+  // order. The state goes back to the generator around every call of the
+  // responder (which may draw too) and at the end.
   const quick = HOOKS.atcInvQuick(w);
   const quickLen = quick.length;
   const responseNs = +cfg.atcInvResponseNs;
-  const jitterSpan = cfg.atcInvJitterSpan;
+  const jitterSpan = +cfg.atcInvJitterSpan;
   const jitterInv = +cfg.atcInvJitterInv;
   const prng = sim.prng;
+  let ra = prng.a | 0;
+  let rb = prng.b | 0;
+  let rc = prng.c | 0;
+  let rd = prng.d | 0;
   // Everything the loop compares against is read into locals once, as
   // plain numbers: module constants and the two limits (which may be
   // infinite) would otherwise be loaded and checked on every command. The
@@ -429,7 +436,8 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   let stopped = false;
   while (cons !== prod) {
     const slot = cons & idxMask;
-    const base = slot * CMDQ_ENT_WORDS;
+    // slot * CMDQ_ENT_WORDS (4) as a shift: a 32-bit result with no overflow check.
+    const base = slot << 2;
     const w0 = q[base]!;
     const sid = q[base + 1]!;
     if ((w0 & 0xff) !== opAtcInv || sid >= sidLimit) break;
@@ -437,10 +445,24 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     const id = id0 + n;
     n++;
     const deadline = now + timeout;
-    // (`+` keeps the responder's answer a plain double like the other arm's.)
-    const cpl = sid < quickLen && quick[sid] === 1
-      ? responseNs + prngBelow(prng, jitterSpan, jitterInv) + now
-      : +respondTo(w, respond, q, base, id, now, deadline);
+    let cpl: number;
+    if (sid < quickLen && quick[sid] === 1) {
+      const t = (((ra + rb) | 0) + rd) | 0;
+      rd = (rd + 1) | 0;
+      ra = rb ^ (rb >>> 9);
+      rb = (rc + (rc << 3)) | 0;
+      rc = (((rc << 21) | (rc >>> 11)) + t) | 0;
+      const x = t >>> 0;
+      let r = x - Math.floor(x * jitterInv) * jitterSpan;
+      if (r < 0) r += jitterSpan;
+      else if (r >= jitterSpan) r -= jitterSpan;
+      cpl = responseNs + r + now;
+    } else {
+      prng.a = ra; prng.b = rb; prng.c = rc; prng.d = rd;
+      // (`+` keeps the responder's answer a plain double like the other arm's.)
+      cpl = +respondTo(w, respond, q, base, id, now, deadline);
+      ra = prng.a | 0; rb = prng.b | 0; rc = prng.c | 0; rd = prng.d | 0;
+    }
     if (cpl <= deadline) {
       if (cpl > okMax) okMax = cpl;
     } else {
@@ -452,6 +474,7 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     now = next;
   }
   sim.nowNs = now;
+  prng.a = ra; prng.b = rb; prng.c = rc; prng.d = rd;
   out.okMaxCplNs = okMax;
   if (n > 0) {
     s.nextAtcReq = id0 + n;

@@ -25,7 +25,7 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
   const id = w.k.nextTask++;
   if (!(f.startNs >= 0)) f.startNs = w.s.nowNs;
   const t: Task = {
-    id, pid: context === 'hardirq' ? 0 : 100 + id, name, context, stack: [f], rv: 0, wait: null, token: 0,
+    id, pid: context === 'hardirq' ? 0 : 100 + id, name, context, stack: [f], ids: [f.id ?? fnId(f.fn)], rv: 0, wait: null, token: 0,
     cause: w.s.cause, held: [], startNs: w.s.nowNs,
   };
   w.k.tasks.push(t);
@@ -72,24 +72,30 @@ function removeTask(w: KWorld, id: number): void {
 export function runTask(w: KWorld, t: Task): void {
   w.s.cause = t.cause;
   let n = 0;
-  while (t.stack.length > 0) {
+  const stack = t.stack;
+  const ids = t.ids;
+  while (stack.length > 0) {
     if (++n > MAX_STEPS_PER_RUN) {
-      w.out.violations.push({ t: w.s.nowNs, invariant: 'task-progress', message: `task ${t.name} made no progress in ${MAX_STEPS_PER_RUN} steps (in ${t.stack[t.stack.length - 1]!.fn})`, traceId: w.s.cause });
-      t.stack = [];
+      w.out.violations.push({ t: w.s.nowNs, invariant: 'task-progress', message: `task ${t.name} made no progress in ${MAX_STEPS_PER_RUN} steps (in ${stack[stack.length - 1]!.fn})`, traceId: w.s.cause });
+      stack.length = 0;
+      ids.length = 0;
       break;
     }
-    const f = t.stack[t.stack.length - 1]!;
-    const fn = TABLE[f.id ?? fnId(f.fn)];
+    const top = stack.length - 1;
+    const f = stack[top]!;
+    const fn = TABLE[ids[top]!];
     if (!fn) throw new Error(`kernel model: no function ${f.fn}`);
     const y = fn(w, t, f);
     switch (y.y) {
       case 'ret':
-        t.stack.pop();
+        stack.pop();
+        ids.pop();
         t.rv = y.v;
         continue;
       case 'call':
         if (!(y.f.startNs >= 0)) y.f.startNs = w.s.nowNs;
-        t.stack.push(y.f);
+        stack.push(y.f);
+        ids.push(y.id);
         continue;
       case 'sleep': {
         const tok = ++t.token;
@@ -108,7 +114,8 @@ export function runTask(w: KWorld, t: Task): void {
         }
         if (l.owner === t.id) {
           w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-recursion', message: `${t.name} takes ${y.lock} twice (deadlock in the kernel)`, traceId: w.s.cause });
-          t.stack = [];
+          stack.length = 0;
+          ids.length = 0;
           break;
         }
         l.waiters.push(t.id);

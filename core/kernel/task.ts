@@ -35,6 +35,12 @@ export interface Task {
   name: string;
   context: 'task' | 'hardirq' | 'kworker';
   stack: Frame[];
+  /**
+   * The function-table index of each frame on the stack (fnId of its fn),
+   * kept beside it: the scheduler reads this plain array of numbers rather
+   * than a field of frames of many shapes.
+   */
+  ids: number[];
   /** Return value of the last callee or wait. */
   rv: number;
   wait: Wait | null;
@@ -50,7 +56,7 @@ export interface LockState { owner: number | null; waiters: number[]; kind: 'mut
 
 export type Yield =
   | { y: 'ret'; v: number }
-  | { y: 'call'; f: Frame }
+  | { y: 'call'; f: Frame; id: number }
   | { y: 'sleep'; ns: number }
   | { y: 'lock'; lock: string }
   | { y: 'poll'; cond: PollCond; timeoutNs: number };
@@ -61,9 +67,9 @@ export type Yield =
  * than a new allocation per step.
  */
 const RET: { y: 'ret'; v: number } = { y: 'ret', v: 0 };
-const CALL: { y: 'call'; f: Frame } = { y: 'call', f: { fn: '', pc: 0 } };
+const CALL: { y: 'call'; f: Frame; id: number } = { y: 'call', f: { fn: '', pc: 0 }, id: 0 };
 export const ret = (v = 0): Yield => { RET.v = v; return RET; };
-export const call = (f: Frame): Yield => { CALL.f = f; return CALL; };
+export const call = (f: Frame): Yield => { CALL.f = f; CALL.id = f.id ?? fnId(f.fn); return CALL; };
 export const sleep = (ns: number): Yield => ({ y: 'sleep', ns });
 export const lock = (name: string): Yield => ({ y: 'lock', lock: name });
 export const poll = (cond: PollCond, timeoutNs: number): Yield => ({ y: 'poll', cond, timeoutNs });
