@@ -149,7 +149,7 @@ export class Simulation {
       w.s.nowNs = e.t;
       w.s.steps++;
       settlePurges(w);
-      w.s.cause = e.ev.cause ?? -1;
+      w.s.cause = e.cause;
       dispatch(w, e.ev, this.steps, this.iovas);
     }
     checkPollers(w);

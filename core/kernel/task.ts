@@ -63,8 +63,9 @@ export type Yield =
 
 /*
  * The scheduler consumes a step function's Yield before any other step
- * function runs, so the two most frequent kinds are reused objects rather
- * than a new allocation per step.
+ * function runs, so the most frequent kinds are reused objects rather than
+ * a new allocation per step (a poll's condition is its own object: the
+ * waiting task keeps it).
  */
 const RET: { y: 'ret'; v: number } = { y: 'ret', v: 0 };
 const CALL: { y: 'call'; f: Frame; id: number } = { y: 'call', f: { fn: '', pc: 0 }, id: 0 };
@@ -72,7 +73,8 @@ export const ret = (v = 0): Yield => { RET.v = v; return RET; };
 export const call = (f: Frame): Yield => { CALL.f = f; CALL.id = f.id ?? fnId(f.fn); return CALL; };
 export const sleep = (ns: number): Yield => ({ y: 'sleep', ns });
 export const lock = (name: string): Yield => ({ y: 'lock', lock: name });
-export const poll = (cond: PollCond, timeoutNs: number): Yield => ({ y: 'poll', cond, timeoutNs });
+const POLL: { y: 'poll'; cond: PollCond; timeoutNs: number } = { y: 'poll', cond: { type: 'cmdq_space', need: 0 }, timeoutNs: 0 };
+export const poll = (cond: PollCond, timeoutNs: number): Yield => { POLL.cond = cond; POLL.timeoutNs = timeoutNs; return POLL; };
 
 /**
  * Build a frame for kernel function `fn` from a fresh object literal of its

@@ -171,8 +171,7 @@ export function nextDueNs(c: SimCtx): number {
  * `cancel` takes.
  */
 export function schedule(c: SimCtx, atNs: number, ev: SimEvent, cause = c.s.cause): number {
-  ev.cause = cause;
-  return queuePush(c.s.queue, Math.max(atNs, c.s.nowNs), ev, ev.k === 'step' ? 0 : 1);
+  return queuePush(c.s.queue, Math.max(atNs, c.s.nowNs), ev, ev.k === 'step' ? 0 : 1, cause);
 }
 
 /** Cancel a scheduled event (a timer whose wait ended early). */

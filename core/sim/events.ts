@@ -1,8 +1,8 @@
 /**
- * Every kind of event the queue carries. Events are plain data; `cause` is
- * the trace id that scheduled them.
+ * Every kind of event the queue carries. Events are plain data; the trace
+ * id that scheduled one is kept in its queue entry (QEntry.cause).
  */
-export type SimEvent = { cause?: number } & (
+export type SimEvent = (
   | { k: 'step'; index: number; injected: boolean }
   | { k: 'task.resume'; task: number; token: number; ret: number }
   | { k: 'task.timeout'; task: number; token: number }

@@ -11,6 +11,8 @@ export interface QEntry<E> {
   pri: number;
   seq: number;
   ev: E;
+  /** The trace id that scheduled the event (-1: none). */
+  cause: number;
   /** Cancelled: skipped when it reaches the top. */
   dead: boolean;
 }
@@ -28,9 +30,9 @@ function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
   return x.t < y.t || (x.t === y.t && (x.pri < y.pri || (x.pri === y.pri && x.seq < y.seq)));
 }
 
-export function queuePush<E>(q: QueueState<E>, t: number, ev: E, pri = 1): number {
+export function queuePush<E>(q: QueueState<E>, t: number, ev: E, pri = 1, cause = -1): number {
   const h = q.heap;
-  const e: QEntry<E> = { t, pri, seq: q.seq++, ev, dead: false };
+  const e: QEntry<E> = { t, pri, seq: q.seq++, ev, cause, dead: false };
   h.push(e);
   let i = h.length - 1;
   while (i > 0) {
