@@ -13,18 +13,14 @@ export interface QEntry<E> {
   ev: E;
   /** The trace id that scheduled the event (-1: none). */
   cause: number;
-  /** Cancelled: skipped when it reaches the top. */
-  dead: boolean;
 }
 
 export interface QueueState<E> {
   heap: QEntry<E>[];
   seq: number;
-  /** Number of cancelled entries still in the heap. */
-  dead: number;
 }
 
-export function queueInit<E>(): QueueState<E> { return { heap: [], seq: 0, dead: 0 }; }
+export function queueInit<E>(): QueueState<E> { return { heap: [], seq: 0 }; }
 
 function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
   return x.t < y.t || (x.t === y.t && (x.pri < y.pri || (x.pri === y.pri && x.seq < y.seq)));
@@ -32,39 +28,17 @@ function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
 
 export function queuePush<E>(q: QueueState<E>, t: number, ev: E, pri = 1, cause = -1): number {
   const h = q.heap;
-  const e: QEntry<E> = { t, pri, seq: q.seq++, ev, cause, dead: false };
+  const e: QEntry<E> = { t, pri, seq: q.seq++, ev, cause };
   h.push(e);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    const y = h[p]!;
-    if (!less(e, y)) break;
-    h[i] = y;
-    i = p;
-  }
-  h[i] = e;
+  siftUp(h, h.length - 1);
   return e.seq;
 }
 
 export function queuePeek<E>(q: QueueState<E>): QEntry<E> | undefined {
-  if (q.dead > 0) dropCancelled(q);
   return q.heap[0];
 }
 
-function dropCancelled<E>(q: QueueState<E>): void {
-  const h = q.heap;
-  while (h.length > 0 && h[0]!.dead) {
-    q.dead--;
-    popTop(q);
-  }
-}
-
 export function queuePop<E>(q: QueueState<E>): QEntry<E> | undefined {
-  if (q.dead > 0) dropCancelled(q);
-  return popTop(q);
-}
-
-function popTop<E>(q: QueueState<E>): QEntry<E> | undefined {
   const h = q.heap;
   if (h.length === 0) return undefined;
   const top = h[0]!;
@@ -74,6 +48,18 @@ function popTop<E>(q: QueueState<E>): QEntry<E> | undefined {
     siftDown(h, 0);
   }
   return top;
+}
+
+function siftUp<E>(h: QEntry<E>[], i: number): void {
+  const x = h[i]!;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const y = h[p]!;
+    if (!less(x, y)) break;
+    h[i] = y;
+    i = p;
+  }
+  h[i] = x;
 }
 
 function siftDown<E>(h: QEntry<E>[], i: number): void {
@@ -93,36 +79,29 @@ function siftDown<E>(h: QEntry<E>[], i: number): void {
 
 /**
  * Cancel the event with sequence number `seq` (a timer that is no longer
- * needed): it is marked and skipped when it reaches the top. The live
- * events are few, so finding it is a short scan from the most recent.
+ * needed): it leaves the heap at once, the last entry taking its place and
+ * sifting up or down, so the heap holds only live events (a handful: each
+ * waiting task's timer and what the hardware has pending) and every pop is
+ * short. The order is (t, pri, seq), a total order, so the events pop in
+ * the same order whatever the heap's arrangement. The live events are few,
+ * so finding it is a short scan from the most recent.
  */
 export function queueRemove<E>(q: QueueState<E>, seq: number): void {
   if (seq < 0 || seq >= q.seq) return;
   const h = q.heap;
   for (let i = h.length - 1; i >= 0; i--) {
-    const e = h[i]!;
-    if (e.seq !== seq) continue;
-    if (!e.dead) {
-      e.dead = true;
-      q.dead++;
-      // Timers are mostly cancelled long before they are due (a poll that
-      // ends early): once they make up half the heap, drop them all at once
-      // so the heap stays as small as the live events. Order is (t, pri,
-      // seq), a total order, so the rebuilt heap pops in the same order.
-      if (q.dead >= 32 && q.dead * 2 >= h.length) compact(q);
+    if (h[i]!.seq !== seq) continue;
+    const last = h.pop()!;
+    if (i < h.length) {
+      h[i] = last;
+      if (i > 0 && less(last, h[(i - 1) >> 1]!)) siftUp(h, i);
+      else siftDown(h, i);
     }
     return;
   }
 }
 
-function compact<E>(q: QueueState<E>): void {
-  const live = q.heap.filter((e) => !e.dead);
-  q.dead = 0;
-  q.heap = live;
-  for (let i = (live.length >> 1) - 1; i >= 0; i--) siftDown(live, i);
-}
-
-/** Number of live (not cancelled) entries. */
+/** Number of queued events. */
 export function queueSize<E>(q: QueueState<E>): number {
-  return q.heap.length - q.dead;
+  return q.heap.length;
 }

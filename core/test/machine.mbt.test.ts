@@ -143,7 +143,7 @@ function replay(p: MbtPath, policy: PolicySpec): Set<string> {
 }
 
 function queuedWorkers(sim: Simulation): number {
-  return sim.world.s.queue.heap.filter((e) => !e.dead && e.ev.k === 'work.broken').length;
+  return sim.world.s.queue.heap.filter((e) => e.ev.k === 'work.broken').length;
 }
 
 /** Run every path, collecting failures instead of stopping at the first one. */
