@@ -442,7 +442,7 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     const sid = q[base + 1]!;
     if ((w0 & 0xff) !== opAtcInv || sid >= sidLimit) break;
     cons = (cons + 1) & rdMask;
-    const id = id0 + n;
+    // This request's id is id0 + n - 1 (worked out only where it is needed).
     n++;
     const deadline = now + timeout;
     let cpl: number;
@@ -460,13 +460,13 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     } else {
       prng.a = ra; prng.b = rb; prng.c = rc; prng.d = rd;
       // (`+` keeps the responder's answer a plain double like the other arm's.)
-      cpl = +respondTo(w, respond, q, base, id, now, deadline);
+      cpl = +respondTo(w, respond, q, base, id0 + n - 1, now, deadline);
       ra = prng.a | 0; rb = prng.b | 0; rc = prng.c | 0; rd = prng.d | 0;
     }
     if (cpl <= deadline) {
       if (cpl > okMax) okMax = cpl;
     } else {
-      out.failing.push(atcReqAt(q, base, id, slot, now, deadline, cpl, -1));
+      out.failing.push(atcReqAt(q, base, id0 + n - 1, slot, now, deadline, cpl, -1));
     }
     if (cons === prod) { stopped = true; break; }
     const next = now + cost;

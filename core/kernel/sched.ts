@@ -227,7 +227,9 @@ export function checkPollers(w: KWorld): void {
     t.cause = w.smmu.consCause >= 0 ? w.smmu.consCause : t.cause;
     schedule(w, w.s.nowNs, { k: 'task.resume', task: t.id, token: tok, ret: 0 }, t.cause);
   }
-  pollers.length = keep;
+  // Popped rather than cut with `length =`, which would hand an emptied
+  // list's storage back and make the next poll grow it again.
+  while (pollers.length > keep) pollers.pop();
 }
 
 export function onTaskResume(w: KWorld, taskId: number, token: number, rv: number): void {
