@@ -57,23 +57,30 @@ export interface Violation { t: number; invariant: string; message: string; trac
 /**
  * The kernel API calls made by steps, kept as columns and turned into
  * CallRecords when read. A storm makes a call per map and per unmap, all
- * kept to the end of the run: as columns of numbers and of strings the
- * run already holds, recording one allocates nothing the garbage collector
- * has to carry from one collection to the next. Calls over an address
- * range (iommu_map, iommu_unmap) keep their domain, IOVA and page count
- * and print them as arguments only when read.
+ * kept to the end of the run: the numbers of a call (start time, IOVA,
+ * page count, trace id, return value) go into one growing Float64Array,
+ * which the garbage collector neither scans nor copies, and the strings
+ * the run already holds into two arrays. Calls over an address range
+ * (iommu_map, iommu_unmap) keep their domain, IOVA and page count and
+ * print them as arguments only when read. A return value given as a
+ * string (rare) is kept aside, by call index.
  */
+const CALL_START = 0;
+const CALL_IOVA = 1;
+const CALL_PAGES = 2;
+const CALL_TRACE = 3;
+const CALL_RET = 4;
+const CALL_NUMS = 5;
+
 export class CallLog {
-  private startNs: number[] = [];
+  private n = 0;
+  private nums = new Float64Array(64 * CALL_NUMS);
   private fns: string[] = [];
   /** The arguments as printed, or the domain of a range call. */
   private args: Array<string[] | string> = [];
-  private iovas: number[] = [];
-  private pages: number[] = [];
-  private rets: Array<number | string> = [];
-  private traceIds: number[] = [];
+  private strRets = new Map<number, string>();
 
-  get length(): number { return this.fns.length; }
+  get length(): number { return this.n; }
 
   push(startNs: number, fn: string, args: string[], ret: number | string, traceId: number): void {
     this.add(startNs, fn, args, 0, 0, ret, traceId);
@@ -85,30 +92,45 @@ export class CallLog {
   }
 
   private add(startNs: number, fn: string, args: string[] | string, iova: number, pages: number, ret: number | string, traceId: number): void {
-    this.startNs.push(startNs);
+    const k = this.n;
+    let nums = this.nums;
+    if ((k + 1) * CALL_NUMS > nums.length) {
+      const grown = new Float64Array(nums.length * 2);
+      grown.set(nums);
+      this.nums = nums = grown;
+    }
+    const at = k * CALL_NUMS;
+    nums[at + CALL_START] = startNs;
+    nums[at + CALL_IOVA] = iova;
+    nums[at + CALL_PAGES] = pages;
+    nums[at + CALL_TRACE] = traceId;
+    if (typeof ret === 'string') {
+      nums[at + CALL_RET] = 0;
+      this.strRets.set(k, ret);
+    } else nums[at + CALL_RET] = ret;
     this.fns.push(fn);
     this.args.push(args);
-    this.iovas.push(iova);
-    this.pages.push(pages);
-    this.rets.push(ret);
-    this.traceIds.push(traceId);
+    this.n = k + 1;
   }
 
   /** Drop the calls from index `n` on (a snapshot being restored). */
   truncate(n: number): void {
-    if (n >= this.fns.length) return;
-    for (const col of [this.startNs, this.fns, this.args, this.iovas, this.pages, this.rets, this.traceIds]) col.length = n;
+    if (n >= this.n) return;
+    this.n = n;
+    this.fns.length = n;
+    this.args.length = n;
+    for (const k of [...this.strRets.keys()]) if (k >= n) this.strRets.delete(k);
   }
 
   /** The call at index i (negative: from the end), or undefined. */
   at(i: number): CallRecord | undefined {
-    const k = i < 0 ? this.fns.length + i : i;
-    return k >= 0 && k < this.fns.length ? this.record(k) : undefined;
+    const k = i < 0 ? this.n + i : i;
+    return k >= 0 && k < this.n ? this.record(k) : undefined;
   }
 
   /** The calls from index `from` up to `to` (exclusive; negative: from the end, as Array.slice), as records. */
-  slice(from = 0, to = this.fns.length): CallRecord[] {
-    const n = this.fns.length;
+  slice(from = 0, to = this.n): CallRecord[] {
+    const n = this.n;
     const lo = from < 0 ? Math.max(0, n + from) : Math.min(from, n);
     const hi = to < 0 ? Math.max(0, n + to) : Math.min(to, n);
     const out: CallRecord[] = [];
@@ -119,10 +141,12 @@ export class CallLog {
   [Symbol.iterator](): Iterator<CallRecord> { return this.slice()[Symbol.iterator](); }
 
   private record(k: number): CallRecord {
+    const at = k * CALL_NUMS;
+    const nums = this.nums;
     const a = this.args[k]!;
-    const args = typeof a === 'string' ? [a, hexAddr(this.iovas[k]!), String(this.pages[k])] : a;
-    const r = this.rets[k]!;
-    return { atUs: this.startNs[k]! / 1000, fn: this.fns[k]!, args, ret: typeof r === 'string' ? r : errnoString(r), traceId: this.traceIds[k]! };
+    const args = typeof a === 'string' ? [a, hexAddr(nums[at + CALL_IOVA]!), String(nums[at + CALL_PAGES])] : a;
+    const r = this.strRets.get(k) ?? nums[at + CALL_RET]!;
+    return { atUs: nums[at + CALL_START]! / 1000, fn: this.fns[k]!, args, ret: typeof r === 'string' ? r : errnoString(r), traceId: nums[at + CALL_TRACE]! };
   }
 }
 

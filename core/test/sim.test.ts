@@ -155,19 +155,31 @@ describe('arm_smmu_invs', () => {
 });
 
 type CallOp =
-  | { k: 'call'; fn: string; args: string[]; ret: number }
+  | { k: 'call'; fn: string; args: string[]; ret: number | string }
   | { k: 'range'; dom: string; iova: number; pages: number; ret: number }
   | { k: 'cut'; pick: number };
 
 describe('call log', () => {
   const arbCall: fc.Arbitrary<CallOp> = fc.oneof(
-    fc.record({ k: fc.constant('call' as const), fn: fc.constantFrom('iommu_attach_group', 'pci_dev_reset_iommu_done'), args: fc.array(fc.string(), { maxLength: 3 }), ret: fc.constantFrom(0, -5, -16, -19, -25) }),
+    fc.record({ k: fc.constant('call' as const), fn: fc.constantFrom('iommu_attach_group', 'pci_dev_reset_iommu_done'), args: fc.array(fc.string(), { maxLength: 3 }), ret: fc.constantFrom<number | string>(0, -5, -16, -19, -25, 'true', 'false') }),
     fc.record({ k: fc.constant('range' as const), dom: fc.constantFrom('dma0', 'dma1'), iova: fc.integer({ min: 0, max: 2 ** 48 }), pages: fc.integer({ min: 1, max: 512 }), ret: fc.constantFrom(0, -12, -17) }),
     fc.record({ k: fc.constant('cut' as const), pick: fc.nat() }),
   );
 
+  it('keeps every call of a long run (its numbers\' column grows from room for 64)', () => {
+    const log = new CallLog();
+    for (let i = 0; i < 1000; i++) log.pushRange(i * 1000, 'iommu_unmap', 'dma0', 0x10_0000 + i * 4096, 1 + (i % 3), i % 7 === 0 ? -5 : 0, i);
+    log.push(1_000_000, 'iommu_report_device_broken', ['0000:01:00.0'], 'true', 1000);
+    expect(log.length).toBe(1001);
+    const all = log.slice();
+    all.slice(0, 1000).forEach((c, i) => {
+      expect(c).toEqual({ atUs: i, fn: 'iommu_unmap', args: ['dma0', '0x' + (0x10_0000 + i * 4096).toString(16), String(1 + (i % 3))], ret: i % 7 === 0 ? '-EIO' : '0', traceId: i });
+    });
+    expect(all[1000]).toEqual({ atUs: 1000, fn: 'iommu_report_device_broken', args: ['0000:01:00.0'], ret: 'true', traceId: 1000 });
+  });
+
   it('reads back every call as the record the kernel model made, through cuts (snapshot restores)', () => {
-    fc.assert(fc.property(fc.array(arbCall, { maxLength: 60 }), (ops) => {
+    fc.assert(fc.property(fc.array(arbCall, { maxLength: 300 }), (ops) => {
       const log = new CallLog();
       const want: CallRecord[] = [];
       const errno: Record<number, string> = { 0: '0', [-5]: '-EIO', [-16]: '-EBUSY', [-19]: '-ENODEV', [-25]: '-ENOTTY', [-12]: '-ENOMEM', [-17]: '-17' };
@@ -181,7 +193,7 @@ describe('call log', () => {
         const startNs = i * 1500;
         if (op.k === 'call') {
           log.push(startNs, op.fn, op.args, op.ret, i);
-          want.push({ atUs: startNs / 1000, fn: op.fn, args: op.args, ret: errno[op.ret]!, traceId: i });
+          want.push({ atUs: startNs / 1000, fn: op.fn, args: op.args, ret: typeof op.ret === 'string' ? op.ret : errno[op.ret]!, traceId: i });
         } else {
           log.pushRange(startNs, 'iommu_unmap', op.dom, op.iova, op.pages, op.ret, i);
           want.push({ atUs: startNs / 1000, fn: 'iommu_unmap', args: [op.dom, '0x' + op.iova.toString(16), String(op.pages)], ret: errno[op.ret]!, traceId: i });
