@@ -271,14 +271,22 @@ function atcInvWord0(ssid: number): number {
  * outside the simulation state: a restored snapshot's arrays are new
  * objects and get their own.
  */
-interface AtsWords { cmds: Uint32Array; runEnd: Int32Array }
+interface AtsWords {
+  cmds: Uint32Array;
+  runEnd: Int32Array;
+  /** The last run copied, as a view of cmds (the next unmap of the domain usually copies the same one). */
+  view: Uint32Array;
+  viewFrom: number;
+  viewTo: number;
+}
 const ATS_WORDS = new WeakMap<Inv[], AtsWords>();
 
 function atsWordsOf(invs: Inv[]): AtsWords {
   let a = ATS_WORDS.get(invs);
   if (a !== undefined) return a;
   const n = invs.length;
-  a = { cmds: new Uint32Array(n * 4), runEnd: new Int32Array(n) };
+  const cmds = new Uint32Array(n * 4);
+  a = { cmds, runEnd: new Int32Array(n), view: cmds, viewFrom: 0, viewTo: n };
   let end = n;
   for (let i = n - 1; i >= 0; i--) {
     const e = invs[i]!;
@@ -342,7 +350,12 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
             const end = Math.min(ats.runEnd[i]!, i + (max - num));
             if (end > i) {
               const at = num * 4;
-              c.set(ats.cmds.subarray(i * 4, end * 4), at);
+              if (ats.viewFrom !== i || ats.viewTo !== end) {
+                ats.view = ats.cmds.subarray(i * 4, end * 4);
+                ats.viewFrom = i;
+                ats.viewTo = end;
+              }
+              c.set(ats.view, at);
               const k = end - i;
               for (let j = at + 2; j < at + k * 4; j += 4) {
                 c[j] = atcW2;
