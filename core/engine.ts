@@ -318,7 +318,7 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
     cmdq: { prod: 0, cons: 0, atcSyncTimeouts: new Uint8Array(qsize), bitCause: new Int32Array(qsize).fill(-1) },
     domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: [], nextTask: 1, locks: {},
     ratelimit: {}, stats: { atcInvIssued: 0, gerrorIrqs: 0, quarantines: 0, unquarantines: 0 }, nextAsid: 1, steps: [],
-    pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {}, brokenMasters: 0, batchPool: [],
+    pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {}, brokenMasters: 0, batchPool: [], taskPool: [],
   };
   const w: KWorld = {
     s: simInit(sc.seed),

@@ -24,10 +24,24 @@ const MAX_STEPS_PER_RUN = 200_000;
 export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'] = 'task'): Task {
   const id = w.k.nextTask++;
   if (!(f.startNs >= 0)) f.startNs = w.s.nowNs;
-  const t: Task = {
-    id, pid: context === 'hardirq' ? 0 : 100 + id, name, context, stack: [f], ids: [f.id ?? fnId(f.fn)], rv: 0, wait: null, token: 0,
-    cause: w.s.cause, held: [], startNs: w.s.nowNs,
-  };
+  const fid = f.id ?? fnId(f.fn);
+  const pid = context === 'hardirq' ? 0 : 100 + id;
+  let t = w.k.taskPool.pop();
+  if (t === undefined) {
+    t = { id, pid, name, context, stack: [f], ids: [fid], rv: 0, wait: null, token: 0, cause: w.s.cause, held: [], startNs: w.s.nowNs };
+  } else {
+    t.id = id;
+    t.pid = pid;
+    t.name = name;
+    t.context = context;
+    t.stack.push(f);
+    t.ids.push(fid);
+    t.rv = 0;
+    t.wait = null;
+    t.token = 0;
+    t.cause = w.s.cause;
+    t.startNs = w.s.nowNs;
+  }
   w.k.tasks.push(t);
   t.cause = w.traceOn ? note(w, 'task.start', { task: id, name, context, fn: f.fn }) : -1;
   if (t.cause < 0) t.cause = w.s.cause;
@@ -61,12 +75,14 @@ export function taskOf(w: KWorld, id: number): Task | undefined {
   return i < 0 ? undefined : w.k.tasks[i];
 }
 
-function removeTask(w: KWorld, id: number): void {
+function removeTask(w: KWorld, t: Task): void {
   const ts = w.k.tasks;
-  const i = taskIndex(w, id);
+  const i = taskIndex(w, t.id);
   if (i < 0) return;
   for (let j = i; j < ts.length - 1; j++) ts[j] = ts[j + 1]!;
   ts.pop();
+  // Its stacks are empty; its lock list too (a leak was reported and released above).
+  if (t.stack.length === 0 && t.ids.length === 0 && t.held.length === 0) w.k.taskPool.push(t);
 }
 
 export function runTask(w: KWorld, t: Task): void {
@@ -142,7 +158,7 @@ export function runTask(w: KWorld, t: Task): void {
     w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-leak', message: `${t.name} finished holding ${t.held.join(', ')}`, traceId: w.s.cause });
     for (const h of [...t.held]) unlock(w, t, h);
   }
-  removeTask(w, t.id);
+  removeTask(w, t);
 }
 
 export function unlock(w: KWorld, t: Task, name: string): void {

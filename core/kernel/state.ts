@@ -144,6 +144,13 @@ export interface KernelState {
    * stack; here reuse keeps a storm from allocating one per unmap).
    */
   batchPool: Batch[];
+  /**
+   * Finished tasks, kept for the next spawn (a storm starts and ends a task
+   * per unmap): the object and its stack arrays are reused, with a new id.
+   * Nothing refers to a finished task (waits, events and locks name tasks
+   * by id, and ids are never reused).
+   */
+  taskPool: Task[];
 }
 
 export const BLOCKED_DOMAIN = '__blocked';

@@ -247,3 +247,31 @@ describe('page reuse', () => {
     }));
   });
 });
+
+describe('finished tasks', () => {
+  it('are reused by the next spawn with a new id, name and frames, nothing of the old task left', () => {
+    // Four unmaps, one task each: the first task object serves all four.
+    const s = scenario({
+      groups: [0, 1].map((g) => ({ id: g, domain: `dma${g}`, devices: [{ bdf: `0000:0${g + 1}:00.0`, sids: [256 + g], ats: true, pasid: false, driver: 'nvme' }] })),
+      steps: [0, 1, 2, 3].flatMap((k) => [
+        { at: k * 100, op: 'map' as const, domain: `dma${k % 2}`, iova: '0x10000', pages: 1 },
+        { at: k * 100 + 10, op: 'unmap' as const, domain: `dma${k % 2}`, iova: '0x10000', pages: 1 },
+      ]),
+    });
+    const sim = new Simulation(resolve(s), { trace: false });
+    const seen: Array<{ obj: object; id: number; name: string; fn: string; depth: number; wait: string }> = [];
+    while (sim.step()) {
+      for (const t of sim.world.k.tasks) {
+        if (!seen.some((x) => x.id === t.id)) {
+          seen.push({ obj: t, id: t.id, name: t.name, fn: t.stack[0]!.fn, depth: t.stack.length, wait: t.wait?.kind ?? 'none' });
+        }
+        expect(t.ids.length).toBe(t.stack.length);
+      }
+    }
+    expect(seen.map((x) => [x.id, x.name, x.fn])).toEqual([1, 2, 3, 4].map((id) => [id, `unmap dma${(id - 1) % 2}`, 'iommu_unmap']));
+    expect(seen.every((x) => x.obj === seen[0]!.obj && x.wait === 'poll')).toBe(true);
+    expect(sim.world.k.tasks).toHaveLength(0);
+    expect(sim.world.k.taskPool).toHaveLength(1);
+    expect(sim.result().calls.filter((c) => c.fn === 'iommu_unmap').map((c) => c.ret)).toEqual(['0', '0', '0', '0']);
+  });
+});
