@@ -32,6 +32,7 @@ import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Simulation } from '../core/engine.ts';
 import { validateScenario, formatErrors } from '../core/scenario/validate.ts';
+import type { ResolvedScenario } from '../core/scenario/types.ts';
 import { DEVICES, stormScenario } from './storm-scenario.ts';
 
 interface StormRun { seconds: number; commands: number; events: number; quarantines: number }
@@ -43,13 +44,27 @@ const STORMS = Math.max(1, Number(process.env.BENCH_STORMS ?? 8));
  * before its run: the mean seconds of the runs (the builds not timed), and
  * the counts of the last.
  */
+const SCENARIOS = new Map<string, ResolvedScenario>();
+
+/** The storm's scenario, validated once per size (not in every sample: its garbage is the harness's). */
+function stormOf(rounds: number, cmdqLog2Size: number, faulty: boolean): ResolvedScenario {
+  const key = `${rounds}/${cmdqLog2Size}/${faulty}`;
+  let sc = SCENARIOS.get(key);
+  if (sc === undefined) {
+    const v = validateScenario(stormScenario(rounds, cmdqLog2Size, faulty));
+    if (!v.ok) throw new Error(formatErrors(v.errors));
+    sc = v.scenario;
+    SCENARIOS.set(key, sc);
+  }
+  return sc;
+}
+
 function runStorm(rounds: number, cmdqLog2Size = 8, faulty = false, count = STORMS): StormRun {
-  const v = validateScenario(stormScenario(rounds, cmdqLog2Size, faulty));
-  if (!v.ok) throw new Error(formatErrors(v.errors));
+  const scenario = stormOf(rounds, cmdqLog2Size, faulty);
   let ms = 0;
   let sim: Simulation | null = null;
   for (let i = 0; i < count; i++) {
-    sim = new Simulation(v.scenario, { trace: false });
+    sim = new Simulation(scenario, { trace: false });
     const t0 = performance.now();
     sim.run();
     ms += performance.now() - t0;
@@ -61,10 +76,9 @@ function runStorm(rounds: number, cmdqLog2Size = 8, faulty = false, count = STOR
 
 /** Wall time of each quarter of one storm of `rounds` unmaps (run to the end of each quarter in turn). */
 function stormQuarters(rounds: number): number[] {
-  const v = validateScenario(stormScenario(rounds));
-  if (!v.ok) throw new Error(formatErrors(v.errors));
-  const sim = new Simulation(v.scenario, { trace: false });
-  const steps = v.scenario.steps ?? [];
+  const scenario = stormOf(rounds, 8, false);
+  const sim = new Simulation(scenario, { trace: false });
+  const steps = scenario.steps ?? [];
   const quarters: number[] = [];
   for (let k = 1; k <= 4; k++) {
     const endUs = k === 4 ? Number.POSITIVE_INFINITY : steps[Math.floor((steps.length * k) / 4)]!.at;
