@@ -39,11 +39,6 @@ interface StormRun { seconds: number; commands: number; events: number; quaranti
 
 const STORMS = Math.max(1, Number(process.env.BENCH_STORMS ?? 8));
 
-/**
- * `count` storms of `rounds` unmaps, one after the other, each built just
- * before its run: the mean seconds of the runs (the builds not timed), and
- * the counts of the last.
- */
 const SCENARIOS = new Map<string, ResolvedScenario>();
 
 /** The storm's scenario, validated once per size (not in every sample: its garbage is the harness's). */
@@ -59,6 +54,11 @@ function stormOf(rounds: number, cmdqLog2Size: number, faulty: boolean): Resolve
   return sc;
 }
 
+/**
+ * `count` storms of `rounds` unmaps, one after the other, each built just
+ * before its run: the mean seconds of the runs (the builds not timed), and
+ * the counts of the last (the runs are identical: the same scenario and seed).
+ */
 function runStorm(rounds: number, cmdqLog2Size = 8, faulty = false, count = STORMS): StormRun {
   const scenario = stormOf(rounds, cmdqLog2Size, faulty);
   let ms = 0;

@@ -21,6 +21,11 @@ export function defineKernelFns(fns: Record<string, StepFn>): void {
 
 const MAX_STEPS_PER_RUN = 200_000;
 
+/**
+ * Start a task and run it until it first waits. The task returned may
+ * already have finished, and its object been kept for the next spawn
+ * (KernelState.taskPool): hold on to its id, not to the object.
+ */
 export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'] = 'task'): Task {
   const id = w.k.nextTask++;
   if (!(f.startNs >= 0)) f.startNs = w.s.nowNs;

@@ -193,7 +193,9 @@ function respondAtcInvAny(w: PciWorld, ep: Endpoint | undefined, reqId: number, 
   return at;
 }
 
-setAtcInvResponder(respondAtcInv, (w) => (w as PciWorld).pci.atcInvQuick);
+// (A world without the PCIe layer's state has no endpoint to answer quickly.)
+const NO_ENDPOINTS = new Uint8Array(0);
+setAtcInvResponder(respondAtcInv, (w) => (w as Partial<PciWorld>).pci?.atcInvQuick ?? NO_ENDPOINTS);
 
 /**
  * Apply every purge whose completion time has come (called before each
