@@ -6,7 +6,7 @@
 import { emit, now, outputsInit, schedule, simInit, type Outputs, type SimCtx } from './sim/context.ts';
 import { queuePeek, queuePop } from './sim/queue.ts';
 import { nextDueNs } from './sim/context.ts';
-import { hex32 } from './hw/bits.ts';
+import { hex32 } from './sim/format.ts';
 import {
   ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_GBPA, ARM_SMMU_GERROR, ARM_SMMU_GERRORN,
   ARM_SMMU_IRQ_CTRL, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN,
@@ -14,15 +14,16 @@ import {
 } from './hw/regs.ts';
 import { onConsume, onSyncDeadline, readReg, smmuInit, steL2, writeReg, EVTQ_SHIFT, type HwCfg } from './hw/smmu.ts';
 import { readSte } from './hw/ste.ts';
-import { memInit } from './pci/memory.ts';
+import { memInit } from './hw/memory.ts';
 import { pciInit, settlePurges } from './pci/endpoint.ts';
 import { gdevInitial } from './machines/drive.ts';
 import { isPresetName, resolvePolicy, type Policy, type PolicyFlags, type PresetName } from './policy/index.ts';
-import { SCENARIO_FORMAT, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
+import { SCENARIO_FORMAT, errnoString, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
 import { checkPollers, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
 import { frame, type Frame } from './kernel/task.ts';
 import { probeMaster, steEatsOf } from './kernel/driver.ts';
-import { runStep, stepIovaOf } from './kernel/steps.ts';
+import { runStep, type StepArgs } from './kernel/steps.ts';
+import { parseIova, parseResult } from './scenario/validate.ts';
 import { smmuLog } from './kernel/printk.ts';
 import { BLOCKED_DOMAIN, type KDomain, type KernelState, type KWorld } from './kernel/state.ts';
 import './kernel/cmdq.ts';
@@ -98,8 +99,8 @@ export class Simulation {
   private steps: Step[];
   /** Indices of the scenario's steps in the order they run (time, then file order). */
   private order: number[];
-  /** Each step's IOVA, parsed once. */
-  private iovas: number[];
+  /** Each step's numbers, parsed once. */
+  private args: StepArgs[];
   private status: RunStatus | 'running' = 'running';
 
   constructor(scenario: ResolvedScenario, opts: SimOptions = {}) {
@@ -109,7 +110,7 @@ export class Simulation {
     this.steps = [...scenario.steps];
     this.w = boot(scenario, this.policy, opts.trace ?? true, this.notes);
     this.w.s.runAhead = !(opts.stepwise ?? false);
-    this.iovas = this.steps.map(stepIovaOf);
+    this.args = this.steps.map(stepArgsOf);
     this.order = this.steps.map((_, i) => i).sort((a, b) => this.steps[a]!.at - this.steps[b]!.at || a - b);
     this.w.s.nextStep = 0;
     this.w.s.nextStepNs = this.order.length ? this.steps[this.order[0]!]!.at * 1000 : Number.POSITIVE_INFINITY;
@@ -143,14 +144,14 @@ export class Simulation {
       w.s.steps++;
       settlePurges(w);
       w.s.cause = -1;
-      runStep(w, this.steps[index]!, index, this.iovas[index]!);
+      runStep(w, this.steps[index]!, index, this.args[index]!);
     } else {
       const e = queuePop(w.s.queue)!;
       w.s.nowNs = e.t;
       w.s.steps++;
       settlePurges(w);
       w.s.cause = e.cause;
-      dispatch(w, e.ev, this.steps, this.iovas);
+      dispatch(w, e.ev, this.steps, this.args);
     }
     checkPollers(w);
     checkInvariants(w);
@@ -232,7 +233,7 @@ export class Simulation {
     if (atNs < this.w.s.nowNs) throw new Error(`cannot add a step at ${s.at} µs: the simulation is at ${this.w.s.nowNs / 1000} µs`);
     const index = this.steps.length;
     this.steps.push(s);
-    this.iovas.push(stepIovaOf(s));
+    this.args.push(stepArgsOf(s));
     this.w.k.steps.push(index);
     schedule(this.w, atNs, { k: 'step', index, injected: true }, -1);
     return index;
@@ -266,7 +267,7 @@ export class Simulation {
     out.violations.length = Math.min(out.violations.length, s.lens.violations);
     this.w = { ...structuredClone(s.state), out } as KWorld;
     this.steps.length = s.steps;
-    this.iovas.length = s.steps;
+    this.args.length = s.steps;
     this.status = 'running';
   }
 
@@ -291,6 +292,14 @@ export class Simulation {
   stats(): SimResult['stats'] {
     return statsOf(this.w);
   }
+}
+
+/** A validated step's IOVA and reset result as numbers. */
+function stepArgsOf(s: Step): StepArgs {
+  return {
+    iova: 'iova' in s ? parseIova(s.iova) ?? 0 : 0,
+    result: s.op === 'reset' ? parseResult(s.result ?? 0) ?? 0 : 0,
+  };
 }
 
 /* -------------------------------------------------------------------- boot */
@@ -322,7 +331,7 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
   };
   const w: KWorld = {
     s: simInit(sc.seed),
-    out: outputsInit(),
+    out: outputsInit(errnoString),
     traceOn,
     hwcfg,
     smmu: smmuInit(hwcfg),
@@ -369,11 +378,11 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
 
 /* ---------------------------------------------------------------- dispatch */
 
-function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step[], iovas: number[]): void {
+function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step[], args: StepArgs[]): void {
   switch (ev.k) {
     case 'step': {
       const s = steps[ev.index];
-      if (s) runStep(w, s, ev.index, iovas[ev.index]!);
+      if (s) runStep(w, s, ev.index, args[ev.index]!);
       return;
     }
     case 'task.resume': onTaskResume(w, ev.task, ev.token, ev.ret); return;

@@ -13,7 +13,7 @@ import {
 } from './hw/regs.ts';
 import { readReg, steForTranslation, steL2 } from './hw/smmu.ts';
 import { readCd, readSte, STE_CONFIG_NAMES } from './hw/ste.ts';
-import { PAGE_FREE, PAGE_KERNEL, PTE_INVALID } from './pci/memory.ts';
+import { PAGE_FREE, PAGE_KERNEL, PTE_INVALID } from './hw/memory.ts';
 import { BLOCKED_DOMAIN } from './kernel/state.ts';
 import type { Blocked } from './machines/groupDevice.machine.ts';
 

@@ -50,27 +50,3 @@ export function setField(a: Uint32Array, base: number, f: Field, v: number): voi
   const hm = mask(highWidth);
   a[w + 1] = ((a[w + 1]! & ~hm) | (highVal & hm)) >>> 0;
 }
-
-export function hex32(v: number): string {
-  return '0x' + (v >>> 0).toString(16).padStart(8, '0');
-}
-
-/** dw as "0x%016llx" from its two words. */
-export function hex64(lo: number, hi: number): string {
-  return '0x' + (hi >>> 0).toString(16).padStart(8, '0') + (lo >>> 0).toString(16).padStart(8, '0');
-}
-
-const HEX = new Map<number, string>();
-
-/**
- * An address as the call records print it ("0x10000"). A run maps and
- * unmaps the same few IOVAs over and over, so the strings are kept.
- */
-export function hexAddr(v: number): string {
-  let s = HEX.get(v);
-  if (s === undefined) {
-    s = '0x' + v.toString(16);
-    if (HEX.size < 4096) HEX.set(v, s);
-  }
-  return s;
-}

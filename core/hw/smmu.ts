@@ -13,7 +13,7 @@
  */
 import { cancel, emit, nextDueNs, note, schedule, type SimCtx } from '../sim/context.ts';
 import { prngBelow } from '../sim/prng.ts';
-import { hex32 } from './bits.ts';
+import { hex32 } from '../sim/format.ts';
 import {
   ATC_INV_SIZE_ALL, CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL, CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC,
   CMDQ_OP_PRI_RESP, CMDQ_OP_RESUME, isKnownOpcode, opcodeName,
@@ -33,7 +33,7 @@ import {
   EVT_ID_BAD_STE_CONFIG, EVT_ID_TRANSL_FORBIDDEN, EVT_ID_BAD_ATS_TREQ, EVT_ID_TRANSLATION_FAULT,
 } from './ste.ts';
 import { setField } from './bits.ts';
-import { PTE_INVALID, type MemState } from '../pci/memory.ts';
+import { PTE_INVALID, type MemState } from './memory.ts';
 
 export const SIDSIZE = 16;
 export const SSIDSIZE = 4;

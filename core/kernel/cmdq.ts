@@ -5,7 +5,7 @@
  * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c, seed 003 #12-#24).
  */
 import { emit, note } from '../sim/context.ts';
-import { hex32, hex64 } from '../hw/bits.ts';
+import { hex32, hex64 } from '../sim/format.ts';
 import {
   CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, cmdSid, decodeCmd, encodeCmd, makeCmdCfgiSte,
   makeCmdSync, opcodeName, type Cmd,

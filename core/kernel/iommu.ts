@@ -7,7 +7,7 @@
  */
 import { emit } from '../sim/context.ts';
 import { BLOCKED_SEVERITY } from '../machines/groupDevice.machine.ts';
-import { PTE_INVALID, pageAlloc, pageFree, pgtableOf } from '../pci/memory.ts';
+import { PTE_INVALID, pageAlloc, pageFree, pgtableOf } from '../hw/memory.ts';
 import { endpointRemoved } from '../pci/endpoint.ts';
 import { errnoString } from '../scenario/types.ts';
 import { attachDevFrame, domainInvRangeFrame, removeDevPasidFrame, setDevPasidFrame } from './driver.ts';

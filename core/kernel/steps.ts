@@ -6,7 +6,6 @@ import { emit, note } from '../sim/context.ts';
 import { encodeCmd, OPCODE_BY_NAME, type Cmd } from '../hw/cmd.ts';
 import { injectCmdqAbort, injectSfm } from '../hw/smmu.ts';
 import { doDma, setFault } from '../pci/endpoint.ts';
-import { parseIova, parseResult } from '../scenario/validate.ts';
 import { RESET_DURATION_DEFAULTS_US, type Step } from '../scenario/types.ts';
 import { issueCmdlist } from './cmdq.ts';
 import { iommu_map } from './iommu.ts';
@@ -49,13 +48,16 @@ defineKernelFns({ step_cmd });
 
 const ID_IOMMU_UNMAP = fnId('iommu_unmap');
 
-/** The step's IOVA as a number (0 for ops without one); the engine parses each step once. */
-export function stepIovaOf(s: Step): number {
-  return 'iova' in s ? parseIova(s.iova) ?? 0 : 0;
-}
+/**
+ * A step's numbers as the kernel takes them: its IOVA (0 for ops without
+ * one) and a reset's result as an errno value. The engine parses each step
+ * once, when it is added.
+ */
+export interface StepArgs { iova: number; result: number }
 
-/** Run scenario step `s` now; `iova` is stepIovaOf(s). */
-export function runStep(w: KWorld, s: Step, index: number, iova: number): void {
+/** Run scenario step `s` now, with its parsed numbers `a`. */
+export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
+  const iova = a.iova;
   const at = w.s.nowNs;
   if (w.traceOn) emit(w, 'step', { index, op: s.op, step: s as unknown as Record<string, unknown> });
   switch (s.op) {
@@ -81,7 +83,7 @@ export function runStep(w: KWorld, s: Step, index: number, iova: number): void {
     case 'reset': {
       const method = s.method;
       spawn(w, `reset ${s.device} (${method})`, resetStepFrame({
-        bdf: s.device, method, result: parseResult(s.result ?? 0) ?? 0, probe: s.probe ?? false,
+        bdf: s.device, method, result: a.result, probe: s.probe ?? false,
         durNs: (s.durationUs ?? RESET_DURATION_DEFAULTS_US[method]) * 1000,
       }));
       return;

@@ -3,7 +3,7 @@ import { emit, note } from '../sim/context.ts';
 import { gdevSend } from '../machines/drive.ts';
 import type { GdevEvent, Blocked } from '../machines/groupDevice.machine.ts';
 import { ERRNO, errnoString } from '../scenario/types.ts';
-import { hexAddr } from '../hw/bits.ts';
+import { hexAddr } from '../sim/format.ts';
 import type { KGdev, KGroup, KMaster, KWorld } from './state.ts';
 
 export const EIO = -ERRNO.EIO!;

@@ -12,7 +12,7 @@ import {
   atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, setAtcInvResponder, translateUntranslated,
   type HwWorld,
 } from '../hw/smmu.ts';
-import { PAGE_FREE, type MemState } from './memory.ts';
+import { PAGE_FREE, type MemState } from '../hw/memory.ts';
 
 export type EndpointMode = 'ok' | 'unresponsive' | 'slow';
 

@@ -8,8 +8,7 @@
 import { prngInit, type PrngState } from './prng.ts';
 import { queueInit, queuePeek, queuePush, queueRemove, type QueueState } from './queue.ts';
 import type { SimEvent } from './events.ts';
-import { errnoString } from '../scenario/types.ts';
-import { hexAddr } from '../hw/bits.ts';
+import { hexAddr } from './format.ts';
 
 export interface SimState {
   nowNs: number;
@@ -73,12 +72,18 @@ const CALL_RET = 4;
 const CALL_NUMS = 5;
 
 export class CallLog {
+  /** How a numeric return value is printed (the kernel's errno names). */
+  private readonly formatRet: (rc: number) => string;
   private n = 0;
   private nums = new Float64Array(64 * CALL_NUMS);
   private fns: string[] = [];
   /** The arguments as printed, or the domain of a range call. */
   private args: Array<string[] | string> = [];
   private strRets = new Map<number, string>();
+
+  constructor(formatRet: (rc: number) => string) {
+    this.formatRet = formatRet;
+  }
 
   get length(): number { return this.n; }
 
@@ -146,7 +151,7 @@ export class CallLog {
     const a = this.args[k]!;
     const args = typeof a === 'string' ? [a, hexAddr(nums[at + CALL_IOVA]!), String(nums[at + CALL_PAGES])] : a;
     const r = this.strRets.get(k) ?? nums[at + CALL_RET]!;
-    return { atUs: nums[at + CALL_START]! / 1000, fn: this.fns[k]!, args, ret: typeof r === 'string' ? r : errnoString(r), traceId: nums[at + CALL_TRACE]! };
+    return { atUs: nums[at + CALL_START]! / 1000, fn: this.fns[k]!, args, ret: typeof r === 'string' ? r : this.formatRet(r), traceId: nums[at + CALL_TRACE]! };
   }
 }
 
@@ -168,8 +173,8 @@ export function simInit(seed: number): SimState {
   return { nowNs: 0, queue: queueInit<SimEvent>(), prng: prngInit(seed), cause: -1, steps: 0, nextStep: 0, nextStepNs: Number.POSITIVE_INFINITY, horizonNs: Number.POSITIVE_INFINITY, horizonStrict: false, runAhead: true };
 }
 
-export function outputsInit(): Outputs {
-  return { trace: [], log: [], calls: new CallLog(), violations: [] };
+export function outputsInit(formatRet: (rc: number) => string): Outputs {
+  return { trace: [], log: [], calls: new CallLog(formatRet), violations: [] };
 }
 
 export function now(c: SimCtx): number { return c.s.nowNs; }

@@ -11,7 +11,8 @@ import { prngBelow, prngInit, prngInt, prngNext } from '../sim/prng.ts';
 import { invsAdd, invsRemove } from '../kernel/driver.ts';
 import type { KDomain, KMaster } from '../kernel/state.ts';
 import { CallLog, type CallRecord } from '../sim/context.ts';
-import { memInit, pageAlloc, pageFree } from '../pci/memory.ts';
+import { errnoString } from '../scenario/types.ts';
+import { memInit, pageAlloc, pageFree } from '../hw/memory.ts';
 import { Simulation } from '../engine.ts';
 import { resolve, scenario } from './support.ts';
 
@@ -167,7 +168,7 @@ describe('call log', () => {
   );
 
   it('keeps every call of a long run (its numbers\' column grows from room for 64)', () => {
-    const log = new CallLog();
+    const log = new CallLog(errnoString);
     for (let i = 0; i < 1000; i++) log.pushRange(i * 1000, 'iommu_unmap', 'dma0', 0x10_0000 + i * 4096, 1 + (i % 3), i % 7 === 0 ? -5 : 0, i);
     log.push(1_000_000, 'iommu_report_device_broken', ['0000:01:00.0'], 'true', 1000);
     expect(log.length).toBe(1001);
@@ -180,7 +181,7 @@ describe('call log', () => {
 
   it('reads back every call as the record the kernel model made, through cuts (snapshot restores)', () => {
     fc.assert(fc.property(fc.array(arbCall, { maxLength: 300 }), (ops) => {
-      const log = new CallLog();
+      const log = new CallLog(errnoString);
       const want: CallRecord[] = [];
       const errno: Record<number, string> = { 0: '0', [-5]: '-EIO', [-16]: '-EBUSY', [-19]: '-ENODEV', [-25]: '-ENOTTY', [-12]: '-ENOMEM', [-17]: '-17' };
       ops.forEach((op, i) => {
