@@ -15,7 +15,7 @@ import {
 import { onConsume, onSyncDeadline, readReg, smmuInit, steL2, writeReg, EVTQ_SHIFT, type HwCfg } from './hw/smmu.ts';
 import { readSte } from './hw/ste.ts';
 import { memInit } from './hw/memory.ts';
-import { pciInit, settlePurges } from './pci/endpoint.ts';
+import { PCIE_BUS, pciInit, settlePurges } from './pci/endpoint.ts';
 import { gdevInitial } from './machines/drive.ts';
 import { isPresetName, resolvePolicy, type Policy, type PolicyFlags, type PresetName } from './policy/index.ts';
 import { SCENARIO_FORMAT, errnoString, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
@@ -52,7 +52,7 @@ export interface SimOptions {
 export interface Snapshot {
   nowNs: number;
   events: number;
-  state: Omit<KWorld, 'out'>;
+  state: Omit<KWorld, 'out' | 'bus'>;
   steps: number;
   lens: { trace: number; log: number; calls: number; violations: number };
 }
@@ -250,7 +250,8 @@ export class Simulation {
   }
 
   snapshot(): Snapshot {
-    const { out, ...rest } = this.w;
+    // The outputs are kept once (cut back on restore) and the bus is code, not state.
+    const { out, bus: _bus, ...rest } = this.w;
     return {
       nowNs: this.w.s.nowNs, events: this.w.s.steps, steps: this.steps.length,
       state: structuredClone(rest),
@@ -265,7 +266,7 @@ export class Simulation {
     out.log.length = Math.min(out.log.length, s.lens.log);
     out.calls.truncate(s.lens.calls);
     out.violations.length = Math.min(out.violations.length, s.lens.violations);
-    this.w = { ...structuredClone(s.state), out } as KWorld;
+    this.w = { ...structuredClone(s.state), out, bus: PCIE_BUS } as KWorld;
     this.steps.length = s.steps;
     this.args.length = s.steps;
     this.status = 'running';
@@ -338,6 +339,7 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
     mem: memInit(sc.memory.pages),
     pci: pciInit(devs),
     pciStats: { staleAtcWrites: 0, corruptedPages: 0 },
+    bus: PCIE_BUS,
     kcfg: {
       flags: policy.flags, policyLabel: policy.label, pollTimeoutNs: sc.smmu.pollTimeoutUs * 1000,
       workerLatencyNs: sc.kernel.workerLatencyUs * 1000, batchEntries,

@@ -330,6 +330,28 @@ export function atcInvPageRange(cmd: Cmd): [number, number] {
   return [first, first + 2 ** (cmd.size ?? 0) - 1];
 }
 
+/*
+ * An ATC_INV's fields straight from its words, for the consumer and the
+ * endpoint that answers it (no Cmd object on the invalidation path).
+ */
+
+/** CMDQ_ATC_0_SSID of word 0. */
+export function atcInvSsid(w0: number): number { return (w0 >>> 12) & 0xfffff; }
+/** CMDQ_0_SSV of word 0. */
+export function atcInvSsv(w0: number): boolean { return ((w0 >>> 11) & 1) === 1; }
+
+/** The first 4K page an ATC_INV covers, from words 2 and 3 (0 for the whole ATC). */
+export function atcInvFirst(w2: number, w3: number): number {
+  return (w2 & 0x3f) >= ATC_INV_SIZE_ALL ? 0 : (w2 >>> 12) + w3 * 0x100000;
+}
+
+/** The last 4K page an ATC_INV covers, from words 2 and 3 (MAX_SAFE_INTEGER for the whole ATC). */
+export function atcInvLast(w2: number, w3: number): number {
+  const size = w2 & 0x3f;
+  if (size >= ATC_INV_SIZE_ALL) return Number.MAX_SAFE_INTEGER;
+  return (w2 >>> 12) + w3 * 0x100000 + (size < 31 ? 1 << size : 2 ** size) - 1;
+}
+
 /** One-line human description, e.g. "ATC_INV sid=0x100 ssid=0 addr=0x10000 size=2". */
 export function describeCmd(cmd: Cmd): string {
   const parts = [opcodeName(cmd.op)];

@@ -16,7 +16,7 @@ import { prngBelow } from '../sim/prng.ts';
 import { hex32 } from '../sim/format.ts';
 import {
   ATC_INV_SIZE_ALL, CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL, CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC,
-  CMDQ_OP_PRI_RESP, CMDQ_OP_RESUME, isKnownOpcode, opcodeName,
+  CMDQ_OP_PRI_RESP, CMDQ_OP_RESUME, atcInvFirst, atcInvLast, atcInvSsid, atcInvSsv, isKnownOpcode, opcodeName,
 } from './cmd.ts';
 import {
   ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_CR0ACK, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD,
@@ -73,31 +73,21 @@ export interface AtcReq {
 }
 
 /**
- * How the endpoint that owns a StreamID answers an ATS invalidation sent at
- * sentNs (installed by the PCIe layer): returns when its completion reaches
- * the SMMU, Infinity for never.
+ * What the SMMU reaches across the PCIe fabric, given to it by the layer
+ * that models the endpoints (a part of the world that snapshots leave out:
+ * it holds functions, not state).
  */
-export type AtcInvResponder = (w: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number) => number;
-/**
- * The PCIe layer's table, by StreamID, of the endpoints that answer an ATS
- * invalidation plainly: after the response time alone (atcInvResponseJitterNs(),
- * drawn when the request is sent), with nothing cached to purge. For them
- * the consumer works the answer out itself, as the responder would, without
- * calling it; a StreamID beyond the table, or marked 0, gets the responder.
- */
-export type AtcInvQuickTable = (w: HwWorld) => Uint8Array;
-/*
- * Set once, when the PCIe layer loads (without one nothing answers); the
- * consumer loop reads them once per run.
- */
-const noResponder: AtcInvResponder = () => Number.POSITIVE_INFINITY;
-const NO_QUICK = new Uint8Array(0);
-const HOOKS: { atcInvResponder: AtcInvResponder; atcInvQuick: AtcInvQuickTable } = {
-  atcInvResponder: noResponder, atcInvQuick: () => NO_QUICK,
-};
-export function setAtcInvResponder(fn: AtcInvResponder, quick: AtcInvQuickTable): void {
-  HOOKS.atcInvResponder = fn;
-  HOOKS.atcInvQuick = quick;
+export interface PcieBus {
+  /**
+   * The ATS Invalidate Request for the ATC_INV whose four words start at
+   * q[base], sent at sentNs with request id reqId: returns when the
+   * endpoint's Invalidate Completion reaches the SMMU (Infinity: never).
+   * The endpoint decodes what it needs of the request (its StreamID, and
+   * its range only when it has translations cached).
+   */
+  atcInv(w: HwWorld, q: Uint32Array, base: number, reqId: number, sentNs: number, deadlineNs: number): number;
+  /** The endpoints apply the ATC purges whose completion time has come. */
+  settle(w: HwWorld): void;
 }
 
 export interface SmmuStats {
@@ -146,7 +136,7 @@ export interface SmmuState {
 }
 
 /** The part of the simulation the hardware layer works on. */
-export interface HwWorld extends SimCtx { hwcfg: HwCfg; smmu: SmmuState; mem: MemState }
+export interface HwWorld extends SimCtx { hwcfg: HwCfg; smmu: SmmuState; mem: MemState; bus: PcieBus }
 
 export function smmuInit(cfg: HwCfg): SmmuState {
   const regs = new Uint32Array(REG_FILE_BYTES / 4);
@@ -326,13 +316,11 @@ export function onConsume(w: HwWorld): void {
   else stopAfter = sim.horizonNs;
   const consumer = s.consumer;
   let cons = regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask;
-  // With the trace off, runs of ATC_INVs (a storm's common case) go
-  // through a loop of their own that keeps CONS and the clock in locals;
-  // the loop below then takes every other command, and ATC_INVs only with
-  // the trace on.
-  const fast = !w.traceOn;
   for (;;) {
-    if (fast && !consumer.pendingAbort) {
+    // A run of ATC_INVs (a storm's common case) goes through a loop of its
+    // own that keeps CONS and the clock in locals; this loop takes every
+    // other command.
+    if (!consumer.pendingAbort) {
       cons = consumeAtcInvRun(w, cons, prod, stopAt, stopAfter);
       if (cons < 0) return;
     }
@@ -351,15 +339,7 @@ export function onConsume(w: HwWorld): void {
       return;
     }
     if (op === CMDQ_OP_CMD_SYNC) {
-      // With the trace off, a CMD_SYNC that waits only for invalidations
-      // that will complete in time completes at the last of them: when
-      // nothing else is due before then, the consumer runs ahead to that
-      // time within this event instead of parking until an event of its own.
-      if (fast) {
-        const at = s.atcOut.okMaxCplNs;
-        if (s.atcOut.failing.length === 0 && at > sim.nowNs && at < stopAt && at <= stopAfter) sim.nowNs = at;
-      }
-      if (!resolveSync(w, slot)) return;
+      if (!resolveSync(w, slot, stopAt, stopAfter)) return;
       advanceCons(w, slot, op);
       // A poller may be waiting for this CMD_SYNC: hand over the clock.
       kickConsumer(w);
@@ -367,8 +347,7 @@ export function onConsume(w: HwWorld): void {
     }
     advanceCons(w, slot, op);
     cons = (cons + 1) & rdMask;
-    if (op === CMDQ_OP_ATC_INV) sendAtcInv(w, slot, base);
-    else if (op === CMDQ_OP_CFGI_STE) refreshSteCache(w, q[base + 1]!);
+    if (op === CMDQ_OP_CFGI_STE) refreshSteCache(w, q[base + 1]!);
     else if (op === CMDQ_OP_CFGI_ALL) {
       s.steCache = {};
       note(w, 'ste.cfgi_all', {});
@@ -385,12 +364,12 @@ export function onConsume(w: HwWorld): void {
 }
 
 /**
- * onConsume() over consecutive legal ATC_INVs, trace off: the same steps in
- * the same order (CONS moves, the request goes out, the clock advances by
- * cmdCostNs while nothing else is due), with CONS, its generation count and
- * the consumed-commands count written back once. Returns the CONS of the
- * first command it did not take (for the general loop), or -1 when the
- * consumer stopped (queue empty, or handing the clock back).
+ * onConsume() over consecutive legal ATC_INVs: for each, CONS moves, the
+ * SMMU sends the ATS Invalidate Request across the bus, and the clock
+ * advances by cmdCostNs while nothing else is due. CONS, its generation
+ * count and the consumed-commands count are written back once. Returns the
+ * CONS of the first command it did not take (for the general loop), or -1
+ * when the consumer stopped (queue empty, or handing the clock back).
  */
 function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number, stopAfter: number): number {
   const s = w.smmu;
@@ -402,82 +381,48 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   const cost = cfg.cmdCostNs;
   const timeout = cfg.atcInvTimeoutNs;
   const out = s.atcOut;
-  const respond = HOOKS.atcInvResponder;
-  // Endpoints that answer plainly (AtcInvQuickTable): their completion is
-  // atcInvResponseJitterNs() after the send, worked out here with the
-  // response time, the jitter span and the generator's state in locals:
-  // prngNext()'s sfc32 step and prngBelow()'s reduction, written out, give
-  // the same draw from the same state, and the sums are made in the same
-  // order. The state goes back to the generator around every call of the
-  // responder (which may draw too) and at the end.
-  const quick = HOOKS.atcInvQuick(w);
-  const quickLen = quick.length;
-  const responseNs = +cfg.atcInvResponseNs;
-  const jitterSpan = +cfg.atcInvJitterSpan;
-  const jitterInv = +cfg.atcInvJitterInv;
-  const prng = sim.prng;
-  let ra = prng.a | 0;
-  let rb = prng.b | 0;
-  let rc = prng.c | 0;
-  let rd = prng.d | 0;
+  const bus = w.bus;
+  const traceOn = w.traceOn;
   // Everything the loop compares against is read into locals once, as
   // plain numbers: module constants and the two limits (which may be
-  // infinite) would otherwise be loaded and checked on every command. The
-  // clock and the request ids are kept in locals too and written back at
-  // the end (the responder is given each request's send time).
+  // infinite) would otherwise be loaded and checked on every command.
   const opAtcInv = CMDQ_OP_ATC_INV;
   const sidLimit = 1 << SIDSIZE;
   const limitAt = +stopAt;
   const limitAfter = +stopAfter;
   let okMax = +out.okMaxCplNs;
   let now = +sim.nowNs;
-  const id0 = s.nextAtcReq;
-  let n = 0;
+  let id = s.nextAtcReq;
+  const id0 = id;
   let stopped = false;
   while (cons !== prod) {
     const slot = cons & idxMask;
     // slot * CMDQ_ENT_WORDS (4) as a shift: a 32-bit result with no overflow check.
     const base = slot << 2;
     const w0 = q[base]!;
-    const sid = q[base + 1]!;
-    if ((w0 & 0xff) !== opAtcInv || sid >= sidLimit) break;
+    if ((w0 & 0xff) !== opAtcInv || q[base + 1]! >= sidLimit) break;
     cons = (cons + 1) & rdMask;
-    // This request's id is id0 + n - 1 (worked out only where it is needed).
-    n++;
     const deadline = now + timeout;
-    let cpl: number;
-    if (sid < quickLen && quick[sid] === 1) {
-      const t = (((ra + rb) | 0) + rd) | 0;
-      rd = (rd + 1) | 0;
-      ra = rb ^ (rb >>> 9);
-      rb = (rc + (rc << 3)) | 0;
-      rc = (((rc << 21) | (rc >>> 11)) + t) | 0;
-      const x = t >>> 0;
-      let r = x - Math.floor(x * jitterInv) * jitterSpan;
-      if (r < 0) r += jitterSpan;
-      else if (r >= jitterSpan) r -= jitterSpan;
-      cpl = responseNs + r + now;
-    } else {
-      prng.a = ra; prng.b = rb; prng.c = rc; prng.d = rd;
-      // (`+` keeps the responder's answer a plain double like the other arm's.)
-      cpl = +respondTo(w, respond, q, base, id0 + n - 1, now, deadline);
-      ra = prng.a | 0; rb = prng.b | 0; rc = prng.c | 0; rd = prng.d | 0;
-    }
+    // The endpoint's answer may be traced, and reads the clock then.
+    sim.nowNs = now;
+    let traceId = -1;
+    if (traceOn) traceId = traceAtcInvSend(w, slot, cons, base, id);
+    const cpl = +bus.atcInv(w, q, base, id, now, deadline);
     if (cpl <= deadline) {
       if (cpl > okMax) okMax = cpl;
-    } else {
-      out.failing.push(atcReqAt(q, base, id0 + n - 1, slot, now, deadline, cpl, -1));
-    }
+      if (traceOn) out.traced.push(atcReqAt(q, base, id, slot, now, deadline, cpl, traceId));
+    } else outstandingFailing(w, atcReqAt(q, base, id, slot, now, deadline, cpl, traceId));
+    id++;
     if (cons === prod) { stopped = true; break; }
     const next = now + cost;
     if (next >= limitAt || next > limitAfter) { stopped = true; break; }
     now = next;
   }
   sim.nowNs = now;
-  prng.a = ra; prng.b = rb; prng.c = rc; prng.d = rd;
   out.okMaxCplNs = okMax;
+  const n = id - id0;
   if (n > 0) {
-    s.nextAtcReq = id0 + n;
+    s.nextAtcReq = id;
     s.regs[ARM_SMMU_CMDQ_CONS / 4] = cons;
     s.consGen += n;
     s.stats.commandsConsumed += n;
@@ -487,12 +432,23 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   return -1;
 }
 
-/** The responder's answer to the ATC_INV at `base`, sent at sentNs. */
-function respondTo(w: HwWorld, respond: AtcInvResponder, q: Uint32Array, base: number, id: number, sentNs: number, deadlineNs: number): number {
-  const w0 = q[base]!;
+/** An invalidation that will not complete before its deadline: the CMD_SYNC after it will fail. */
+function outstandingFailing(w: HwWorld, req: AtcReq): void {
+  const out = w.smmu.atcOut;
+  out.failing.push(req);
+  if (w.traceOn) out.traced.push(req);
+}
+
+/** The trace records of one ATC_INV consumed: CONS moves, the request goes out. Returns the request's record. */
+function traceAtcInvSend(w: HwWorld, slot: number, cons: number, base: number, id: number): number {
+  traceConsume(w, slot, CMDQ_OP_ATC_INV, cons);
+  const q = w.smmu.cmdq;
   const w2 = q[base + 2]!;
   const w3 = q[base + 3]!;
-  return respond(w, id, q[base + 1]! >>> 0, atcInvSsid(w0), atcInvSsv(w0), atcInvFirst(w2, w3), atcInvLast(w2, w3), sentNs, deadlineNs);
+  const all = (w2 & 0x3f) >= ATC_INV_SIZE_ALL;
+  return emit(w, 'atc.inv.send', {
+    req: id, sid: q[base + 1]! >>> 0, ssid: atcInvSsid(q[base]!), all, first: atcInvFirst(w2, w3), last: all ? -1 : atcInvLast(w2, w3),
+  });
 }
 
 /** The outstanding request for the ATC_INV at `base`. */
@@ -521,63 +477,34 @@ function commandIsLegal(op: number, w0: number, w1: number): boolean {
   }
 }
 
-/** An ATC_INV's SubstreamID and SSV (CMDQ_ATC_0_SSID, CMDQ_0_SSV). */
-function atcInvSsid(w0: number): number { return (w0 >>> 12) & 0xfffff; }
-function atcInvSsv(w0: number): boolean { return ((w0 >>> 11) & 1) === 1; }
-
-/** The range an ATC_INV covers: first page, and last (MAX_SAFE_INTEGER for all). */
-function atcInvFirst(w2: number, w3: number): number {
-  return (w2 & 0x3f) >= ATC_INV_SIZE_ALL ? 0 : (w2 >>> 12) + w3 * 0x100000;
-}
-function atcInvLast(w2: number, w3: number): number {
-  const size = w2 & 0x3f;
-  if (size >= ATC_INV_SIZE_ALL) return Number.MAX_SAFE_INTEGER;
-  return (w2 >>> 12) + w3 * 0x100000 + (size < 31 ? 1 << size : 2 ** size) - 1;
-}
-
-/**
- * The SMMU sends an ATS Invalidate Request for the ATC_INV at `base`, trace
- * on: every request is kept, for its completion record and the views. (With
- * the trace off, consumeAtcInvRun() sends them.)
- */
-function sendAtcInv(w: HwWorld, slot: number, base: number): void {
-  const s = w.smmu;
-  const now = w.s.nowNs;
-  const deadline = now + w.hwcfg.atcInvTimeoutNs;
-  const out = s.atcOut;
-  const req = atcReqAt(s.cmdq, base, s.nextAtcReq++, slot, now, deadline, Number.POSITIVE_INFINITY, -1);
-  const all = req.last === Number.MAX_SAFE_INTEGER;
-  req.traceId = emit(w, 'atc.inv.send', { req: req.id, sid: req.sid, ssid: req.ssid, all, first: req.first, last: all ? -1 : req.last });
-  const cpl = HOOKS.atcInvResponder(w, req.id, req.sid, req.ssid, req.ssv, req.first, req.last, now, deadline);
-  req.cplNs = cpl;
-  const ok = cpl <= deadline;
-  if (ok && cpl > out.okMaxCplNs) out.okMaxCplNs = cpl;
-  if (!ok) out.failing.push(req);
-  if (w.traceOn) out.traced.push(req);
-}
-
 /**
  * CMD_SYNC completes only when every earlier ATC_INV has completed. If one
  * outlives the ATC invalidation timeout first, the sync fails with
  * CERROR_ATC_INV_SYNC and the invalidations past their deadline are
- * dropped ("will never complete"). Returns true when the sync completes now;
- * otherwise the consumer parks at the sync until the time it resolves.
+ * dropped ("will never complete"). Returns true when the sync completes now.
+ * A sync that waits only for invalidations completing in time completes at
+ * the last of them: when nothing else is due before then (the limits of
+ * onConsume()), the consumer runs ahead to that time within this event;
+ * otherwise it parks at the sync until the time it resolves.
  */
-function resolveSync(w: HwWorld, slot: number): boolean {
+function resolveSync(w: HwWorld, slot: number, stopAt: number, stopAfter: number): boolean {
   const s = w.smmu;
-  const now = w.s.nowNs;
   const out = s.atcOut;
   cancel(w, s.consumer.syncTimer);
   s.consumer.syncTimer = -1;
-  if (w.traceOn && out.traced.length > 0) {
-    out.traced = out.traced.filter((r) => {
-      if (r.cplNs <= now && r.cplNs <= r.deadlineNs) {
-        note(w, 'atc.inv.complete', { req: r.id, sid: r.sid, atNs: r.cplNs }, r.traceId);
-        return false;
-      }
-      return true;
-    });
+  traceCompletions(w);
+  const okAt = out.okMaxCplNs;
+  if (okAt > w.s.nowNs && out.failing.length === 0 && okAt < stopAt && okAt <= stopAfter) {
+    if (w.traceOn && !s.consumer.waitingSync) note(w, 'cmdq.sync.wait', { slot });
+    w.s.nowNs = okAt;
+    // What an event at this time would do first: the endpoints' purges due
+    // by now take effect (their records do not become the cause of what follows).
+    const cause = w.s.cause;
+    w.bus.settle(w);
+    w.s.cause = cause;
+    traceCompletions(w);
   }
+  const now = w.s.nowNs;
   const okPending = out.okMaxCplNs > now;
   if (!okPending && out.failing.length === 0) {
     out.okMaxCplNs = Number.NEGATIVE_INFINITY;
@@ -612,6 +539,20 @@ function resolveSync(w: HwWorld, slot: number): boolean {
   return false;
 }
 
+/** Trace records for the outstanding invalidations that have completed by now (the trace keeps them for this). */
+function traceCompletions(w: HwWorld): void {
+  const out = w.smmu.atcOut;
+  if (out.traced.length === 0) return;
+  const now = w.s.nowNs;
+  out.traced = out.traced.filter((r) => {
+    if (r.cplNs <= now && r.cplNs <= r.deadlineNs) {
+      note(w, 'atc.inv.complete', { req: r.id, sid: r.sid, atNs: r.cplNs }, r.traceId);
+      return false;
+    }
+    return true;
+  });
+}
+
 /** A parked CMD_SYNC reaches the time it resolves (its last completion or its first timeout). */
 export function onSyncDeadline(w: HwWorld, token: number): void {
   const s = w.smmu;
@@ -620,7 +561,7 @@ export function onSyncDeadline(w: HwWorld, token: number): void {
   if (!s.consumer.waitingSync) return;
   if (!canConsume(w)) { s.consumer.waitingSync = false; return; }
   const slot = Q_IDX(s.cmdqShift, consRd(w));
-  if (resolveSync(w, slot)) {
+  if (resolveSync(w, slot, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY)) {
     advanceCons(w, slot, CMDQ_OP_CMD_SYNC);
     kickConsumer(w);
   }

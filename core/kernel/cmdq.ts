@@ -166,13 +166,25 @@ const ID_BATCH_SUBMIT = fnId('arm_smmu_cmdq_batch_submit');
 
 /**
  * The issue of `n` commands (all of `cmds` by default). `atcInvs`: how many
- * are ATC_INVs, when the caller has counted them.
+ * are ATC_INVs, when the caller has counted them (a batch keeps the count).
  */
-export function issueCmdlist(cmds: ArrayLike<number>, sync: boolean, addedNs?: ArrayLike<number>, n?: number, atcInvs?: number): Frame {
+export function issueCmdlist(cmds: Uint32Array, sync: boolean, addedNs?: Float64Array, n?: number, atcInvs?: number): Frame {
+  const num = n ?? cmds.length / CMDQ_ENT_WORDS;
   return {
     fn: 'arm_smmu_cmdq_issue_cmdlist', pc: 0, startNs: -1, id: ID_ISSUE_CMDLIST,
-    cmds, n: n ?? cmds.length / CMDQ_ENT_WORDS, sync, addedNs: addedNs ?? null, atcInvs: atcInvs ?? -1, need: 0, syncProd: 0, llqProd: 0,
+    cmds, n: num, sync, addedNs: addedNs ?? null, atcInvs: atcInvs ?? countAtcInvs(cmds, num), need: 0, syncProd: 0, llqProd: 0,
   };
+}
+
+function countAtcInvs(cmds: Uint32Array, n: number): number {
+  let c = 0;
+  for (let i = 0; i < n; i++) if ((cmds[i * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) c++;
+  return c;
+}
+
+/** A command's four words, for an issue of that one command. */
+export function cmdWords(cmd: Cmd): Uint32Array {
+  return Uint32Array.from(encodeCmd(cmd));
 }
 
 function batchIssueFrame(b: Batch, sync: boolean): Frame {
@@ -205,40 +217,23 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         f.pc = 0;
         continue;
       case 2: {
-        // 2. Write the commands (and a CMD_SYNC) into the reserved slots.
+        // 2. Write the commands (and a CMD_SYNC) into the reserved slots: the
+        // words go into the ring as a block (two where it wraps).
         const prod = kc.prod;
         const q = w.smmu.cmdq;
-        const cmds = f.cmds as ArrayLike<number>;
+        const cmds = f.cmds as Uint32Array;
         const mask = (1 << shift) - 1;
         const first = Q_IDX(shift, prod);
-        const traceOn = w.traceOn;
-        const checkBroken = w.k.brokenMasters > 0;
-        let atcInvs = 0;
-        if (!traceOn && !checkBroken && f.atcInvs >= 0 && cmds instanceof Uint32Array) {
-          // Nothing to record or check per command: the words go into the
-          // ring as a block (two where it wraps).
-          const room = mask + 1 - first;
-          const k = n < room ? n : room;
-          copyWords(q, first * CMDQ_ENT_WORDS, cmds, 0, k * CMDQ_ENT_WORDS);
-          if (k < n) copyWords(q, 0, cmds, k * CMDQ_ENT_WORDS, (n - k) * CMDQ_ENT_WORDS);
-          atcInvs = f.atcInvs;
-        } else {
-          for (let i = 0; i < n; i++) {
-            const slot = (first + i) & mask;
-            const d = slot * CMDQ_ENT_WORDS;
-            const s = i * CMDQ_ENT_WORDS;
-            const w0 = cmds[s]!;
-            q[d] = w0;
-            q[d + 1] = cmds[s + 1]!;
-            q[d + 2] = cmds[s + 2]!;
-            q[d + 3] = cmds[s + 3]!;
-            const op = w0 & 0xff;
-            if (op === CMDQ_OP_ATC_INV) {
-              atcInvs++;
-              if (checkBroken) checkAtcInvToBroken(w, f, i, slot);
-            }
-            if (traceOn) note(w, 'cmdq.write', { slot, op: opcodeName(op), task: t.id });
-          }
+        const room = mask + 1 - first;
+        const k = n < room ? n : room;
+        copyWords(q, first * CMDQ_ENT_WORDS, cmds, 0, k * CMDQ_ENT_WORDS);
+        if (k < n) copyWords(q, 0, cmds, k * CMDQ_ENT_WORDS, (n - k) * CMDQ_ENT_WORDS);
+        const atcInvs: number = f.atcInvs;
+        if (w.k.brokenMasters > 0) {
+          for (let i = 0; i < n; i++) if ((cmds[i * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) checkAtcInvToBroken(w, f, i, (first + i) & mask);
+        }
+        if (w.traceOn) {
+          for (let i = 0; i < n; i++) note(w, 'cmdq.write', { slot: (first + i) & mask, op: opcodeName(cmds[i * CMDQ_ENT_WORDS]! & 0xff), task: t.id });
         }
         w.k.stats.atcInvIssued += atcInvs;
         if (f.sync) {
@@ -299,7 +294,7 @@ function copyWords(dst: Uint32Array, at: number, src: Uint32Array, from: number,
 /** Invariant: under atsBrokenFence no ATC_INV is built for a master already marked ats_broken. */
 function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void {
   if (!w.kcfg.flags.atsBrokenFence || w.k.brokenMasters === 0) return;
-  const sid = cmdSid(f.cmds as Uint32Array | number[], i * CMDQ_ENT_WORDS);
+  const sid = cmdSid(f.cmds as Uint32Array, i * CMDQ_ENT_WORDS);
   const bdf = w.k.streams[sid];
   const m = bdf ? masterOf(w, bdf) : undefined;
   if (!m || !m.atsBroken) return;
@@ -550,7 +545,7 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         if (w.kcfg.flags.driverDisablesPciAts && m.atsEnabled) {
           // The reviewer's design: the driver turns ATS off at the endpoint itself.
           const ep = w.pci.endpoints[m.bdf];
-          if (ep) setAtsEnable(w, ep, false);
+          if (ep) setAtsEnable(ep, false);
           m.atsEnabled = false;
           note(w, 'ats.disable', { bdf: m.bdf, why: 'pci_disable_ats() in the driver quarantine' });
         }

@@ -6,7 +6,7 @@
  * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c).
  */
 import { emit, note } from '../sim/context.ts';
-import { ATC_INV_SIZE_ALL, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_CD, appendTlbiNhVa, atcInvSpan, encodeCmd, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
+import { ATC_INV_SIZE_ALL, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_CD, appendTlbiNhVa, atcInvSpan, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
 import { steL2 } from '../hw/smmu.ts';
 import {
   CD_WORDS, STE_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
@@ -14,7 +14,7 @@ import {
   type SteFields,
 } from '../hw/ste.ts';
 import { SSIDSIZE } from '../hw/smmu.ts';
-import { batchAdd, batchFlushFrame, batchReset, batchSubmit, freeBatch, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
+import { batchAdd, batchFlushFrame, batchReset, batchSubmit, cmdWords, freeBatch, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
 import { defineKernelFns, unlock } from './sched.ts';
 import { call, fnId, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
 import { atsBrokenLock, masterOf } from './util.ts';
@@ -113,7 +113,7 @@ function arm_smmu_write_ste(w: KWorld, t: Task, f: Frame): Yield {
         writeSteMemory(w, f.sid, target);
         emit(w, 'ste.write', { sid: f.sid, bdf: f.bdf, config: target.config, eats: target.eats, why: f.why });
         f.pc = 2;
-        return call(issueCmdlist(encodeCmd(makeCmdCfgiSte(f.sid, true)), true));
+        return call(issueCmdlist(cmdWords(makeCmdCfgiSte(f.sid, true)), true));
       }
       case 2:
         if (fence) unlock(w, t, atsBrokenLock(f.bdf));
@@ -165,7 +165,7 @@ function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
       case 3:
         if (f.newAts && !f.oldAts) {
           // arm_smmu_enable_ats(): the STE has EATS, now enable ATS at the endpoint.
-          setAtsEnable(w, ep, true);
+          setAtsEnable(ep, true);
           m.atsEnabled = true;
           note(w, 'ats.enable', { bdf: f.bdf });
           f.pc = 5;
@@ -178,7 +178,7 @@ function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
         }
         if (!f.newAts && f.oldAts) {
           // arm_smmu_disable_ats(): disable at the endpoint, then invalidate its ATC.
-          setAtsEnable(w, ep, false);
+          setAtsEnable(ep, false);
           m.atsEnabled = false;
           note(w, 'ats.disable', { bdf: f.bdf });
           f.pc = 4;
@@ -448,7 +448,7 @@ function arm_smmu_set_dev_pasid(w: KWorld, t: Task, f: Frame): Yield {
       case 1:
         if (f.i >= m.sids.length) return ret(0);
         f.pc = 2;
-        return call(issueCmdlist(encodeCmd({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
+        return call(issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
       default:
         f.i++;
         f.pc = 1;
@@ -480,7 +480,7 @@ function arm_smmu_remove_dev_pasid(w: KWorld, t: Task, f: Frame): Yield {
       case 1:
         if (f.i >= m.sids.length) { f.pc = 3; continue; }
         f.pc = 2;
-        return call(issueCmdlist(encodeCmd({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
+        return call(issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
       case 2:
         f.i++;
         f.pc = 1;
@@ -554,7 +554,7 @@ export function probeMaster(w: KWorld, m: KMaster, dom: string | null): void {
   for (const sid of m.sids) writeSteMemory(w, sid, buildSte(w, m, dom ?? BLOCKED_DOMAIN, ats));
   m.domain = dom ?? BLOCKED_DOMAIN;
   m.atsEnabled = ats;
-  setAtsEnable(w, w.pci.endpoints[m.bdf]!, ats);
+  setAtsEnable(w.pci.endpoints[m.bdf]!, ats);
 }
 
 /** STE.EATS of each SID of a device, as the stream table holds it (0 when absent). */

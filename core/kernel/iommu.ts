@@ -415,7 +415,7 @@ function iommu_release_device(w: KWorld, t: Task, f: Frame): Yield {
         recordCall(w, f.startNs, 'iommu_release_device', [f.bdf], ENODEV);
         return ret(ENODEV);
       }
-      endpointRemoved(w, ep);
+      endpointRemoved(ep);
       emit(w, 'device.gone', { bdf: f.bdf });
       f.gid = g.group;
       f.pc = 1;

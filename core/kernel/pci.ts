@@ -71,11 +71,11 @@ function physicalReset(w: KWorld, f: Frame, result: number): Yield | null {
   const ep = w.pci.endpoints[f.bdf]!;
   if (f.resetPhase === undefined) {
     f.resetPhase = 1;
-    setEndpointResetting(w, ep, true);
+    setEndpointResetting(ep, true);
     emit(w, 'reset.begin', { bdf: f.bdf, durationUs: f.durNs / 1000 });
     return sleep(f.durNs);
   }
-  setEndpointResetting(w, ep, false);
+  setEndpointResetting(ep, false);
   if (result === 0) endpointResetEffect(w, ep);
   emit(w, 'reset.end', { bdf: f.bdf, result });
   return null;

@@ -111,7 +111,7 @@ export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
       else injectCmdqAbort(w);
       return;
     case 'cmd': {
-      const words = cmdFromSpec(s.cmd as Record<string, unknown>);
+      const words = Uint32Array.from(cmdFromSpec(s.cmd as Record<string, unknown>));
       const desc = s.cmd.raw ? `raw ${s.cmd.raw.join(' ')}` : String(s.cmd.op);
       spawn(w, `cmd ${desc}`, frame('step_cmd', { words, sync: s.sync ?? true, desc }));
       return;

@@ -9,9 +9,9 @@
  */
 import { emit, note } from '../sim/context.ts';
 import {
-  atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, setAtcInvResponder, translateUntranslated,
-  type HwWorld,
+  atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, translateUntranslated, type HwWorld, type PcieBus,
 } from '../hw/smmu.ts';
+import { atcInvFirst, atcInvLast, atcInvSsid, atcInvSsv } from '../hw/cmd.ts';
 import { PAGE_FREE, type MemState } from '../hw/memory.ts';
 
 export type EndpointMode = 'ok' | 'unresponsive' | 'slow';
@@ -55,14 +55,6 @@ export interface PciState {
   nextPurgeNs: number;
   /** Endpoints with pending purges. */
   purging: string[];
-  /**
-   * By StreamID: 1 when the endpoint would answer an ATS Invalidate Request
-   * in the plain way (present, not resetting, responsive, ATS enabled) with
-   * nothing cached to purge, so its completion time is the response time
-   * alone. Kept by refreshAtcInvQuick() on every change of those fields; the
-   * SMMU's consumer answers such requests without calling the endpoint.
-   */
-  atcInvQuick: Uint8Array;
 }
 
 export interface PciStats { staleAtcWrites: number; corruptedPages: number }
@@ -81,70 +73,96 @@ export function pciInit(devs: Array<{ bdf: string; sids: number[]; ats: boolean;
     for (const s of d.sids) sidToBdf[s] = d.bdf;
   }
   const sidToEp: Record<number, Endpoint> = {};
-  let maxSid = 0;
-  for (const [sid, bdf] of Object.entries(sidToBdf)) {
-    sidToEp[Number(sid)] = endpoints[bdf]!;
-    if (Number(sid) > maxSid) maxSid = Number(sid);
-  }
-  // Every endpoint starts with ATS disabled: none answers the quick way yet.
-  const atcInvQuick = new Uint8Array(maxSid + 1);
-  return { endpoints, sidToBdf, sidToEp, nextPurgeNs: Number.POSITIVE_INFINITY, purging: [], atcInvQuick };
-}
-
-/** Does this endpoint answer an ATS Invalidate Request the plain way, with nothing to purge? */
-export function answersAtcInvQuick(ep: Endpoint): boolean {
-  return ep.present && !ep.resetting && ep.mode === 'ok' && ep.atsEnabled && ep.atc.length === 0;
-}
-
-/** Bring PciState.atcInvQuick up to date for an endpoint whose state changed. */
-function refreshAtcInvQuick(w: PciWorld, ep: Endpoint): void {
-  const v = answersAtcInvQuick(ep) ? 1 : 0;
-  const quick = w.pci.atcInvQuick;
-  for (const sid of ep.sids) quick[sid] = v;
+  for (const [sid, bdf] of Object.entries(sidToBdf)) sidToEp[Number(sid)] = endpoints[bdf]!;
+  return { endpoints, sidToBdf, sidToEp, nextPurgeNs: Number.POSITIVE_INFINITY, purging: [] };
 }
 
 /** The ATS Control register's Enable bit (pci_enable_ats() / pci_disable_ats()). */
-export function setAtsEnable(w: PciWorld, ep: Endpoint, on: boolean): void {
+export function setAtsEnable(ep: Endpoint, on: boolean): void {
   ep.atsEnabled = on;
-  refreshAtcInvQuick(w, ep);
 }
 
 /** The function is gone from the bus (surprise removal or unplug). */
-export function endpointRemoved(w: PciWorld, ep: Endpoint): void {
+export function endpointRemoved(ep: Endpoint): void {
   ep.present = false;
-  refreshAtcInvQuick(w, ep);
 }
 
 /** Start or end of a reset: in between the function ignores invalidations. */
-export function setEndpointResetting(w: PciWorld, ep: Endpoint, on: boolean): void {
+export function setEndpointResetting(ep: Endpoint, on: boolean): void {
   ep.resetting = on;
-  refreshAtcInvQuick(w, ep);
 }
 
 /** A purge of ATC entries the endpoint performs when it completes an invalidation. */
 export interface PendingPurge { atNs: number; req: number; first: number; last: number; ssid: number; ssv: boolean; late: boolean }
 
 /**
- * How the endpoint that owns the SID answers an ATS Invalidate Request.
- * Returns when its Invalidate Completion reaches the SMMU (Infinity: never).
- * A present, responsive endpoint purges the range and completes after its
- * response time; a slow one after its latency; an unresponsive or resetting
- * one (PCIe r6.0 §10.3.1) ignores it; a missing function or one with ATS
+ * How the endpoint that owns the SID answers the ATS Invalidate Request for
+ * the ATC_INV whose words start at q[base], sent at sentNs. Returns when its
+ * Invalidate Completion reaches the SMMU (Infinity: never). A present,
+ * responsive endpoint purges the range and completes after its response
+ * time; a slow one after its latency; an unresponsive or resetting one
+ * (PCIe r6.0 §10.3.1) ignores it; a missing function or one with ATS
  * disabled gets an Unsupported Request, which completes without error.
  */
-function respondAtcInv(hw: HwWorld, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number): number {
+function respondAtcInv(hw: HwWorld, q: Uint32Array, base: number, reqId: number, sentNs: number, deadlineNs: number): number {
   const w = hw as PciWorld;
-  const ep = w.pci.sidToEp[sid];
-  // The common case of a storm, kept small so the SMMU's consumer loop can
-  // inline it: a present, responsive endpoint with ATS enabled, trace off.
+  const ep = w.pci.sidToEp[q[base + 1]!];
+  // The common answer (a storm's) is kept small, so the SMMU's consumer
+  // can take it in line: present, not resetting, responsive, ATS enabled.
   // (Strict comparisons with true and false: the fields are booleans, and
   // `!x` on a field would test every kind of falsy value.)
-  if (ep === undefined || ep.present !== true || ep.resetting !== false || ep.mode !== 'ok' || ep.atsEnabled !== true || w.traceOn !== false) {
-    return respondAtcInvAny(w, ep, reqId, sid, ssid, ssv, first, last, sentNs, deadlineNs);
+  if (ep === undefined || ep.present !== true || ep.resetting !== false || ep.mode !== 'ok' || ep.atsEnabled !== true) {
+    return respondAtcInvOther(w, ep, q, base, reqId, sentNs, deadlineNs);
   }
   const at = atcInvResponseJitterNs(w) + sentNs;
-  if (ep.atc.length > 0 && atcHolds(ep, first, last, ssid, ssv)) queuePurge(w, ep, reqId, first, last, ssid, ssv, at, deadlineNs);
+  if (w.traceOn) traceAtcInvRecv(w, reqId, ep, at);
+  if (ep.atc.length > 0) purgeOnCompletion(w, ep, q, base, reqId, at, deadlineNs);
   return at;
+}
+
+/** respondAtcInv() for an endpoint that is missing, resetting, unresponsive, slow or has ATS disabled. */
+function respondAtcInvOther(w: PciWorld, ep: Endpoint | undefined, q: Uint32Array, base: number, reqId: number, sentNs: number, deadlineNs: number): number {
+  if (ep === undefined || !ep.present) {
+    if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, sid: q[base + 1]!, why: 'no device' });
+    return sentNs;
+  }
+  if (ep.resetting) {
+    emit(w, 'atc.inv.ignored', { req: reqId, bdf: ep.bdf, why: 'device is resetting' });
+    return Number.POSITIVE_INFINITY;
+  }
+  if (ep.mode === 'unresponsive') {
+    // A hung function answers nothing, whatever its ATS Enable bit says.
+    emit(w, 'atc.inv.ignored', { req: reqId, bdf: ep.bdf, why: 'unresponsive to ATC invalidation' });
+    return Number.POSITIVE_INFINITY;
+  }
+  if (!ep.atsEnabled) {
+    if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, bdf: ep.bdf, why: 'ATS disabled at the endpoint' });
+    return sentNs + w.hwcfg.atcInvResponseNs;
+  }
+  const at = ep.mode === 'slow' ? sentNs + ep.slowNs : atcInvResponseJitterNs(w) + sentNs;
+  if (w.traceOn) traceAtcInvRecv(w, reqId, ep, at);
+  if (ep.atc.length > 0) purgeOnCompletion(w, ep, q, base, reqId, at, deadlineNs);
+  return at;
+}
+
+function traceAtcInvRecv(w: PciWorld, reqId: number, ep: Endpoint, at: number): void {
+  emit(w, 'atc.inv.recv', { req: reqId, bdf: ep.bdf, cplAtNs: at });
+}
+
+/**
+ * The request applies to the translations cached when it arrives (entries
+ * filled afterwards come from the updated page table): those in its range
+ * are purged when the endpoint completes it, at `at`.
+ */
+function purgeOnCompletion(w: PciWorld, ep: Endpoint, q: Uint32Array, base: number, reqId: number, at: number, deadlineNs: number): void {
+  const w0 = q[base]!;
+  const w2 = q[base + 2]!;
+  const w3 = q[base + 3]!;
+  const first = atcInvFirst(w2, w3);
+  const last = atcInvLast(w2, w3);
+  const ssid = atcInvSsid(w0);
+  const ssv = atcInvSsv(w0);
+  if (atcHolds(ep, first, last, ssid, ssv)) queuePurge(w, ep, reqId, first, last, ssid, ssv, at, deadlineNs);
 }
 
 /** Does the ATC hold a translation the invalidation covers? */
@@ -164,38 +182,11 @@ function queuePurge(w: PciWorld, ep: Endpoint, req: number, first: number, last:
   if (at < w.pci.nextPurgeNs) w.pci.nextPurgeNs = at;
 }
 
-/** respondAtcInv() for every endpoint state, with trace records. */
-function respondAtcInvAny(w: PciWorld, ep: Endpoint | undefined, reqId: number, sid: number, ssid: number, ssv: boolean, first: number, last: number, sentNs: number, deadlineNs: number): number {
-  const now = sentNs;
-  if (!ep || !ep.present) {
-    if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, sid, why: 'no device' });
-    return now;
-  }
-  if (ep.resetting) {
-    emit(w, 'atc.inv.ignored', { req: reqId, bdf: ep.bdf, why: 'device is resetting' });
-    return Number.POSITIVE_INFINITY;
-  }
-  if (ep.mode === 'unresponsive') {
-    // A hung function answers nothing, whatever its ATS Enable bit says.
-    emit(w, 'atc.inv.ignored', { req: reqId, bdf: ep.bdf, why: 'unresponsive to ATC invalidation' });
-    return Number.POSITIVE_INFINITY;
-  }
-  if (!ep.atsEnabled) {
-    if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, bdf: ep.bdf, why: 'ATS disabled at the endpoint' });
-    return now + w.hwcfg.atcInvResponseNs;
-  }
-  const at = ep.mode === 'slow' ? now + ep.slowNs : atcInvResponseJitterNs(w) + now;
-  if (w.traceOn) emit(w, 'atc.inv.recv', { req: reqId, bdf: ep.bdf, cplAtNs: at });
-  // The request applies to the translations cached when it arrives; entries
-  // filled afterwards come from the updated page table. Nothing cached in the
-  // range means nothing to purge.
-  if (atcHolds(ep, first, last, ssid, ssv)) queuePurge(w, ep, reqId, first, last, ssid, ssv, at, deadlineNs);
-  return at;
-}
-
-// (A world without the PCIe layer's state has no endpoint to answer quickly.)
-const NO_ENDPOINTS = new Uint8Array(0);
-setAtcInvResponder(respondAtcInv, (w) => (w as Partial<PciWorld>).pci?.atcInvQuick ?? NO_ENDPOINTS);
+/** The PCIe fabric as the SMMU sees it: the endpoints answer its ATS invalidations. */
+export const PCIE_BUS: PcieBus = {
+  atcInv: respondAtcInv,
+  settle: (w) => settlePurges(w as PciWorld),
+};
 
 /**
  * Apply every purge whose completion time has come (called before each
@@ -222,7 +213,6 @@ export function settlePurges(w: PciWorld): void {
         const before = ep.atc.length;
         ep.atc = ep.atc.filter((e) => !(e.ipfn >= p.first && e.ipfn <= p.last && (!p.ssv || e.ssid === p.ssid)));
         removed = before - ep.atc.length;
-        if (ep.atc.length === 0) refreshAtcInvQuick(w, ep);
       }
       if (w.traceOn) emit(w, p.late ? 'atc.inv.late' : 'atc.purge', { bdf: ep.bdf, req: p.req, removed, atNs: p.atNs });
     }
@@ -236,7 +226,6 @@ export function settlePurges(w: PciWorld): void {
 export function setFault(w: PciWorld, ep: Endpoint, kind: 'atc-unresponsive' | 'atc-slow' | 'atc-recover', latencyNs = 0): void {
   ep.mode = kind === 'atc-unresponsive' ? 'unresponsive' : kind === 'atc-slow' ? 'slow' : 'ok';
   ep.slowNs = kind === 'atc-slow' ? latencyNs : 0;
-  refreshAtcInvQuick(w, ep);
   emit(w, 'fault.inject', { bdf: ep.bdf, kind, latencyUs: latencyNs / 1000 });
 }
 
@@ -263,7 +252,6 @@ export function doDma(w: PciWorld, ep: Endpoint, iova: number, write: boolean, s
       if (tr.ok) {
         entry = { ssid, ipfn, pfn: tr.pfn, write, gen: m.gen[tr.pfn]!, ttb: tr.ttb };
         ep.atc.push(entry);
-        if (ep.atc.length === 1) refreshAtcInvQuick(w, ep);
         note(w, 'atc.fill', { bdf: ep.bdf, ssid, ipfn, pfn: tr.pfn });
       } else if (!tr.ur) {
         ep.stats.dmaBlocked++;
@@ -316,6 +304,5 @@ export function endpointResetEffect(w: PciWorld, ep: Endpoint): void {
   ep.mode = 'ok';
   ep.slowNs = 0;
   ep.atsEnabled = false;
-  refreshAtcInvQuick(w, ep);
   note(w, 'endpoint.reset', { bdf: ep.bdf });
 }
