@@ -30,6 +30,8 @@ export default tseslint.config(
         { object: 'Math', property: 'random', message: 'Randomness comes from the scenario seed (core/sim/prng.ts).' },
         { object: 'Date', property: 'now', message: 'Time comes from the simulator clock.' }],
       'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date']", message: 'Time comes from the simulator clock.' }],
+      // The model is typed throughout: frames, trace events and state.
+      '@typescript-eslint/no-explicit-any': 'error',
     },
   },
 );

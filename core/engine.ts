@@ -20,15 +20,14 @@ import { gdevInitial } from './machines/drive.ts';
 import { isPresetName, resolvePolicy, type Policy, type PolicyFlags, type PresetName } from './policy/index.ts';
 import { SCENARIO_FORMAT, errnoString, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
 import { checkPollers, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
-import { frame, type Frame } from './kernel/task.ts';
+import type { Frame } from './kernel/fn.ts';
+import { evtqThreadFrame, gerrorHandlerFrame } from './kernel/cmdq.ts';
+import { brokenWorkerFrame } from './kernel/iommu.ts';
 import { probeMaster, steEatsOf } from './kernel/driver.ts';
 import { runStep, type StepArgs } from './kernel/steps.ts';
 import { parseIova, parseResult } from './scenario/validate.ts';
 import { smmuLog } from './kernel/printk.ts';
 import { BLOCKED_DOMAIN, type KDomain, type KernelState, type KWorld } from './kernel/state.ts';
-import './kernel/cmdq.ts';
-import './kernel/iommu.ts';
-import './kernel/pci.ts';
 
 export const RESULT_FORMAT = 'smmu-result/1';
 export const CMDQ_BATCH_ENTRIES = 64;
@@ -393,15 +392,15 @@ function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step
     case 'hw.sync_deadline': onSyncDeadline(w, ev.token); return;
     case 'irq.gerror':
       emit(w, 'irq.gerror', {});
-      spawn(w, 'arm_smmu_gerror_handler', frame('arm_smmu_gerror_handler'), 'hardirq');
+      spawn(w, 'arm_smmu_gerror_handler', gerrorHandlerFrame(), 'hardirq');
       return;
     case 'irq.evtq':
-      spawn(w, 'arm_smmu_evtq_thread', frame('arm_smmu_evtq_thread'), 'hardirq');
+      spawn(w, 'arm_smmu_evtq_thread', evtqThreadFrame(), 'hardirq');
       return;
     case 'work.broken': {
       const g = w.k.gdevs[ev.bdf];
       if (!g || !g.present || !g.workQueued) return; // disabled by disable_work_sync()
-      spawn(w, `kworker broken_work ${ev.bdf}`, frame('iommu_group_broken_worker', { bdf: ev.bdf, gid: g.group, was: 'NO' }), 'kworker');
+      spawn(w, `kworker broken_work ${ev.bdf}`, brokenWorkerFrame(ev.bdf, g.group), 'kworker');
       return;
     }
   }

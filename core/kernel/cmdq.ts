@@ -7,7 +7,7 @@
 import { emit, note } from '../sim/context.ts';
 import { hex32, hex64 } from '../sim/format.ts';
 import {
-  CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, cmdSid, decodeCmd, encodeCmd, makeCmdCfgiSte,
+  CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, OPCODE_BY_NAME, cmdSid, decodeCmd, encodeCmd, makeCmdCfgiSte,
   makeCmdSync, opcodeName, type Cmd,
 } from '../hw/cmd.ts';
 import {
@@ -23,13 +23,17 @@ import {
   EVT_ID_TRANSLATION_FAULT, EVT_ID_PERMISSION_FAULT, setSteEats, STRTAB_STE_1_EATS_ABT,
 } from '../hw/ste.ts';
 import { getField } from '../hw/bits.ts';
-import { defineKernelFns, unlock } from './sched.ts';
-import { call, fnId, frame, lock, poll, ret, type Frame, type Task, type Yield } from './task.ts';
-import { hashx, smmuLog, smmuLogRatelimited, ratelimitOk, warnOn } from './printk.ts';
-import { atsBrokenLock, EIO, ETIMEDOUT, masterOf } from './util.ts';
-import { iommu_report_device_broken } from './iommu-report.ts';
-import type { Inv, KWorld } from './state.ts';
 import { setAtsEnable } from '../pci/endpoint.ts';
+import type { CmdSpec } from '../scenario/types.ts';
+import { FN, type FrameHead } from './fn.ts';
+import { unlock } from './locks.ts';
+import { call, lock, poll, ret, type Task, type Yield } from './task.ts';
+import { hashx, smmuLog, smmuLogRatelimited, ratelimitOk, warnOn } from './printk.ts';
+import { atsBrokenLock, EIO, ETIMEDOUT, masterOf, recordCall } from './util.ts';
+import { iommu_report_device_broken } from './iommu-report.ts';
+import type { Batch, Inv, KWorld } from './state.ts';
+
+export type { Batch };
 
 /** arm_smmu_cmdq_build_sync_cmd() with CS = SEV and no MSI: the same four words every time. */
 const CMD_SYNC_SEV_WORDS: readonly number[] = encodeCmd(makeCmdSync(CMDQ_SYNC_0_CS_SEV));
@@ -40,31 +44,6 @@ function writeCmdSync(q: Uint32Array, base: number): void {
   q[base + 1] = CMD_SYNC_SEV_WORDS[1]!;
   q[base + 2] = CMD_SYNC_SEV_WORDS[2]!;
   q[base + 3] = CMD_SYNC_SEV_WORDS[3]!;
-}
-
-export interface Batch {
-  /**
-   * Command words, four per command, room for the run's batch size
-   * (CMDQ_BATCH_ENTRIES commands unless the ring is smaller). Batches are
-   * pooled, so the typed array is allocated once per batch object, and the
-   * issue copies it into the ring as a block. Only the first num * 4 words
-   * are live.
-   */
-  cmds: Uint32Array;
-  /** cmds->num */
-  num: number;
-  /** cmds->has_ats: an ATC_INV was queued (seed 003 #19). */
-  hasAts: boolean;
-  /** How many of the live commands are ATC_INVs (for the issued count). */
-  atcInvs: number;
-  /** cmds->invs: the invalidation array the batch was built from, for the retry (#19, #22). */
-  invs: Inv[] | null;
-  /**
-   * For each live command, when its path last checked ats_broken: at add time in
-   * __arm_smmu_domain_inv_range(), at the start in arm_smmu_atc_inv_master()
-   * (for the "no ATC_INV to a broken master" invariant).
-   */
-  addedNs: Float64Array;
 }
 
 /** arm_smmu_cmdq_batch_init_cmd(): an empty batch; `invs` is the array it is built from (not copied). */
@@ -155,23 +134,33 @@ function findAtsMaster(invs: Inv[], sid: number): string | null {
 /* ------------------------------------------------------------------------ */
 
 /*
- * The frames made on every invalidation are written out whole (header and
- * locals in one literal, as frame() would leave them): one allocation, one
- * object shape, nothing added afterwards.
+ * Each frame is built as one whole literal by its constructor (header and
+ * locals together): one allocation and one object shape per function.
  */
-const ID_ISSUE_CMDLIST = fnId('arm_smmu_cmdq_issue_cmdlist');
 
-const ID_BATCH_ISSUE = fnId('arm_smmu_cmdq_batch_issue');
-const ID_BATCH_SUBMIT = fnId('arm_smmu_cmdq_batch_submit');
+/** arm_smmu_cmdq_issue_cmdlist()'s locals. */
+export interface IssueCmdlistFrame extends FrameHead<'arm_smmu_cmdq_issue_cmdlist'> {
+  /** reserve: queue_has_space(); space_polled: after waiting for space; write: copy and publish; sync_polled: after the CMD_SYNC poll. */
+  pc: 'reserve' | 'space_polled' | 'write' | 'sync_polled';
+  cmds: Uint32Array;
+  n: number;
+  sync: boolean;
+  /** When each command's path checked ats_broken (a batch's addedNs), or null. */
+  addedNs: Float64Array | null;
+  atcInvs: number;
+  need: number;
+  syncProd: number;
+  llqProd: number;
+}
 
 /**
  * The issue of `n` commands (all of `cmds` by default). `atcInvs`: how many
  * are ATC_INVs, when the caller has counted them (a batch keeps the count).
  */
-export function issueCmdlist(cmds: Uint32Array, sync: boolean, addedNs?: Float64Array, n?: number, atcInvs?: number): Frame {
+export function issueCmdlist(cmds: Uint32Array, sync: boolean, addedNs?: Float64Array, n?: number, atcInvs?: number): IssueCmdlistFrame {
   const num = n ?? cmds.length / CMDQ_ENT_WORDS;
   return {
-    fn: 'arm_smmu_cmdq_issue_cmdlist', pc: 0, startNs: -1, id: ID_ISSUE_CMDLIST,
+    fn: 'arm_smmu_cmdq_issue_cmdlist', id: FN.arm_smmu_cmdq_issue_cmdlist, pc: 'reserve', startNs: -1,
     cmds, n: num, sync, addedNs: addedNs ?? null, atcInvs: atcInvs ?? countAtcInvs(cmds, num), need: 0, syncProd: 0, llqProd: 0,
   };
 }
@@ -187,55 +176,50 @@ export function cmdWords(cmd: Cmd): Uint32Array {
   return Uint32Array.from(encodeCmd(cmd));
 }
 
-function batchIssueFrame(b: Batch, sync: boolean): Frame {
-  return { fn: 'arm_smmu_cmdq_batch_issue', pc: 0, startNs: -1, id: ID_BATCH_ISSUE, b, sync, r: 0 };
-}
-
 /** arm_smmu_cmdq_issue_cmdlist(): reserve, write, publish PROD, poll the CMD_SYNC. */
-function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: IssueCmdlistFrame): Yield {
   const shift = w.smmu.cmdqShift;
   const kc = w.k.cmdq;
   const fl = w.kcfg.flags;
-  const n: number = f.n;
+  const n = f.n;
   for (;;) {
     switch (f.pc) {
-      case 0: {
+      case 'reserve': {
         // 1. Allocate space (queue_has_space against the shadow cons).
         f.need = n + (f.sync ? 1 : 0);
-        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 2; continue; }
+        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 'write'; continue; }
         kc.cons = consRd(w);
-        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 2; continue; }
+        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 'write'; continue; }
         if (w.traceOn) emit(w, 'cmdq.full', { task: t.id, need: f.need, prod: hex32(kc.prod), cons: hex32(kc.cons) });
         // The HW may be stalled by an unhandled CMDQ_ERR: drain it (seed 003 #16).
         if (fl.coClear) arm_smmu_cmdq_err_handler(w);
-        f.pc = 1;
+        f.pc = 'space_polled';
         return poll({ type: 'cmdq_space', need: f.need }, w.kcfg.pollTimeoutNs);
       }
-      case 1:
+      case 'space_polled':
         if (t.rv === ETIMEDOUT) smmuLogRatelimited(w, 'err', 'arm_smmu_cmdq_issue_cmdlist', 'CMDQ timeout');
         kc.cons = consRd(w);
-        f.pc = 0;
+        f.pc = 'reserve';
         continue;
-      case 2: {
+      case 'write': {
         // 2. Write the commands (and a CMD_SYNC) into the reserved slots: the
         // words go into the ring as a block (two where it wraps).
         const prod = kc.prod;
         const q = w.smmu.cmdq;
-        const cmds = f.cmds as Uint32Array;
+        const cmds = f.cmds;
         const mask = (1 << shift) - 1;
         const first = Q_IDX(shift, prod);
         const room = mask + 1 - first;
         const k = n < room ? n : room;
         copyWords(q, first * CMDQ_ENT_WORDS, cmds, 0, k * CMDQ_ENT_WORDS);
         if (k < n) copyWords(q, 0, cmds, k * CMDQ_ENT_WORDS, (n - k) * CMDQ_ENT_WORDS);
-        const atcInvs: number = f.atcInvs;
         if (w.k.brokenMasters > 0) {
           for (let i = 0; i < n; i++) if ((cmds[i * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) checkAtcInvToBroken(w, f, i, (first + i) & mask);
         }
         if (w.traceOn) {
           for (let i = 0; i < n; i++) note(w, 'cmdq.write', { slot: (first + i) & mask, op: opcodeName(cmds[i * CMDQ_ENT_WORDS]! & 0xff), task: t.id });
         }
-        w.k.stats.atcInvIssued += atcInvs;
+        w.k.stats.atcInvIssued += f.atcInvs;
         if (f.sync) {
           const idx = queueIncN(shift, prod, n);
           const slot = Q_IDX(shift, idx);
@@ -253,10 +237,10 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         // shadow (llq.prod then reads as the next free slot), which the timeout line prints.
         f.llqProd = kc.prod;
         // 5. Wait for our CMD_SYNC to be consumed.
-        f.pc = 3;
+        f.pc = 'sync_polled';
         return poll({ type: 'cmdq_consumed', prod: f.syncProd }, w.kcfg.pollTimeoutNs);
       }
-      case 3: {
+      case 'sync_polled': {
         let r = t.rv;
         // A late GERROR ISR may not have run yet: drain a pending CMDQ_ERR first (seed 003 #15).
         if (r && fl.coClear) arm_smmu_cmdq_err_handler(w);
@@ -274,8 +258,6 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: Frame): Yield {
         if (w.traceOn) emit(w, 'cmdq.sync.done', { task: t.id, prod: hex32(f.syncProd), ret: r });
         return ret(r);
       }
-      default:
-        throw new Error(`bad pc ${f.pc}`);
     }
   }
 }
@@ -292,13 +274,13 @@ function copyWords(dst: Uint32Array, at: number, src: Uint32Array, from: number,
 }
 
 /** Invariant: under atsBrokenFence no ATC_INV is built for a master already marked ats_broken. */
-function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void {
+function checkAtcInvToBroken(w: KWorld, f: IssueCmdlistFrame, i: number, slot: number): void {
   if (!w.kcfg.flags.atsBrokenFence || w.k.brokenMasters === 0) return;
-  const sid = cmdSid(f.cmds as Uint32Array, i * CMDQ_ENT_WORDS);
+  const sid = cmdSid(f.cmds, i * CMDQ_ENT_WORDS);
   const bdf = w.k.streams[sid];
   const m = bdf ? masterOf(w, bdf) : undefined;
   if (!m || !m.atsBroken) return;
-  const added: number | undefined = f.addedNs ? f.addedNs[i] : undefined;
+  const added = f.addedNs ? f.addedNs[i] : undefined;
   // A command whose path checked ats_broken before the master turned broken (held back by a full
   // queue, or added by a loop that checks once at its start) is a real race, not a violation.
   if (added !== undefined && added < m.atsBrokenSinceNs) return;
@@ -309,11 +291,30 @@ function checkAtcInvToBroken(w: KWorld, f: Frame, i: number, slot: number): void
   });
 }
 
-/** Add `cmd` to the batch, flushing it first when full. `checkedNs`: when the caller checked ats_broken for it. */
-export function batchAdd(b: Batch, cmd: Cmd, checkedNs?: number): Frame {
-  return frame('arm_smmu_cmdq_batch_add_cmd', { b, cmd: encodeCmd(cmd), checkedNs: checkedNs ?? null });
+/** arm_smmu_cmdq_batch_add_cmd_p()'s locals. */
+export interface BatchAddFrame extends FrameHead<'arm_smmu_cmdq_batch_add_cmd'> {
+  /** start: add (flushing a full batch first); flushed: the flush returned. */
+  pc: 'start' | 'flushed';
+  b: Batch;
+  cmd: number[];
+  /** When the caller checked ats_broken for the command (null: now). */
+  checkedNs: number | null;
 }
-export function batchSubmit(b: Batch): Frame { return { fn: 'arm_smmu_cmdq_batch_submit', pc: 0, startNs: -1, id: ID_BATCH_SUBMIT, b }; }
+
+/** Add `cmd` to the batch, flushing it first when full. `checkedNs`: when the caller checked ats_broken for it. */
+export function batchAdd(b: Batch, cmd: Cmd, checkedNs?: number): BatchAddFrame {
+  return { fn: 'arm_smmu_cmdq_batch_add_cmd', id: FN.arm_smmu_cmdq_batch_add_cmd, pc: 'start', startNs: -1, b, cmd: encodeCmd(cmd), checkedNs: checkedNs ?? null };
+}
+
+/** arm_smmu_cmdq_batch_submit()'s locals. */
+export interface BatchSubmitFrame extends FrameHead<'arm_smmu_cmdq_batch_submit'> {
+  pc: 'start' | 'issued';
+  b: Batch;
+}
+
+export function batchSubmit(b: Batch): BatchSubmitFrame {
+  return { fn: 'arm_smmu_cmdq_batch_submit', id: FN.arm_smmu_cmdq_batch_submit, pc: 'start', startNs: -1, b };
+}
 
 /** True when the batch holds CMDQ_BATCH_ENTRIES commands and must be issued before another is added. */
 export function batchFull(w: KWorld, b: Batch): boolean { return batchLen(b) >= w.kcfg.batchEntries; }
@@ -334,13 +335,26 @@ export function batchNoteAdded(w: KWorld, b: Batch, checkedNs = w.s.nowNs): void
 /** Where the next command's words go. */
 export function batchNext(b: Batch): number { return b.num * CMDQ_ENT_WORDS; }
 
+/** arm_smmu_cmdq_batch_issue()'s locals. */
+export interface BatchIssueFrame extends FrameHead<'arm_smmu_cmdq_batch_issue'> {
+  /** start: issue; issued: the issue returned; identified: the retry (or blame) returned. */
+  pc: 'start' | 'issued' | 'identified';
+  b: Batch;
+  sync: boolean;
+  r: number;
+}
+
+function batchIssueFrame(b: Batch, sync: boolean): BatchIssueFrame {
+  return { fn: 'arm_smmu_cmdq_batch_issue', id: FN.arm_smmu_cmdq_batch_issue, pc: 'start', startNs: -1, b, sync, r: 0 };
+}
+
 /**
  * The flush inside arm_smmu_cmdq_batch_add_cmd_p() when the batch is full.
  * v4 forces a sync for ATS-bearing batches so a timeout is caught here, not
  * at a later unrelated batch's CMD_SYNC (seed 003 #24). The caller empties
  * the batch (keeping its invs) when this returns.
  */
-export function batchFlushFrame(w: KWorld, b: Batch): Frame {
+export function batchFlushFrame(w: KWorld, b: Batch): BatchIssueFrame {
   const sync = w.kcfg.flags.atcTimeoutDetect ? b.hasAts : false;
   return batchIssueFrame(b, sync);
 }
@@ -357,47 +371,63 @@ export function batchReset(b: Batch): void {
 }
 
 /** arm_smmu_cmdq_batch_add_cmd_p(): flush a full batch, then queue the command. */
-function arm_smmu_cmdq_batch_add_cmd(w: KWorld, _t: Task, f: Frame): Yield {
-  const b = f.b as Batch;
-  if (f.pc === 0 && batchFull(w, b)) {
-    f.pc = 1;
+function arm_smmu_cmdq_batch_add_cmd(w: KWorld, _t: Task, f: BatchAddFrame): Yield {
+  const b = f.b;
+  if (f.pc === 'start' && batchFull(w, b)) {
+    f.pc = 'flushed';
     return call(batchFlushFrame(w, b));
   }
-  if (f.pc === 1) batchReset(b);
+  if (f.pc === 'flushed') batchReset(b);
   const at = batchNext(b);
-  for (let j = 0; j < CMDQ_ENT_WORDS; j++) b.cmds[at + j] = f.cmd[j];
+  for (let j = 0; j < CMDQ_ENT_WORDS; j++) b.cmds[at + j] = f.cmd[j]!;
   batchNoteAdded(w, b, f.checkedNs ?? w.s.nowNs);
   return ret(0);
 }
 
-function arm_smmu_cmdq_batch_submit(_w: KWorld, t: Task, f: Frame): Yield {
-  if (f.pc === 0) {
-    f.pc = 1;
+/** arm_smmu_cmdq_batch_submit(): issue the batch with a CMD_SYNC. */
+function arm_smmu_cmdq_batch_submit(_w: KWorld, t: Task, f: BatchSubmitFrame): Yield {
+  if (f.pc === 'start') {
+    f.pc = 'issued';
     return call(batchIssueFrame(f.b, true));
   }
   return ret(t.rv);
 }
 
 /** arm_smmu_cmdq_batch_issue(): issue; on -EIO identify the timed-out master(s) (seed 003 #20, #24). */
-function arm_smmu_cmdq_batch_issue(w: KWorld, t: Task, f: Frame): Yield {
-  const b = f.b as Batch;
+function arm_smmu_cmdq_batch_issue(w: KWorld, t: Task, f: BatchIssueFrame): Yield {
+  const b = f.b;
   switch (f.pc) {
-    case 0:
-      f.pc = 1;
+    case 'start':
+      f.pc = 'issued';
       // The batch is not touched until this returns, so the issue reads it in place.
       return call(issueCmdlist(b.cmds, f.sync, b.addedNs, b.num, b.atcInvs));
-    case 1:
+    case 'issued':
       f.r = t.rv;
       if (f.r === EIO && b.invs) {
-        f.pc = 2;
-        if (w.kcfg.flags.retryPerSid) return call(frame('arm_smmu_cmdq_batch_retry', { b, i: 0, lastSid: -1, master: null, cmd: null }));
+        f.pc = 'identified';
+        if (w.kcfg.flags.retryPerSid) return call(batchRetryFrame(b));
         // The reviewer's proposal: no retry, every ATS master in the batch is treated as broken.
-        return call(frame('arm_smmu_cmdq_batch_blame_all', { b, masters: null, i: 0 }));
+        return call(blameAllFrame(b));
       }
       return ret(f.r);
-    default:
+    case 'identified':
       return ret(f.r);
   }
+}
+
+/** arm_smmu_cmdq_batch_retry()'s locals. */
+export interface BatchRetryFrame extends FrameHead<'arm_smmu_cmdq_batch_retry'> {
+  /** start; next: the next ATC_INV to retry; locked: holding the master's ats_broken_lock; retried: its issue returned; done_master: release the lock. */
+  pc: 'start' | 'next' | 'locked' | 'retried' | 'done_master';
+  b: Batch;
+  i: number;
+  lastSid: number;
+  master: string | null;
+  cmd: Uint32Array | null;
+}
+
+function batchRetryFrame(b: Batch): BatchRetryFrame {
+  return { fn: 'arm_smmu_cmdq_batch_retry', id: FN.arm_smmu_cmdq_batch_retry, pc: 'start', startNs: -1, b, i: 0, lastSid: -1, master: null, cmd: null };
 }
 
 /**
@@ -405,17 +435,17 @@ function arm_smmu_cmdq_batch_issue(w: KWorld, t: Task, f: Frame): Yield {
  * CMD_SYNC each, under the master's ats_broken_lock; a master whose retry
  * times out again is the unresponsive one (seed 003 #24).
  */
-function arm_smmu_cmdq_batch_retry(w: KWorld, t: Task, f: Frame): Yield {
-  const b = f.b as Batch;
+function arm_smmu_cmdq_batch_retry(w: KWorld, t: Task, f: BatchRetryFrame): Yield {
+  const b = f.b;
   const invs = b.invs!;
   for (;;) {
     switch (f.pc) {
-      case 0:
+      case 'start':
         if (!invs.some((x) => x.type === 'ATS')) return ret(0);
         emit(w, 'retry.begin', { commands: batchLen(b) });
-        f.pc = 1;
+        f.pc = 'next';
         continue;
-      case 1: {
+      case 'next': {
         while (f.i < batchLen(b)) {
           const cmd = decodeCmd(b.cmds, f.i * CMDQ_ENT_WORDS);
           if (cmd.op !== CMDQ_OP_ATC_INV) { f.i++; continue; }
@@ -426,51 +456,60 @@ function arm_smmu_cmdq_batch_retry(w: KWorld, t: Task, f: Frame): Yield {
             f.i++;
             continue;
           }
-          f.lastSid = cmd.sid;
+          f.lastSid = cmd.sid!;
           f.master = bdf;
           f.cmd = b.cmds.slice(f.i * CMDQ_ENT_WORDS, (f.i + 1) * CMDQ_ENT_WORDS);
-          f.pc = 2;
+          f.pc = 'locked';
           return lock(atsBrokenLock(bdf));
         }
         return ret(0);
       }
-      case 2: {
-        const m = masterOf(w, f.master)!;
+      case 'locked': {
+        const bdf = f.master!;
+        const m = masterOf(w, bdf)!;
         if (m.atsBroken) {
           // A retry on a sibling SID already disabled this master's ATS.
-          unlock(w, t, atsBrokenLock(f.master));
+          unlock(w, t, atsBrokenLock(bdf));
           f.i++;
-          f.pc = 1;
+          f.pc = 'next';
           continue;
         }
-        emit(w, 'retry.sid', { sid: decodeCmd(f.cmd, 0).sid, bdf: f.master });
-        f.pc = 3;
-        return call(issueCmdlist(f.cmd, true));
+        emit(w, 'retry.sid', { sid: decodeCmd(f.cmd!, 0).sid, bdf });
+        f.pc = 'retried';
+        return call(issueCmdlist(f.cmd!, true));
       }
-      case 3:
-        if (t.rv === EIO) {
-          f.pc = 4;
-          return call(frame('arm_smmu_master_disable_ats', { bdf: f.master, b: null, i: 0 }));
-        }
-        f.pc = 4;
+      case 'retried':
+        f.pc = 'done_master';
+        if (t.rv === EIO) return call(disableAtsFrame(f.master!));
         continue;
-      case 4:
-        unlock(w, t, atsBrokenLock(f.master));
+      case 'done_master':
+        unlock(w, t, atsBrokenLock(f.master!));
         f.i++;
-        f.pc = 1;
+        f.pc = 'next';
         continue;
-      default:
-        throw new Error(`bad pc ${f.pc}`);
     }
   }
 }
 
+/** The locals of the blame-all path (the reviewer's design, no kernel counterpart). */
+export interface BlameAllFrame extends FrameHead<'arm_smmu_cmdq_batch_blame_all'> {
+  /** start: find the masters; next: the next master; locked: holding its ats_broken_lock; done_master: release it. */
+  pc: 'start' | 'next' | 'locked' | 'done_master';
+  b: Batch;
+  masters: string[];
+  i: number;
+}
+
+function blameAllFrame(b: Batch): BlameAllFrame {
+  return { fn: 'arm_smmu_cmdq_batch_blame_all', id: FN.arm_smmu_cmdq_batch_blame_all, pc: 'start', startNs: -1, b, masters: [], i: 0 };
+}
+
 /** Without the retry: every ATS master with an ATC_INV in the failed batch is quarantined. */
-function arm_smmu_cmdq_batch_blame_all(w: KWorld, t: Task, f: Frame): Yield {
-  const b = f.b as Batch;
+function arm_smmu_cmdq_batch_blame_all(w: KWorld, t: Task, f: BlameAllFrame): Yield {
+  const b = f.b;
   for (;;) {
     switch (f.pc) {
-      case 0: {
+      case 'start': {
         const masters: string[] = [];
         for (let i = 0; i < batchLen(b); i++) {
           const cmd = decodeCmd(b.cmds, i * CMDQ_ENT_WORDS);
@@ -480,26 +519,37 @@ function arm_smmu_cmdq_batch_blame_all(w: KWorld, t: Task, f: Frame): Yield {
         }
         f.masters = masters;
         emit(w, 'blame.all', { masters });
-        f.pc = 1;
+        f.pc = 'next';
         continue;
       }
-      case 1:
+      case 'next':
         if (f.i >= f.masters.length) return ret(0);
-        f.pc = 2;
-        return lock(atsBrokenLock(f.masters[f.i]));
-      case 2:
-        if (masterOf(w, f.masters[f.i])!.atsBroken) { f.pc = 3; continue; }
-        f.pc = 3;
-        return call(frame('arm_smmu_master_disable_ats', { bdf: f.masters[f.i], b: null, i: 0 }));
-      case 3:
-        unlock(w, t, atsBrokenLock(f.masters[f.i]));
+        f.pc = 'locked';
+        return lock(atsBrokenLock(f.masters[f.i]!));
+      case 'locked':
+        f.pc = 'done_master';
+        if (masterOf(w, f.masters[f.i]!)!.atsBroken) continue;
+        return call(disableAtsFrame(f.masters[f.i]!));
+      case 'done_master':
+        unlock(w, t, atsBrokenLock(f.masters[f.i]!));
         f.i++;
-        f.pc = 1;
+        f.pc = 'next';
         continue;
-      default:
-        throw new Error(`bad pc ${f.pc}`);
     }
   }
+}
+
+/** arm_smmu_master_disable_ats()'s locals. */
+export interface DisableAtsFrame extends FrameHead<'arm_smmu_master_disable_ats'> {
+  /** start: take a batch; next_sid: clear EATS of the next SID and queue its CFGI_STE; added: the CFGI_STE was queued; submit; submitted. */
+  pc: 'start' | 'next_sid' | 'added' | 'submit' | 'submitted';
+  bdf: string;
+  b: Batch | null;
+  i: number;
+}
+
+function disableAtsFrame(bdf: string): DisableAtsFrame {
+  return { fn: 'arm_smmu_master_disable_ats', id: FN.arm_smmu_master_disable_ats, pc: 'start', startNs: -1, bdf, b: null, i: 0 };
 }
 
 /**
@@ -508,17 +558,17 @@ function arm_smmu_cmdq_batch_blame_all(w: KWorld, t: Task, f: Frame): Yield {
  * device broken to the IOMMU core (seed 003 #24). Called with
  * ats_broken_lock held.
  */
-function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: DisableAtsFrame): Yield {
   const m = masterOf(w, f.bdf)!;
   for (;;) {
     switch (f.pc) {
-      case 0:
+      case 'start':
         f.b = newBatch(w, null);
         f.i = 0;
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
-      case 1: {
-        if (f.i >= m.sids.length) { f.pc = 3; continue; }
+      case 'next_sid': {
+        if (f.i >= m.sids.length) { f.pc = 'submit'; continue; }
         const sid = m.sids[f.i]!;
         const loc = steL2(w, sid, false);
         if (loc) {
@@ -527,18 +577,18 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
           w.k.invDirty = true;
           emit(w, 'ste.write', { sid, bdf: m.bdf, eats: 0, why: 'ATC invalidation timeout: disable ATS' });
         }
-        f.pc = 2;
-        return call(batchAdd(f.b, makeCmdCfgiSte(sid, true)));
+        f.pc = 'added';
+        return call(batchAdd(f.b!, makeCmdCfgiSte(sid, true)));
       }
-      case 2:
+      case 'added':
         f.i++;
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
-      case 3:
-        f.pc = 4;
-        return call(batchSubmit(f.b));
-      case 4:
-        freeBatch(w, f.b);
+      case 'submit':
+        f.pc = 'submitted';
+        return call(batchSubmit(f.b!));
+      case 'submitted':
+        freeBatch(w, f.b!);
         if (t.rv) smmuLogRatelimited(w, 'err', 'arm_smmu_master_disable_ats', 'failed to disable ATS for master');
         if (!m.atsBroken) w.k.brokenMasters++;
         m.atsBroken = true;
@@ -555,8 +605,6 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
         emit(w, 'quarantine.driver', { bdf: m.bdf });
         if (w.kcfg.flags.coreQuarantine) iommu_report_device_broken(w, m.bdf);
         return ret(0);
-      default:
-        throw new Error(`bad pc ${f.pc}`);
     }
   }
 }
@@ -565,8 +613,20 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: Frame): Yield {
 /* Interrupt handlers                                                        */
 /* ------------------------------------------------------------------------ */
 
+/** An interrupt handler's frame: no locals; it runs to its end in one step. */
+export interface GerrorHandlerFrame extends FrameHead<'arm_smmu_gerror_handler'> { pc: 'start' }
+export interface EvtqThreadFrame extends FrameHead<'arm_smmu_evtq_thread'> { pc: 'start' }
+
+export function gerrorHandlerFrame(): GerrorHandlerFrame {
+  return { fn: 'arm_smmu_gerror_handler', id: FN.arm_smmu_gerror_handler, pc: 'start', startNs: -1 };
+}
+
+export function evtqThreadFrame(): EvtqThreadFrame {
+  return { fn: 'arm_smmu_evtq_thread', id: FN.arm_smmu_evtq_thread, pc: 'start', startNs: -1 };
+}
+
 /** arm_smmu_gerror_handler(): the GERROR interrupt. */
-function arm_smmu_gerror_handler(w: KWorld, _t: Task, _f: Frame): Yield {
+function arm_smmu_gerror_handler(w: KWorld, _t: Task, _f: GerrorHandlerFrame): Yield {
   w.smmu.gerrorIrqPending = false;
   const gerror = readReg(w, ARM_SMMU_GERROR);
   const gerrorn = readReg(w, ARM_SMMU_GERRORN);
@@ -600,7 +660,7 @@ function arm_smmu_gerror_handler(w: KWorld, _t: Task, _f: Frame): Yield {
 }
 
 /** arm_smmu_evtq_thread(): drain the event queue and print each event (ratelimited). */
-function arm_smmu_evtq_thread(w: KWorld, _t: Task, _f: Frame): Yield {
+function arm_smmu_evtq_thread(w: KWorld, _t: Task, _f: EvtqThreadFrame): Yield {
   w.smmu.evtqIrqPending = false;
   for (;;) {
     const prod = readReg(w, ARM_SMMU_EVTQ_PROD);
@@ -631,7 +691,54 @@ function arm_smmu_evtq_thread(w: KWorld, _t: Task, _f: Frame): Yield {
   return ret(1);
 }
 
-defineKernelFns({
+/* ------------------------------------------------------------------------ */
+/* A scenario's raw command                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** The `cmd` step's frame: a raw command issued through the driver's issue path. */
+export interface StepCmdFrame extends FrameHead<'step_cmd'> {
+  pc: 'start' | 'issued';
+  words: Uint32Array;
+  sync: boolean;
+  /** How the call is listed ("ATC_INV", "raw 0x.. 0x.."). */
+  desc: string;
+}
+
+/** The words of a scenario's `cmd` (named fields, or two raw 64-bit words). */
+function cmdFromSpec(spec: CmdSpec): Uint32Array {
+  if (Array.isArray(spec.raw)) {
+    const words: number[] = [];
+    for (const dw of spec.raw) {
+      const hex = dw.slice(2).padStart(16, '0');
+      words.push(parseInt(hex.slice(8), 16) >>> 0, parseInt(hex.slice(0, 8), 16) >>> 0);
+    }
+    return Uint32Array.from(words);
+  }
+  const cmd: Record<string, unknown> = { op: OPCODE_BY_NAME[spec.op as string] };
+  for (const [k, v] of Object.entries(spec)) {
+    if (k === 'op' || k.startsWith('x-')) continue;
+    cmd[k] = typeof v === 'string' && v.startsWith('0x') ? parseInt(v.slice(2), 16) : v;
+  }
+  return cmdWords(cmd as unknown as Cmd);
+}
+
+export function stepCmdFrame(spec: CmdSpec, sync: boolean): StepCmdFrame {
+  const desc = spec.raw ? `raw ${spec.raw.join(' ')}` : String(spec.op);
+  return { fn: 'step_cmd', id: FN.step_cmd, pc: 'start', startNs: -1, words: cmdFromSpec(spec), sync, desc };
+}
+
+/** A raw command issued through arm_smmu_cmdq_issue_cmdlist(), recorded as a call. */
+function step_cmd(w: KWorld, t: Task, f: StepCmdFrame): Yield {
+  if (f.pc === 'start') {
+    f.pc = 'issued';
+    return call(issueCmdlist(f.words, f.sync));
+  }
+  recordCall(w, f.startNs, 'arm_smmu_cmdq_issue_cmdlist', [f.desc, f.sync ? 'sync' : 'nosync'], t.rv);
+  return ret(t.rv);
+}
+
+/** The command-queue functions and their frames (kernel/fns.ts runs them). */
+export const CMDQ_FNS = {
   arm_smmu_cmdq_issue_cmdlist,
   arm_smmu_cmdq_batch_add_cmd,
   arm_smmu_cmdq_batch_submit,
@@ -641,4 +748,9 @@ defineKernelFns({
   arm_smmu_master_disable_ats,
   arm_smmu_gerror_handler,
   arm_smmu_evtq_thread,
-});
+  step_cmd,
+};
+
+export type CmdqFrame =
+  | IssueCmdlistFrame | BatchAddFrame | BatchSubmitFrame | BatchIssueFrame | BatchRetryFrame | BlameAllFrame
+  | DisableAtsFrame | GerrorHandlerFrame | EvtqThreadFrame | StepCmdFrame;

@@ -7,19 +7,19 @@
  */
 import { emit, note } from '../sim/context.ts';
 import { ATC_INV_SIZE_ALL, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_CD, appendTlbiNhVa, atcInvSpan, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
-import { steL2 } from '../hw/smmu.ts';
+import { SSIDSIZE, steL2 } from '../hw/smmu.ts';
 import {
-  CD_WORDS, STE_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
+  CD_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
   STRTAB_STE_1_EATS_ABT, STRTAB_STE_1_EATS_TRANS, STRTAB_STE_1_S1DSS_SSID0, readSte, writeCd, writeSte,
   type SteFields,
 } from '../hw/ste.ts';
-import { SSIDSIZE } from '../hw/smmu.ts';
-import { batchAdd, batchFlushFrame, batchReset, batchSubmit, cmdWords, freeBatch, issueCmdlist, newBatch, type Batch } from './cmdq.ts';
-import { defineKernelFns, unlock } from './sched.ts';
-import { call, fnId, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
-import { atsBrokenLock, masterOf } from './util.ts';
 import { setAtsEnable } from '../pci/endpoint.ts';
-import { BLOCKED_DOMAIN, type Inv, type KDomain, type KMaster, type KWorld } from './state.ts';
+import { batchAdd, batchFlushFrame, batchReset, batchSubmit, cmdWords, freeBatch, issueCmdlist, newBatch } from './cmdq.ts';
+import { FN, type FrameHead } from './fn.ts';
+import { unlock } from './locks.ts';
+import { call, lock, ret, type Task, type Yield } from './task.ts';
+import { atsBrokenLock, masterOf } from './util.ts';
+import { BLOCKED_DOMAIN, type Batch, type Inv, type KDomain, type KMaster, type KWorld } from './state.ts';
 
 /* ------------------------------------------------------------- helpers */
 
@@ -86,8 +86,18 @@ function writeSteMemory(w: KWorld, sid: number, s: SteFields): void {
 
 /* -------------------------------------------------------- kernel functions */
 
-export function writeSteFrame(bdf: string, sid: number, target: SteFields, why: string): Frame {
-  return frame('arm_smmu_write_ste', { bdf, sid, target, why });
+/** arm_smmu_write_ste()'s locals. */
+export interface WriteSteFrame extends FrameHead<'arm_smmu_write_ste'> {
+  /** start: take ats_broken_lock (with the fence); locked: write and sync; synced: release. */
+  pc: 'start' | 'locked' | 'synced';
+  bdf: string;
+  sid: number;
+  target: SteFields;
+  why: string;
+}
+
+export function writeSteFrame(bdf: string, sid: number, target: SteFields, why: string): WriteSteFrame {
+  return { fn: 'arm_smmu_write_ste', id: FN.arm_smmu_write_ste, pc: 'start', startNs: -1, bdf, sid, target, why };
 }
 
 /**
@@ -95,37 +105,47 @@ export function writeSteFrame(bdf: string, sid: number, target: SteFields, why: 
  * With the fence (seed 003 #23) this runs under ats_broken_lock and masks
  * EATS while ats_broken is set.
  */
-function arm_smmu_write_ste(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_write_ste(w: KWorld, t: Task, f: WriteSteFrame): Yield {
   const fence = w.kcfg.flags.atsBrokenFence;
   const m = masterOf(w, f.bdf)!;
   for (;;) {
     switch (f.pc) {
-      case 0:
-        f.pc = 1;
+      case 'start':
+        f.pc = 'locked';
         if (fence) return lock(atsBrokenLock(f.bdf));
         continue;
-      case 1: {
-        const target = { ...(f.target as SteFields) };
+      case 'locked': {
+        const target = { ...f.target };
         if (fence && m.atsBroken && target.eats !== STRTAB_STE_1_EATS_ABT) {
           target.eats = STRTAB_STE_1_EATS_ABT;
           note(w, 'ste.mask_eats', { sid: f.sid, bdf: f.bdf });
         }
         writeSteMemory(w, f.sid, target);
         emit(w, 'ste.write', { sid: f.sid, bdf: f.bdf, config: target.config, eats: target.eats, why: f.why });
-        f.pc = 2;
+        f.pc = 'synced';
         return call(issueCmdlist(cmdWords(makeCmdCfgiSte(f.sid, true)), true));
       }
-      case 2:
+      case 'synced':
         if (fence) unlock(w, t, atsBrokenLock(f.bdf));
         return ret(0);
-      default:
-        throw new Error(`bad pc ${f.pc}`);
     }
   }
 }
 
-export function attachDevFrame(bdf: string, dom: string | null): Frame {
-  return frame('arm_smmu_attach_dev', { bdf, dom, i: 0, newAts: false, oldAts: false, oldDom: null });
+/** arm_smmu_attach_dev()'s locals. */
+export interface AttachDevFrame extends FrameHead<'arm_smmu_attach_dev'> {
+  /** start: prepare; next_ste: install the next SID's STE; ste_written; commit: ATS on, flush or off; committed: drop the old domain's invs. */
+  pc: 'start' | 'next_ste' | 'ste_written' | 'commit' | 'committed';
+  bdf: string;
+  dom: string | null;
+  i: number;
+  newAts: boolean;
+  oldAts: boolean;
+  oldDom: string | null;
+}
+
+export function attachDevFrame(bdf: string, dom: string | null): AttachDevFrame {
+  return { fn: 'arm_smmu_attach_dev', id: FN.arm_smmu_attach_dev, pc: 'start', startNs: -1, bdf, dom, i: 0, newAts: false, oldAts: false, oldDom: null };
 }
 
 /**
@@ -134,12 +154,12 @@ export function attachDevFrame(bdf: string, dom: string | null): Frame {
  * (enable ATS, flush the ATC across a domain change, or disable ATS), and
  * drop the master from the old domain's invs.
  */
-function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_attach_dev(w: KWorld, _t: Task, f: AttachDevFrame): Yield {
   const m = masterOf(w, f.bdf)!;
   const ep = w.pci.endpoints[f.bdf]!;
   for (;;) {
     switch (f.pc) {
-      case 0: {
+      case 'start': {
         const d = domainOf(w, f.dom);
         f.oldDom = m.domain;
         f.oldAts = m.atsEnabled;
@@ -151,29 +171,28 @@ function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
           writeCd(cdt, 0, { v: 1, asid: d.asid, ttb0: d.ttb });
         }
         f.i = 0;
-        f.pc = 1;
+        f.pc = 'next_ste';
         continue;
       }
-      case 1:
-        if (f.i >= m.sids.length) { f.pc = 3; continue; }
-        f.pc = 2;
+      case 'next_ste':
+        if (f.i >= m.sids.length) { f.pc = 'commit'; continue; }
+        f.pc = 'ste_written';
         return call(writeSteFrame(f.bdf, m.sids[f.i]!, buildSte(w, m, f.dom, f.newAts), `attach ${f.dom ?? 'none'}`));
-      case 2:
+      case 'ste_written':
         f.i++;
-        f.pc = 1;
+        f.pc = 'next_ste';
         continue;
-      case 3:
+      case 'commit':
+        f.pc = 'committed';
         if (f.newAts && !f.oldAts) {
           // arm_smmu_enable_ats(): the STE has EATS, now enable ATS at the endpoint.
           setAtsEnable(ep, true);
           m.atsEnabled = true;
           note(w, 'ats.enable', { bdf: f.bdf });
-          f.pc = 5;
           continue;
         }
         if (f.newAts && f.oldAts && f.oldDom !== f.dom) {
           // ATS stays on across a domain change: flush the ATC.
-          f.pc = 4;
           return call(atcInvMasterFrame(f.bdf, 0));
         }
         if (!f.newAts && f.oldAts) {
@@ -181,37 +200,40 @@ function arm_smmu_attach_dev(w: KWorld, t: Task, f: Frame): Yield {
           setAtsEnable(ep, false);
           m.atsEnabled = false;
           note(w, 'ats.disable', { bdf: f.bdf });
-          f.pc = 4;
           return call(atcInvMasterFrame(f.bdf, 0));
         }
-        f.pc = 5;
         continue;
-      case 4:
-        f.pc = 5;
-        continue;
-      case 5: {
+      case 'committed': {
         const old = domainOf(w, f.oldDom);
         if (old && f.oldDom !== f.dom) invsRemove(old, m, 0);
         m.domain = f.dom;
         emit(w, 'attach.end', { bdf: f.bdf, domain: f.dom ?? 'none' });
         return ret(0);
       }
-      default:
-        throw new Error(`bad pc ${f.pc}`);
     }
   }
 }
 
-export function atcInvMasterFrame(bdf: string, ssid: number): Frame {
-  return frame('arm_smmu_atc_inv_master', { bdf, ssid, b: null, i: 0 });
+/** arm_smmu_atc_inv_master()'s locals. */
+export interface AtcInvMasterFrame extends FrameHead<'arm_smmu_atc_inv_master'> {
+  /** start; next_sid: queue the next SID's ATC_INV; added; submit; submitted. */
+  pc: 'start' | 'next_sid' | 'added' | 'submit' | 'submitted';
+  bdf: string;
+  ssid: number;
+  b: Batch | null;
+  i: number;
+}
+
+export function atcInvMasterFrame(bdf: string, ssid: number): AtcInvMasterFrame {
+  return { fn: 'arm_smmu_atc_inv_master', id: FN.arm_smmu_atc_inv_master, pc: 'start', startNs: -1, bdf, ssid, b: null, i: 0 };
 }
 
 /** arm_smmu_atc_inv_master(): ATC_INV (all) for every SID of the master (seed 003 #18, #22). */
-function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: AtcInvMasterFrame): Yield {
   const m = masterOf(w, f.bdf)!;
   for (;;) {
     switch (f.pc) {
-      case 0:
+      case 'start':
         // Do not issue ATC_INV that will definitely time out.
         if (w.kcfg.flags.atsBrokenFence && m.atsBroken) {
           note(w, 'atc_inv.skip', { bdf: f.bdf, why: 'ats_broken' });
@@ -219,37 +241,54 @@ function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: Frame): Yield {
         }
         f.b = newBatch(w, m.sids.map((sid) => ({ type: 'ATS' as const, id: sid, ssid: f.ssid, master: m.bdf, users: 1 })));
         f.i = 0;
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
-      case 1:
-        if (f.i >= m.sids.length) { f.pc = 3; continue; }
-        f.pc = 2;
+      case 'next_sid':
+        if (f.i >= m.sids.length) { f.pc = 'submit'; continue; }
+        f.pc = 'added';
         // The kernel checks ats_broken once, at the start: later SIDs of a master quarantined by a
         // mid-loop flush still get their ATC_INV.
-        return call(batchAdd(f.b, makeCmdAtcInv(m.sids[f.i]!, f.ssid, 0, 0), f.startNs));
-      case 2:
+        return call(batchAdd(f.b!, makeCmdAtcInv(m.sids[f.i]!, f.ssid, 0, 0), f.startNs));
+      case 'added':
         f.i++;
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
-      case 3:
-        f.pc = 4;
-        return call(batchSubmit(f.b));
-      default:
-        freeBatch(w, f.b);
+      case 'submit':
+        f.pc = 'submitted';
+        return call(batchSubmit(f.b!));
+      case 'submitted':
+        freeBatch(w, f.b!);
         return ret(t.rv);
     }
   }
 }
 
-const ID_DOMAIN_INV_RANGE = fnId('__arm_smmu_domain_inv_range');
+/** __arm_smmu_domain_inv_range()'s locals. */
+export interface DomainInvRangeFrame extends FrameHead<'__arm_smmu_domain_inv_range'> {
+  /** start: take the domain's invs; build: fill the batch; flushed: a full batch was issued; submit; submitted. */
+  pc: 'start' | 'build' | 'flushed' | 'submit' | 'submitted';
+  dom: string;
+  iova: number;
+  size: number;
+  invs: Inv[];
+  i: number;
+  b: Batch | null;
+  /** The range words every ATC_INV of this call shares. */
+  atcW2: number;
+  atcW3: number;
+  /** The entry whose ats_broken check was made before a flush (-1: none), and when. */
+  checkedAt: number;
+  checkedNs: number;
+}
 
-export function domainInvRangeFrame(dom: string, iova: number, size: number): Frame {
-  // Written out whole, as frame() would leave it (made on every unmap).
+export function domainInvRangeFrame(dom: string, iova: number, size: number): DomainInvRangeFrame {
   return {
-    fn: '__arm_smmu_domain_inv_range', pc: 0, startNs: -1, id: ID_DOMAIN_INV_RANGE,
-    dom, iova, size, invs: null, i: 0, b: null, atcW2: 0, atcW3: 0, checkedAt: -1, checkedNs: 0,
+    fn: '__arm_smmu_domain_inv_range', id: FN.__arm_smmu_domain_inv_range, pc: 'start', startNs: -1,
+    dom, iova, size, invs: NO_INVS, i: 0, b: null, atcW2: 0, atcW3: 0, checkedAt: -1, checkedNs: 0,
   };
 }
+
+const NO_INVS: Inv[] = [];
 
 /**
  * arm_smmu_atc_inv_to_cmd(): the first word of an ATC_INV for SubstreamID
@@ -304,10 +343,10 @@ function atsWordsOf(invs: Inv[]): AtsWords {
  * ATS StreamID of the domain's invalidation array, batched, then a CMD_SYNC.
  * ATC_INVs to an ats_broken master are skipped (seed 003 #18).
  */
-function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
+function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: DomainInvRangeFrame): Yield {
   for (;;) {
     switch (f.pc) {
-      case 0: {
+      case 'start': {
         const d = w.k.domains[f.dom]!;
         // The array as it is now: attaches replace the domain's array rather than change it, so
         // this one stays as it was (only an entry's `users` count, not read here, is shared).
@@ -318,26 +357,26 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         f.atcW2 = ((pageStart % 0x10_0000) * 4096 + span) >>> 0;
         f.atcW3 = Math.floor(pageStart / 0x10_0000) >>> 0;
         f.i = 0;
-        f.pc = 1;
+        f.pc = 'build';
         continue;
       }
-      case 1: {
+      case 'build': {
         // Frame fields are read into locals: frames have many shapes, so each
         // property read on one is slow in a loop that runs per command.
-        const invs = f.invs as Inv[];
-        const b = f.b as Batch;
+        const invs = f.invs;
+        const b = f.b!;
         const fence = w.kcfg.flags.atsBrokenFence === true && w.k.brokenMasters > 0;
-        const size: number = f.size;
-        const iova: number = f.iova;
+        const size = f.size;
+        const iova = f.iova;
         const pages = Math.max(1, Math.ceil(size / 4096));
-        const atcW2: number = f.atcW2;
-        const atcW3: number = f.atcW3;
+        const atcW2 = f.atcW2;
+        const atcW3 = f.atcW3;
         const max = w.kcfg.batchEntries;
         const c = b.cmds;
         const added = b.addedNs;
         const now = w.s.nowNs;
-        const checkedAt: number = f.checkedAt;
-        let i: number = f.i;
+        const checkedAt = f.checkedAt;
+        let i = f.i;
         // The batch's count is kept in a local and written back before anything reads it.
         let num = b.num;
         let atcInvs = b.atcInvs;
@@ -388,7 +427,7 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
             f.i = i;
             f.checkedAt = i;
             f.checkedNs = now;
-            f.pc = 2;
+            f.pc = 'flushed';
             return call(batchFlushFrame(w, b));
           }
           const at = num * 4;
@@ -409,64 +448,83 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: Frame): Yield {
         b.hasAts = atcInvs > 0;
         f.checkedAt = -1;
         f.i = i;
-        f.pc = 3;
+        f.pc = 'submit';
         continue;
       }
-      case 2:
-        batchReset(f.b);
-        f.pc = 1;
+      case 'flushed':
+        batchReset(f.b!);
+        f.pc = 'build';
         continue;
-      case 3:
-        if (f.b.num === 0) { freeBatch(w, f.b); return ret(0); }
-        f.pc = 4;
-        return call(batchSubmit(f.b));
-      default:
-        freeBatch(w, f.b);
+      case 'submit':
+        if (f.b!.num === 0) { freeBatch(w, f.b!); return ret(0); }
+        f.pc = 'submitted';
+        return call(batchSubmit(f.b!));
+      case 'submitted':
+        freeBatch(w, f.b!);
         return ret(t.rv);
     }
   }
 }
 
-export function setDevPasidFrame(bdf: string, pasid: number, dom: string): Frame {
-  return frame('arm_smmu_set_dev_pasid', { bdf, pasid, dom, i: 0 });
+/** arm_smmu_set_dev_pasid()'s locals. */
+export interface SetDevPasidFrame extends FrameHead<'arm_smmu_set_dev_pasid'> {
+  /** start: install the CD; next_sid: CFGI_CD for the next SID; synced: it returned. */
+  pc: 'start' | 'next_sid' | 'synced';
+  bdf: string;
+  pasid: number;
+  dom: string;
+  i: number;
+}
+
+export function setDevPasidFrame(bdf: string, pasid: number, dom: string): SetDevPasidFrame {
+  return { fn: 'arm_smmu_set_dev_pasid', id: FN.arm_smmu_set_dev_pasid, pc: 'start', startNs: -1, bdf, pasid, dom, i: 0 };
 }
 
 /** arm_smmu_set_dev_pasid(): install CD[pasid] and sync it; ATS entries for the PASID. */
-function arm_smmu_set_dev_pasid(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_set_dev_pasid(w: KWorld, _t: Task, f: SetDevPasidFrame): Yield {
   const m = masterOf(w, f.bdf)!;
   for (;;) {
     switch (f.pc) {
-      case 0: {
+      case 'start': {
         const d = w.k.domains[f.dom]!;
         writeCd(w.mem.cdTables[m.cdTab]!, f.pasid * CD_WORDS, { v: 1, asid: d.asid, ttb0: d.ttb });
         invsAdd(d, m, m.atsEnabled, f.pasid);
         m.pasids[f.pasid] = f.dom;
         emit(w, 'pasid.set', { bdf: f.bdf, pasid: f.pasid, domain: f.dom });
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
       }
-      case 1:
+      case 'next_sid':
         if (f.i >= m.sids.length) return ret(0);
-        f.pc = 2;
+        f.pc = 'synced';
         return call(issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
-      default:
+      case 'synced':
         f.i++;
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
     }
   }
 }
 
-export function removeDevPasidFrame(bdf: string, pasid: number): Frame {
-  return frame('arm_smmu_remove_dev_pasid', { bdf, pasid, i: 0 });
+/** arm_smmu_remove_dev_pasid()'s locals. */
+export interface RemoveDevPasidFrame extends FrameHead<'arm_smmu_remove_dev_pasid'> {
+  /** start: clear the CD; next_sid: CFGI_CD for the next SID; synced; flush: the PASID's ATC entries; flushed. */
+  pc: 'start' | 'next_sid' | 'synced' | 'flush' | 'flushed';
+  bdf: string;
+  pasid: number;
+  i: number;
+}
+
+export function removeDevPasidFrame(bdf: string, pasid: number): RemoveDevPasidFrame {
+  return { fn: 'arm_smmu_remove_dev_pasid', id: FN.arm_smmu_remove_dev_pasid, pc: 'start', startNs: -1, bdf, pasid, i: 0 };
 }
 
 /** The blocking domain's set_dev_pasid: clear CD[pasid], sync it, flush the PASID's ATC entries. */
-function arm_smmu_remove_dev_pasid(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_remove_dev_pasid(w: KWorld, _t: Task, f: RemoveDevPasidFrame): Yield {
   const m = masterOf(w, f.bdf)!;
   for (;;) {
     switch (f.pc) {
-      case 0: {
+      case 'start': {
         const cdt = w.mem.cdTables[m.cdTab]!;
         writeCd(cdt, f.pasid * CD_WORDS, { v: 0, asid: 0, ttb0: 0 });
         const dom = m.pasids[f.pasid];
@@ -474,33 +532,44 @@ function arm_smmu_remove_dev_pasid(w: KWorld, t: Task, f: Frame): Yield {
         if (d) invsRemove(d, m, f.pasid);
         delete m.pasids[f.pasid];
         emit(w, 'pasid.remove', { bdf: f.bdf, pasid: f.pasid });
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
       }
-      case 1:
-        if (f.i >= m.sids.length) { f.pc = 3; continue; }
-        f.pc = 2;
+      case 'next_sid':
+        if (f.i >= m.sids.length) { f.pc = 'flush'; continue; }
+        f.pc = 'synced';
         return call(issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
-      case 2:
+      case 'synced':
         f.i++;
-        f.pc = 1;
+        f.pc = 'next_sid';
         continue;
-      case 3:
+      case 'flush':
         if (!m.atsEnabled) return ret(0);
-        f.pc = 4;
+        f.pc = 'flushed';
         return call(atcInvMasterFrame(f.bdf, f.pasid));
-      default:
+      case 'flushed':
         return ret(0);
     }
   }
 }
 
+/** arm_smmu_reset_device_done()'s locals. */
+export interface ResetDeviceDoneFrame extends FrameHead<'arm_smmu_reset_device_done'> {
+  /** start: take ats_broken_lock (with the fence); locked: clear ats_broken. */
+  pc: 'start' | 'locked';
+  bdf: string;
+}
+
+export function resetDeviceDoneFrame(bdf: string): ResetDeviceDoneFrame {
+  return { fn: 'arm_smmu_reset_device_done', id: FN.arm_smmu_reset_device_done, pc: 'start', startNs: -1, bdf };
+}
+
 /** arm_smmu_reset_device_done(): lift the driver quarantine after a good reset (seed 003 #18, #23). */
-function arm_smmu_reset_device_done(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_reset_device_done(w: KWorld, t: Task, f: ResetDeviceDoneFrame): Yield {
   const fence = w.kcfg.flags.atsBrokenFence;
   const m = masterOf(w, f.bdf)!;
-  if (f.pc === 0) {
-    f.pc = 1;
+  if (f.pc === 'start') {
+    f.pc = 'locked';
     if (fence) return lock(atsBrokenLock(f.bdf));
   }
   const was = m.atsBroken;
@@ -515,14 +584,25 @@ function arm_smmu_reset_device_done(w: KWorld, t: Task, f: Frame): Yield {
   return ret(0);
 }
 
+/** arm_smmu_release_device()'s locals. */
+export interface ReleaseDeviceFrame extends FrameHead<'arm_smmu_release_device'> {
+  /** start: attach the blocking domain; blocked: forget the master. */
+  pc: 'start' | 'blocked';
+  bdf: string;
+}
+
+export function releaseDeviceFrame(bdf: string): ReleaseDeviceFrame {
+  return { fn: 'arm_smmu_release_device', id: FN.arm_smmu_release_device, pc: 'start', startNs: -1, bdf };
+}
+
 /** arm_smmu_release_device(): put the STEs back to abort, forget the master. */
-function arm_smmu_release_device(w: KWorld, t: Task, f: Frame): Yield {
+function arm_smmu_release_device(w: KWorld, _t: Task, f: ReleaseDeviceFrame): Yield {
   const m = masterOf(w, f.bdf)!;
   switch (f.pc) {
-    case 0:
-      f.pc = 1;
+    case 'start':
+      f.pc = 'blocked';
       return call(attachDevFrame(f.bdf, BLOCKED_DOMAIN));
-    default: {
+    case 'blocked': {
       for (const [p, dom] of Object.entries(m.pasids)) {
         const d = w.k.domains[dom];
         if (d) invsRemove(d, m, Number(p));
@@ -565,9 +645,8 @@ export function steEatsOf(w: KWorld, sids: number[]): number[] {
   });
 }
 
-export const STE_WORDS_PER_ENTRY = STE_WORDS;
-
-defineKernelFns({
+/** The rest of the driver's functions and their frames (kernel/fns.ts runs them). */
+export const DRIVER_FNS = {
   arm_smmu_write_ste,
   arm_smmu_attach_dev,
   arm_smmu_atc_inv_master,
@@ -576,4 +655,8 @@ defineKernelFns({
   arm_smmu_remove_dev_pasid,
   arm_smmu_reset_device_done,
   arm_smmu_release_device,
-});
+};
+
+export type DriverFrame =
+  | WriteSteFrame | AttachDevFrame | AtcInvMasterFrame | DomainInvRangeFrame | SetDevPasidFrame | RemoveDevPasidFrame
+  | ResetDeviceDoneFrame | ReleaseDeviceFrame;

@@ -6,13 +6,16 @@
  * removal, and iommu_map/unmap with invalidation before the pages are freed.
  */
 import { emit } from '../sim/context.ts';
-import { BLOCKED_SEVERITY } from '../machines/groupDevice.machine.ts';
+import { BLOCKED_SEVERITY, type Blocked } from '../machines/groupDevice.machine.ts';
 import { PTE_INVALID, pageAlloc, pageFree, pgtableOf } from '../hw/memory.ts';
 import { endpointRemoved } from '../pci/endpoint.ts';
 import { errnoString } from '../scenario/types.ts';
-import { attachDevFrame, domainInvRangeFrame, removeDevPasidFrame, setDevPasidFrame } from './driver.ts';
-import { defineKernelFns, unlock } from './sched.ts';
-import { call, frame, lock, ret, type Frame, type Task, type Yield } from './task.ts';
+import {
+  attachDevFrame, domainInvRangeFrame, releaseDeviceFrame, removeDevPasidFrame, resetDeviceDoneFrame, setDevPasidFrame,
+} from './driver.ts';
+import { FN, type FrameHead } from './fn.ts';
+import { unlock } from './locks.ts';
+import { call, lock, ret, type Task, type Yield } from './task.ts';
 import { devLog, devLogRatelimited, warnOn } from './printk.ts';
 import {
   blockedOf, depthOf, EBUSY, EEXIST, EINVAL, ENODEV, ENOMEM, ENOTTY, gdevEvent, groupMutex, masterOf, pciDevLock,
@@ -31,8 +34,17 @@ function resetIommuApplies(w: KWorld, bdf: string): boolean {
 
 /* -------------------------------------------------------------------------- */
 
-export function blockDeviceFrame(bdf: string): Frame {
-  return frame('__iommu_group_block_device', { bdf, pasids: [], i: 0 });
+/** __iommu_group_block_device()'s locals. */
+export interface BlockDeviceFrame extends FrameHead<'__iommu_group_block_device'> {
+  /** start: attach the RID to the blocking domain; blocked: list the PASIDs; next_pasid: remove the next; removed. */
+  pc: 'start' | 'blocked' | 'next_pasid' | 'removed';
+  bdf: string;
+  pasids: number[];
+  i: number;
+}
+
+export function blockDeviceFrame(bdf: string): BlockDeviceFrame {
+  return { fn: '__iommu_group_block_device', id: FN.__iommu_group_block_device, pc: 'start', startNs: -1, bdf, pasids: [], i: 0 };
 }
 
 /**
@@ -41,53 +53,63 @@ export function blockDeviceFrame(bdf: string): Frame {
  * only has its severity raised, by the caller's machine event. The caller
  * counts it in recovery_cnt in the same step as the event.
  */
-function __iommu_group_block_device(w: KWorld, t: Task, f: Frame): Yield {
+function __iommu_group_block_device(w: KWorld, t: Task, f: BlockDeviceFrame): Yield {
   const g = w.k.gdevs[f.bdf]!;
   const grp = w.k.groups[g.group]!;
   const m = masterOf(w, f.bdf)!;
   for (;;) {
     switch (f.pc) {
-      case 0:
+      case 'start':
         if (blockedOf(g) !== 'NO') return ret(0);
         grp.blockingDomain = true; // __iommu_group_alloc_blocking_domain()
-        f.pc = 1;
+        f.pc = 'blocked';
         if (m.domain !== BLOCKED_DOMAIN) return call(attachDevFrame(f.bdf, BLOCKED_DOMAIN));
         continue;
-      case 1:
+      case 'blocked':
         if (t.rv) return ret(t.rv);
         f.pasids = m.pasidCap ? Object.keys(m.pasids).map(Number) : [];
         f.i = 0;
-        f.pc = 2;
+        f.pc = 'next_pasid';
         continue;
-      case 2:
+      case 'next_pasid':
         if (f.i >= f.pasids.length) return ret(0);
-        f.pc = 3;
-        return call(removeDevPasidFrame(f.bdf, f.pasids[f.i]));
-      default:
+        f.pc = 'removed';
+        return call(removeDevPasidFrame(f.bdf, f.pasids[f.i]!));
+      case 'removed':
         f.i++;
-        f.pc = 2;
+        f.pc = 'next_pasid';
         continue;
     }
   }
 }
 
-export function prepareFrame(bdf: string): Frame {
-  return frame('pci_dev_reset_iommu_prepare', { bdf, gid: -1, was: 'NO' });
+/** pci_dev_reset_iommu_prepare()'s locals. */
+export interface PrepareFrame extends FrameHead<'pci_dev_reset_iommu_prepare'> {
+  /** start: take the group mutex; locked: block the device (or only count the nesting); blocked: the block returned. */
+  pc: 'start' | 'locked' | 'blocked';
+  bdf: string;
+  gid: number;
+  /** blocked before this prepare. */
+  was: Blocked;
+}
+
+export function prepareFrame(bdf: string): PrepareFrame {
+  return { fn: 'pci_dev_reset_iommu_prepare', id: FN.pci_dev_reset_iommu_prepare, pc: 'start', startNs: -1, bdf, gid: -1, was: 'NO' };
 }
 
 /** pci_dev_reset_iommu_prepare(): block the device for a reset; re-entrant through reset_depth. */
-function pci_dev_reset_iommu_prepare(w: KWorld, t: Task, f: Frame): Yield {
+function pci_dev_reset_iommu_prepare(w: KWorld, t: Task, f: PrepareFrame): Yield {
   const out = (v: number): Yield => { recordCall(w, f.startNs, 'pci_dev_reset_iommu_prepare', [f.bdf], v); return ret(v); };
   switch (f.pc) {
-    case 0: {
+    case 'start': {
       if (!resetIommuApplies(w, f.bdf)) return out(0);
       const g = w.k.gdevs[f.bdf];
       if (!g) return out(0);
       f.gid = g.group;
-      f.pc = 1;
+      f.pc = 'locked';
       return lock(groupMutex(f.gid));
     }
-    case 1: {
+    case 'locked': {
       const g = w.k.gdevs[f.bdf];
       if (!g || !g.present) {
         warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_prepare', 'WARN_ON(!gdev)');
@@ -110,10 +132,10 @@ function pci_dev_reset_iommu_prepare(w: KWorld, t: Task, f: Frame): Yield {
         return out(0);
       }
       f.was = blockedOf(g);
-      f.pc = 2;
+      f.pc = 'blocked';
       return call(blockDeviceFrame(f.bdf));
     }
-    default: {
+    case 'blocked': {
       const g = w.k.gdevs[f.bdf]!;
       const grp = w.k.groups[g.group]!;
       if (t.rv) {
@@ -128,8 +150,25 @@ function pci_dev_reset_iommu_prepare(w: KWorld, t: Task, f: Frame): Yield {
   }
 }
 
-export function doneFrame(bdf: string, result: number): Frame {
-  return frame('pci_dev_reset_iommu_done', { bdf, result, gid: -1, old: 'NO', pasids: [], i: 0 });
+/** pci_dev_reset_iommu_done()'s locals. */
+export interface DoneFrame extends FrameHead<'pci_dev_reset_iommu_done'> {
+  /**
+   * start: take the group mutex; locked: decide (nested, failed, restore);
+   * driver_done: the driver lifted its quarantine, re-attach the RID;
+   * attached: list the PASIDs; next_pasid: restore the next; pasid_set; unblock.
+   */
+  pc: 'start' | 'locked' | 'driver_done' | 'attached' | 'next_pasid' | 'pasid_set' | 'unblock';
+  bdf: string;
+  result: number;
+  gid: number;
+  /** blocked before this done. */
+  old: Blocked;
+  pasids: Array<[pasid: number, domain: string]>;
+  i: number;
+}
+
+export function doneFrame(bdf: string, result: number): DoneFrame {
+  return { fn: 'pci_dev_reset_iommu_done', id: FN.pci_dev_reset_iommu_done, pc: 'start', startNs: -1, bdf, result, gid: -1, old: 'NO', pasids: [], i: 0 };
 }
 
 /**
@@ -137,7 +176,7 @@ export function doneFrame(bdf: string, result: number): Frame {
  * the device after a successful reset; a failed one keeps it blocked
  * (seed 003 #04, #05, #11; upstream decrements reset_depth at the top).
  */
-function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: Frame): Yield {
+function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: DoneFrame): Yield {
   const fl = w.kcfg.flags;
   const out = (): Yield => {
     recordCall(w, f.startNs, 'pci_dev_reset_iommu_done', [f.bdf, fl.resetResultAware ? errnoString(f.result) : '(no result)'], 0);
@@ -146,15 +185,15 @@ function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: Frame): Yield {
   const leave = (): Yield => { unlock(w, t, groupMutex(f.gid)); return out(); };
   for (;;) {
     switch (f.pc) {
-      case 0: {
+      case 'start': {
         if (!resetIommuApplies(w, f.bdf)) return out();
         const g = w.k.gdevs[f.bdf];
         if (!g) return out();
         f.gid = g.group;
-        f.pc = 1;
+        f.pc = 'locked';
         return lock(groupMutex(f.gid));
       }
-      case 1: {
+      case 'locked': {
         const g = w.k.gdevs[f.bdf];
         if (!g || !g.present) {
           warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_done', 'WARN_ON(!gdev)');
@@ -187,47 +226,48 @@ function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: Frame): Yield {
           return leave();
         }
         // ops->reset_device_done(): the driver lifts its own quarantine.
-        f.pc = 2;
-        return call(frame('arm_smmu_reset_device_done', { bdf: f.bdf }));
+        f.pc = 'driver_done';
+        return call(resetDeviceDoneFrame(f.bdf));
       }
-      case 2: {
+      case 'driver_done': {
         const g = w.k.gdevs[f.bdf]!;
         // Neutralise a stale pre-reset report (seed 003 #11).
         if (fl.coreQuarantine) gdevEvent(w, g, { type: 'CLEAR_BROKEN_PENDING' });
         const grp = w.k.groups[g.group]!;
         const target = grp.domain;
         const m = masterOf(w, f.bdf)!;
-        f.pc = 3;
+        f.pc = 'attached';
         if (target !== null && m.domain !== target) return call(attachDevFrame(f.bdf, target));
         continue;
       }
-      case 3: {
+      case 'attached': {
         const g = w.k.gdevs[f.bdf]!;
         const grp = w.k.groups[g.group]!;
         const m = masterOf(w, f.bdf)!;
-        f.pasids = m.pasidCap ? Object.entries(grp.pasidArray).map(([p, d]) => [Number(p), d]) : [];
+        f.pasids = m.pasidCap ? Object.entries(grp.pasidArray).map(([p, d]): [number, string] => [Number(p), d]) : [];
         f.i = 0;
-        f.pc = 4;
+        f.pc = 'next_pasid';
         continue;
       }
-      case 4:
+      case 'next_pasid':
         if (f.i < f.pasids.length) {
-          f.pc = 5;
-          return call(setDevPasidFrame(f.bdf, f.pasids[f.i][0], f.pasids[f.i][1]));
+          f.pc = 'pasid_set';
+          const [pasid, dom] = f.pasids[f.i]!;
+          return call(setDevPasidFrame(f.bdf, pasid, dom));
         }
-        f.pc = 6;
+        f.pc = 'unblock';
         continue;
-      case 5:
+      case 'pasid_set':
         f.i++;
-        f.pc = 4;
+        f.pc = 'next_pasid';
         continue;
-      default: {
+      case 'unblock': {
         const g = w.k.gdevs[f.bdf]!;
         const grp = w.k.groups[g.group]!;
         gdevEvent(w, g, { type: 'RESET_DONE', ok: true });
         if (grp.recoveryCnt === 0) warnOn(w, t.pid, IOMMU_C, 'pci_dev_reset_iommu_done', 'WARN_ON(group->recovery_cnt == 0)');
         else setRecoveryCnt(w, grp, grp.recoveryCnt - 1);
-        if (fl.resetResultAware && BLOCKED_SEVERITY[f.old as 'NO'] > BLOCKED_SEVERITY.RESETTING) {
+        if (fl.resetResultAware && BLOCKED_SEVERITY[f.old] > BLOCKED_SEVERITY.RESETTING) {
           devLog(w, 'info', f.bdf, 'Device is unblocked after successful reset');
         }
         return leave();
@@ -236,17 +276,30 @@ function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: Frame): Yield {
   }
 }
 
+/** iommu_group_broken_worker()'s locals. */
+export interface BrokenWorkerFrame extends FrameHead<'iommu_group_broken_worker'> {
+  /** start: take the group mutex; locked: block the device; blocked: the block returned. */
+  pc: 'start' | 'locked' | 'blocked';
+  bdf: string;
+  gid: number;
+  was: Blocked;
+}
+
+export function brokenWorkerFrame(bdf: string, gid: number): BrokenWorkerFrame {
+  return { fn: 'iommu_group_broken_worker', id: FN.iommu_group_broken_worker, pc: 'start', startNs: -1, bdf, gid, was: 'NO' };
+}
+
 /** iommu_group_broken_worker() (seed 003 #11): quarantine the device in the core. */
-function iommu_group_broken_worker(w: KWorld, t: Task, f: Frame): Yield {
+function iommu_group_broken_worker(w: KWorld, t: Task, f: BrokenWorkerFrame): Yield {
   const g = w.k.gdevs[f.bdf];
   switch (f.pc) {
-    case 0:
+    case 'start':
       if (!g) return ret(0);
       g.workQueued = false;
       f.gid = g.group;
-      f.pc = 1;
+      f.pc = 'locked';
       return lock(groupMutex(f.gid));
-    case 1:
+    case 'locked':
       if (!g!.present) {
         // iommu_deinit_device() already ran.
         unlock(w, t, groupMutex(f.gid));
@@ -259,9 +312,9 @@ function iommu_group_broken_worker(w: KWorld, t: Task, f: Frame): Yield {
         return ret(0);
       }
       f.was = blockedOf(g!);
-      f.pc = 2;
+      f.pc = 'blocked';
       return call(blockDeviceFrame(f.bdf));
-    default: {
+    case 'blocked': {
       const grp = w.k.groups[g!.group]!;
       if (t.rv) {
         warnOn(w, t.pid, IOMMU_C, 'iommu_group_broken_worker', 'WARN_ON(__iommu_group_block_device(gdev, BLOCKED_BROKEN))');
@@ -282,7 +335,22 @@ function iommu_group_broken_worker(w: KWorld, t: Task, f: Frame): Yield {
  * non-zero, __iommu_group_set_domain_internal() rejects the attach with
  * -EBUSY. A group already attached to a non-default domain is also busy.
  */
-function iommu_attach_group(w: KWorld, t: Task, f: Frame): Yield {
+/** iommu_attach_group()'s locals (iommu_detach_group() when the target is the default domain). */
+export interface AttachGroupFrame extends FrameHead<'iommu_attach_group'> {
+  /** start: take the group mutex; locked: check, list the devices; next_dev: attach the next; attached. */
+  pc: 'start' | 'locked' | 'next_dev' | 'attached';
+  group: number;
+  dom: string;
+  detach: boolean;
+  devs: string[];
+  i: number;
+}
+
+export function attachGroupFrame(group: number, dom: string): AttachGroupFrame {
+  return { fn: 'iommu_attach_group', id: FN.iommu_attach_group, pc: 'start', startNs: -1, group, dom, detach: false, devs: [], i: 0 };
+}
+
+function iommu_attach_group(w: KWorld, t: Task, f: AttachGroupFrame): Yield {
   const grp = w.k.groups[f.group]!;
   const fn = (): string => (f.detach ? 'iommu_detach_group' : 'iommu_attach_group');
   const leave = (v: number): Yield => {
@@ -292,10 +360,10 @@ function iommu_attach_group(w: KWorld, t: Task, f: Frame): Yield {
   };
   for (;;) {
     switch (f.pc) {
-      case 0:
-        f.pc = 1;
+      case 'start':
+        f.pc = 'locked';
         return lock(groupMutex(f.group));
-      case 1:
+      case 'locked':
         f.detach = f.dom === grp.defaultDomain && grp.domain !== grp.defaultDomain;
         if (grp.recoveryCnt) {
           emit(w, 'attach.busy', { group: f.group, domain: f.dom, recoveryCnt: grp.recoveryCnt, why: 'concurrent attach during device recovery' });
@@ -308,26 +376,41 @@ function iommu_attach_group(w: KWorld, t: Task, f: Frame): Yield {
         if (grp.domain === f.dom) return leave(0);
         f.devs = grp.devices.filter((b) => w.k.gdevs[b]?.present);
         f.i = 0;
-        f.pc = 2;
+        f.pc = 'next_dev';
         continue;
-      case 2:
+      case 'next_dev':
         if (f.i < f.devs.length) {
-          f.pc = 3;
-          return call(attachDevFrame(f.devs[f.i], f.dom));
+          f.pc = 'attached';
+          return call(attachDevFrame(f.devs[f.i]!, f.dom));
         }
         grp.domain = f.dom;
         emit(w, 'group.domain', { group: f.group, domain: f.dom });
         return leave(0);
-      default:
+      case 'attached':
         f.i++;
-        f.pc = 2;
+        f.pc = 'next_dev';
         continue;
     }
   }
 }
 
+/** iommu_attach_device_pasid()'s locals. */
+export interface AttachPasidFrame extends FrameHead<'iommu_attach_device_pasid'> {
+  /** start: take the group mutex; locked: check, list the devices; next_dev: set the PASID on the next; set. */
+  pc: 'start' | 'locked' | 'next_dev' | 'set';
+  group: number;
+  dom: string;
+  pasid: number;
+  devs: string[];
+  i: number;
+}
+
+export function attachPasidFrame(group: number, dom: string, pasid: number): AttachPasidFrame {
+  return { fn: 'iommu_attach_device_pasid', id: FN.iommu_attach_device_pasid, pc: 'start', startNs: -1, group, dom, pasid, devs: [], i: 0 };
+}
+
 /** iommu_attach_device_pasid(): -EBUSY while the group recovers (seed 000). */
-function iommu_attach_device_pasid(w: KWorld, t: Task, f: Frame): Yield {
+function iommu_attach_device_pasid(w: KWorld, t: Task, f: AttachPasidFrame): Yield {
   const grp = w.k.groups[f.group]!;
   const leave = (v: number): Yield => {
     unlock(w, t, groupMutex(f.group));
@@ -336,10 +419,10 @@ function iommu_attach_device_pasid(w: KWorld, t: Task, f: Frame): Yield {
   };
   for (;;) {
     switch (f.pc) {
-      case 0:
-        f.pc = 1;
+      case 'start':
+        f.pc = 'locked';
         return lock(groupMutex(f.group));
-      case 1: {
+      case 'locked': {
         const first = masterOf(w, grp.devices[0] ?? '');
         if (!first || !first.pasidCap) return leave(EINVAL);
         if (grp.recoveryCnt) {
@@ -350,25 +433,38 @@ function iommu_attach_device_pasid(w: KWorld, t: Task, f: Frame): Yield {
         grp.pasidArray[f.pasid] = f.dom;
         f.devs = grp.devices.filter((b) => w.k.gdevs[b]?.present && masterOf(w, b)?.pasidCap);
         f.i = 0;
-        f.pc = 2;
+        f.pc = 'next_dev';
         continue;
       }
-      case 2:
+      case 'next_dev':
         if (f.i < f.devs.length) {
-          f.pc = 3;
-          return call(setDevPasidFrame(f.devs[f.i], f.pasid, f.dom));
+          f.pc = 'set';
+          return call(setDevPasidFrame(f.devs[f.i]!, f.pasid, f.dom));
         }
         return leave(0);
-      default:
+      case 'set':
         f.i++;
-        f.pc = 2;
+        f.pc = 'next_dev';
         continue;
     }
   }
 }
 
+/** iommu_deferred_attach()'s locals. */
+export interface DeferredAttachFrame extends FrameHead<'iommu_deferred_attach'> {
+  /** start: take the group mutex; locked: check and attach; attached. */
+  pc: 'start' | 'locked' | 'attached';
+  bdf: string;
+  gid: number;
+  locked: boolean;
+}
+
+export function deferredAttachFrame(bdf: string): DeferredAttachFrame {
+  return { fn: 'iommu_deferred_attach', id: FN.iommu_deferred_attach, pc: 'start', startNs: -1, bdf, gid: -1, locked: false };
+}
+
 /** iommu_deferred_attach(): -EBUSY for a blocked device (upstream; seed 000 used reset_depth). */
-function iommu_deferred_attach(w: KWorld, t: Task, f: Frame): Yield {
+function iommu_deferred_attach(w: KWorld, t: Task, f: DeferredAttachFrame): Yield {
   const g = w.k.gdevs[f.bdf];
   const leave = (v: number): Yield => {
     if (f.locked) unlock(w, t, groupMutex(f.gid));
@@ -376,12 +472,12 @@ function iommu_deferred_attach(w: KWorld, t: Task, f: Frame): Yield {
     return ret(v);
   };
   switch (f.pc) {
-    case 0:
+    case 'start':
       if (!g || !g.present) return leave(ENODEV);
       f.gid = g.group;
-      f.pc = 1;
+      f.pc = 'locked';
       return lock(groupMutex(f.gid));
-    case 1: {
+    case 'locked': {
       f.locked = true;
       const grp = w.k.groups[f.gid]!;
       const busy = w.kcfg.flags.nestedResetFix
@@ -392,11 +488,11 @@ function iommu_deferred_attach(w: KWorld, t: Task, f: Frame): Yield {
         return leave(EBUSY);
       }
       const m = masterOf(w, f.bdf)!;
-      f.pc = 2;
+      f.pc = 'attached';
       if (grp.domain !== null && m.domain !== grp.domain) return call(attachDevFrame(f.bdf, grp.domain));
       return leave(0);
     }
-    default:
+    case 'attached':
       return leave(0);
   }
 }
@@ -406,10 +502,22 @@ function iommu_deferred_attach(w: KWorld, t: Task, f: Frame): Yield {
  * of recovery_cnt back (seed 003 #04) and disables its broken_work; then the
  * driver's release_device.
  */
-function iommu_release_device(w: KWorld, t: Task, f: Frame): Yield {
+/** iommu_release_device()'s locals. */
+export interface ReleaseFrame extends FrameHead<'iommu_release_device'> {
+  /** start: the device leaves the bus; dev_locked: take the group mutex; group_locked: leave the group; released: the driver let go. */
+  pc: 'start' | 'dev_locked' | 'group_locked' | 'released';
+  bdf: string;
+  gid: number;
+}
+
+export function releaseFrame(bdf: string): ReleaseFrame {
+  return { fn: 'iommu_release_device', id: FN.iommu_release_device, pc: 'start', startNs: -1, bdf, gid: -1 };
+}
+
+function iommu_release_device(w: KWorld, t: Task, f: ReleaseFrame): Yield {
   const g = w.k.gdevs[f.bdf];
   switch (f.pc) {
-    case 0: {
+    case 'start': {
       const ep = w.pci.endpoints[f.bdf];
       if (!ep || !ep.present || !g || !g.present) {
         recordCall(w, f.startNs, 'iommu_release_device', [f.bdf], ENODEV);
@@ -418,13 +526,13 @@ function iommu_release_device(w: KWorld, t: Task, f: Frame): Yield {
       endpointRemoved(ep);
       emit(w, 'device.gone', { bdf: f.bdf });
       f.gid = g.group;
-      f.pc = 1;
+      f.pc = 'dev_locked';
       return lock(pciDevLock(f.bdf));
     }
-    case 1:
-      f.pc = 2;
+    case 'dev_locked':
+      f.pc = 'group_locked';
       return lock(groupMutex(f.gid));
-    case 2: {
+    case 'group_locked': {
       const grp = w.k.groups[f.gid]!;
       if (blockedOf(g!) !== 'NO') {
         if (grp.recoveryCnt === 0) warnOn(w, t.pid, IOMMU_C, '__iommu_group_remove_device', 'WARN_ON(group->recovery_cnt == 0)');
@@ -436,10 +544,10 @@ function iommu_release_device(w: KWorld, t: Task, f: Frame): Yield {
       grp.devices = grp.devices.filter((b) => b !== f.bdf);
       emit(w, 'gdev.remove', { bdf: f.bdf, group: f.gid, blocked: blockedOf(g!) });
       unlock(w, t, groupMutex(f.gid));
-      f.pc = 3;
-      return call(frame('arm_smmu_release_device', { bdf: f.bdf }));
+      f.pc = 'released';
+      return call(releaseDeviceFrame(f.bdf));
     }
-    default:
+    case 'released':
       unlock(w, t, pciDevLock(f.bdf));
       recordCall(w, f.startNs, 'iommu_release_device', [f.bdf], 0);
       return ret(0);
@@ -473,10 +581,26 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
  * CMD_SYNC through the driver), then free the pages — which the kernel
  * reuses at once.
  */
-function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
+/** iommu_unmap()'s locals. */
+export interface UnmapFrame extends FrameHead<'iommu_unmap'> {
+  /** start: clear the page table and invalidate; invalidated: free the pages. */
+  pc: 'start' | 'invalidated';
+  dom: string;
+  iova: number;
+  pages: number;
+  pfns: number[];
+}
+
+export function unmapFrame(dom: string, iova: number, pages: number): UnmapFrame {
+  return { fn: 'iommu_unmap', id: FN.iommu_unmap, pc: 'start', startNs: -1, dom, iova, pages, pfns: NO_PFNS };
+}
+
+const NO_PFNS: number[] = [];
+
+function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
   const d = w.k.domains[f.dom]!;
   switch (f.pc) {
-    case 0: {
+    case 'start': {
       const pt = pgtableOf(w.mem, d.ttb);
       const base = Math.floor(f.iova / 4096);
       const pfns: number[] = [];
@@ -493,18 +617,19 @@ function iommu_unmap(w: KWorld, _t: Task, f: Frame): Yield {
         recordRangeCall(w, f.startNs, 'iommu_unmap', f.dom, f.iova, f.pages, 0);
         return ret(0);
       }
-      f.pc = 1;
+      f.pc = 'invalidated';
       return call(domainInvRangeFrame(f.dom, f.iova, f.pages * 4096));
     }
-    default:
-      for (const pfn of f.pfns as number[]) pageFree(w.mem, pfn);
+    case 'invalidated':
+      for (const pfn of f.pfns) pageFree(w.mem, pfn);
       if (w.traceOn) emit(w, 'pages.free', { domain: f.dom, pfns: f.pfns });
       recordRangeCall(w, f.startNs, 'iommu_unmap', f.dom, f.iova, f.pages, 0);
       return ret(0);
   }
 }
 
-defineKernelFns({
+/** The IOMMU core's functions and their frames (kernel/fns.ts runs them). */
+export const IOMMU_FNS = {
   __iommu_group_block_device,
   pci_dev_reset_iommu_prepare,
   pci_dev_reset_iommu_done,
@@ -514,4 +639,8 @@ defineKernelFns({
   iommu_deferred_attach,
   iommu_release_device,
   iommu_unmap,
-});
+};
+
+export type IommuFrame =
+  | BlockDeviceFrame | PrepareFrame | DoneFrame | BrokenWorkerFrame | AttachGroupFrame | AttachPasidFrame
+  | DeferredAttachFrame | ReleaseFrame | UnmapFrame;

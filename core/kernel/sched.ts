@@ -6,18 +6,10 @@ import { cancel, emit, note, schedule } from '../sim/context.ts';
 import { queueConsumed, queueSpace, ARM_SMMU_CMDQ_CONS } from '../hw/regs.ts';
 import { consRd, readReg } from '../hw/smmu.ts';
 import type { KWorld } from './state.ts';
-import { fnId, type Frame, type PollCond, type Task, type Yield } from './task.ts';
-import { ERRNO } from '../scenario/types.ts';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type StepFn = (w: KWorld, t: Task, f: any) => Yield;
-
-const TABLE: StepFn[] = [];
-
-/** Register kernel functions (each module registers its own). */
-export function defineKernelFns(fns: Record<string, StepFn>): void {
-  for (const [k, v] of Object.entries(fns)) TABLE[fnId(k)] = v;
-}
+import type { Frame, PollCond, Task } from './task.ts';
+import { STEP_FNS } from './fns.ts';
+import { taskIndex, taskOf, unlock } from './locks.ts';
+import { ETIMEDOUT } from './util.ts';
 
 const MAX_STEPS_PER_RUN = 200_000;
 
@@ -29,7 +21,7 @@ const MAX_STEPS_PER_RUN = 200_000;
 export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'] = 'task'): Task {
   const id = w.k.nextTask++;
   if (!(f.startNs >= 0)) f.startNs = w.s.nowNs;
-  const fid = f.id ?? fnId(f.fn);
+  const fid = f.id;
   const pid = context === 'hardirq' ? 0 : 100 + id;
   let t = w.k.taskPool.pop();
   if (t === undefined) {
@@ -52,32 +44,6 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
   if (t.cause < 0) t.cause = w.s.cause;
   runTask(w, t);
   return t;
-}
-
-/**
- * Index of the live task with this id, or -1. Tasks are kept in order of id
- * (created in that order, removed in place), so a binary search finds one:
- * an array rather than a map, which a task born and gone every unmap would
- * grow and shrink.
- */
-function taskIndex(w: KWorld, id: number): number {
-  const ts = w.k.tasks;
-  let lo = 0;
-  let hi = ts.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const m = ts[mid]!.id;
-    if (m === id) return mid;
-    if (m < id) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
-}
-
-/** The live task with this id. */
-export function taskOf(w: KWorld, id: number): Task | undefined {
-  const i = taskIndex(w, id);
-  return i < 0 ? undefined : w.k.tasks[i];
 }
 
 function removeTask(w: KWorld, t: Task): void {
@@ -104,9 +70,7 @@ export function runTask(w: KWorld, t: Task): void {
     }
     const top = stack.length - 1;
     const f = stack[top]!;
-    const fn = TABLE[ids[top]!];
-    if (!fn) throw new Error(`kernel model: no function ${f.fn}`);
-    const y = fn(w, t, f);
+    const y = STEP_FNS[ids[top]!]!(w, t, f);
     switch (y.y) {
       case 'ret':
         stack.pop();
@@ -116,7 +80,7 @@ export function runTask(w: KWorld, t: Task): void {
       case 'call':
         if (!(y.f.startNs >= 0)) y.f.startNs = w.s.nowNs;
         stack.push(y.f);
-        ids.push(y.id);
+        ids.push(y.f.id);
         continue;
       case 'sleep': {
         const tok = ++t.token;
@@ -164,29 +128,6 @@ export function runTask(w: KWorld, t: Task): void {
     for (const h of [...t.held]) unlock(w, t, h);
   }
   removeTask(w, t);
-}
-
-export function unlock(w: KWorld, t: Task, name: string): void {
-  const l = w.k.locks[name];
-  if (!l || l.owner !== t.id) {
-    w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-owner', message: `${t.name} releases ${name} it does not hold`, traceId: w.s.cause });
-    return;
-  }
-  t.held = t.held.filter((h) => h !== name);
-  const next = l.waiters.shift();
-  if (next === undefined) { l.owner = null; return; }
-  l.owner = next;
-  const t2 = taskOf(w, next);
-  if (!t2) { l.owner = null; return; }
-  t2.held.push(name);
-  const tok = ++t2.token;
-  t2.wait = { kind: 'runnable', token: tok };
-  t2.rv = 0;
-  schedule(w, w.s.nowNs, { k: 'task.resume', task: t2.id, token: tok, ret: 0 });
-}
-
-export function lockOwner(w: KWorld, name: string): number | null {
-  return w.k.locks[name]?.owner ?? null;
 }
 
 function pollSatisfied(w: KWorld, c: PollCond): boolean {
@@ -267,7 +208,7 @@ export function onTaskTimeout(w: KWorld, taskId: number, token: number): void {
   if (!t || !t.wait || t.wait.kind !== 'poll' || t.wait.token !== token) return;
   dropPoller(w, taskId);
   t.wait = null;
-  t.rv = -ERRNO.ETIMEDOUT!;
+  t.rv = ETIMEDOUT;
   t.cause = emit(w, 'poll.timeout', { task: t.id, name: t.name, cons: readReg(w, ARM_SMMU_CMDQ_CONS) }, t.cause);
   runTask(w, t);
 }

@@ -6,8 +6,7 @@
 import type { PolicyFlags } from '../policy/index.ts';
 import type { GdevMachineState } from '../machines/groupDevice.machine.ts';
 import type { PciWorld } from '../pci/endpoint.ts';
-import type { Frame, Task, LockState } from './task.ts';
-import type { Batch } from './cmdq.ts';
+import type { Frame, LockState, Task, Yield } from './task.ts';
 
 export interface KernelCfg {
   flags: PolicyFlags;
@@ -28,6 +27,35 @@ export interface Inv {
   /** Owning master for ATS entries (bdf). */
   master: string | null;
   users: number;
+}
+
+/**
+ * struct arm_smmu_cmdq_batch: commands gathered before one issue. Batches
+ * are pooled (kernel/cmdq.ts newBatch/freeBatch), so the typed arrays are
+ * allocated once per batch object, and the issue copies the words into the
+ * ring as a block.
+ */
+export interface Batch {
+  /**
+   * Command words, four per command, room for the run's batch size
+   * (CMDQ_BATCH_ENTRIES commands unless the ring is smaller). Only the
+   * first num * 4 words are live.
+   */
+  cmds: Uint32Array;
+  /** cmds->num */
+  num: number;
+  /** cmds->has_ats: an ATC_INV was queued (seed 003 #19). */
+  hasAts: boolean;
+  /** How many of the live commands are ATC_INVs (for the issued count). */
+  atcInvs: number;
+  /** cmds->invs: the invalidation array the batch was built from, for the retry (#19, #22). */
+  invs: Inv[] | null;
+  /**
+   * For each live command, when its path last checked ats_broken: at add time in
+   * __arm_smmu_domain_inv_range(), at the start in arm_smmu_atc_inv_master()
+   * (for the "no ATC_INV to a broken master" invariant).
+   */
+  addedNs: Float64Array;
 }
 
 export interface KDomain {
@@ -157,4 +185,5 @@ export const BLOCKED_DOMAIN = '__blocked';
 
 export interface KWorld extends PciWorld { kcfg: KernelCfg; k: KernelState }
 
-export type { Frame, Task };
+/** A kernel function as the model runs it: one step over its frame, returning what the task does next. */
+export type StepFn<F extends Frame> = (w: KWorld, t: Task, f: F) => Yield;

@@ -3,7 +3,8 @@
  *
  * Kernel code that can wait (poll a CMD_SYNC, take a contended lock, sleep
  * through a reset) is written as a step function over an explicit frame:
- * `{ fn, pc, ...locals }`. A task is a stack of such frames. Because frames
+ * `{ fn, id, pc, startNs, ...locals }`, one typed interface per kernel
+ * function (kernel/fn.ts). A task is a stack of such frames. Because frames
  * are plain data, the whole simulation — kernel threads mid-poll included —
  * can be snapshotted with structuredClone and restored exactly.
  *
@@ -14,9 +15,9 @@
  *   lock(name)      take a lock (FIFO; waits while another task holds it)
  *   poll(cond, ns)  wait until cond holds (t.rv = 0) or ns pass (t.rv = -ETIMEDOUT)
  */
-export interface FrameBase { fn: string; pc: number; /** Index of `fn` in the function table (set by frame()). */ id?: number }
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Frame = FrameBase & Record<string, any>;
+import { FN, type Frame } from './fn.ts';
+
+export type { Frame };
 
 export type PollCond =
   | { type: 'cmdq_consumed'; prod: number }
@@ -36,7 +37,7 @@ export interface Task {
   context: 'task' | 'hardirq' | 'kworker';
   stack: Frame[];
   /**
-   * The function-table index of each frame on the stack (fnId of its fn),
+   * The function-table index of each frame on the stack (its `id`),
    * kept beside it: the scheduler reads this plain array of numbers rather
    * than a field of frames of many shapes.
    */
@@ -56,7 +57,7 @@ export interface LockState { owner: number | null; waiters: number[]; kind: 'mut
 
 export type Yield =
   | { y: 'ret'; v: number }
-  | { y: 'call'; f: Frame; id: number }
+  | { y: 'call'; f: Frame }
   | { y: 'sleep'; ns: number }
   | { y: 'lock'; lock: string }
   | { y: 'poll'; cond: PollCond; timeoutNs: number };
@@ -68,35 +69,10 @@ export type Yield =
  * waiting task keeps it).
  */
 const RET: { y: 'ret'; v: number } = { y: 'ret', v: 0 };
-const CALL: { y: 'call'; f: Frame; id: number } = { y: 'call', f: { fn: '', pc: 0 }, id: 0 };
+const CALL: { y: 'call'; f: Frame } = { y: 'call', f: { fn: 'step_cmd', id: FN.step_cmd, pc: 'start', startNs: -1 } };
 export const ret = (v = 0): Yield => { RET.v = v; return RET; };
-export const call = (f: Frame): Yield => { CALL.f = f; CALL.id = f.id ?? fnId(f.fn); return CALL; };
+export const call = (f: Frame): Yield => { CALL.f = f; return CALL; };
 export const sleep = (ns: number): Yield => ({ y: 'sleep', ns });
 export const lock = (name: string): Yield => ({ y: 'lock', lock: name });
 const POLL: { y: 'poll'; cond: PollCond; timeoutNs: number } = { y: 'poll', cond: { type: 'cmdq_space', need: 0 }, timeoutNs: 0 };
 export const poll = (cond: PollCond, timeoutNs: number): Yield => { POLL.cond = cond; POLL.timeoutNs = timeoutNs; return POLL; };
-
-/**
- * Build a frame for kernel function `fn` from a fresh object literal of its
- * locals (the literal becomes the frame: one object shape per call site,
- * which keeps property access on frames fast).
- */
-export function frame(fn: string, locals: Record<string, unknown> = {}): Frame {
-  const f = locals as Frame;
-  f.fn = fn;
-  f.pc = 0;
-  f.startNs = -1;
-  f.id = fnId(fn);
-  return f;
-}
-
-/** Kernel function names to small integers, so running a frame is an array index. */
-const FN_IDS = new Map<string, number>();
-export function fnId(fn: string): number {
-  let id = FN_IDS.get(fn);
-  if (id === undefined) {
-    id = FN_IDS.size;
-    FN_IDS.set(fn, id);
-  }
-  return id;
-}

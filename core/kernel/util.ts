@@ -16,12 +16,7 @@ export const ENOMEM = -ERRNO.ENOMEM!;
 export const EOPNOTSUPP = -ERRNO.EOPNOTSUPP!;
 export const EEXIST = -17;
 
-export function gdevOf(w: KWorld, bdf: string): KGdev | undefined { return w.k.gdevs[bdf]; }
 export function masterOf(w: KWorld, bdf: string): KMaster | undefined { return w.k.masters[bdf]; }
-export function groupOfDev(w: KWorld, bdf: string): KGroup | undefined {
-  const g = w.k.gdevs[bdf];
-  return g ? w.k.groups[g.group] : undefined;
-}
 export function blockedOf(g: KGdev): Blocked { return g.m.value; }
 export function depthOf(g: KGdev): number { return g.m.context.reset_depth; }
 export function pendingOf(g: KGdev): boolean { return g.m.context.broken_pending; }
