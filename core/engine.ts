@@ -3,7 +3,8 @@
  * virtual time, checks invariants after every event, snapshots and restores
  * the whole state, and reports the result (`smmu-result/1`).
  */
-import { emit, now, outputsInit, schedule, simInit, type Outputs, type SimCtx } from './sim/context.ts';
+import { now, outputsInit, schedule, simInit, type Outputs, type SimCtx } from './sim/context.ts';
+import { asTraceRecords, emit, type TraceRecord } from './trace.ts';
 import { queuePeek, queuePop } from './sim/queue.ts';
 import { nextDueNs } from './sim/context.ts';
 import { hex32 } from './sim/format.ts';
@@ -32,6 +33,9 @@ import { BLOCKED_DOMAIN, type KDomain, type KernelState, type KWorld } from './k
 export const RESULT_FORMAT = 'smmu-result/1';
 export const CMDQ_BATCH_ENTRIES = 64;
 export const DEFAULT_MAX_EVENTS = 5_000_000;
+
+/** A run's outputs, with the trace read as the union of every layer's events. */
+export type SimOutputs = Omit<Outputs, 'trace'> & { trace: TraceRecord[] };
 
 export interface SimOptions {
   /** Replace the scenario's policy (a preset, optionally with flags). */
@@ -117,7 +121,11 @@ export class Simulation {
 
   /** The live state (read-only by convention; views read it through the adapter). */
   get world(): KWorld { return this.w; }
-  get out(): Outputs { return this.w.out; }
+  /** What the run has recorded so far: the trace (as TraceRecords), the kernel log, the API calls, violations. */
+  get out(): SimOutputs {
+    const o = this.w.out;
+    return { trace: asTraceRecords(o.trace), log: o.log, calls: o.calls, violations: o.violations };
+  }
   get nowNs(): number { return this.w.s.nowNs; }
   get eventsProcessed(): number { return this.w.s.steps; }
   get allSteps(): readonly Step[] { return this.steps; }

@@ -9,7 +9,11 @@ export { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID } from './scenario/builtins/inde
 export { dmesgTime } from './kernel/printk.ts';
 export { buildView, type View, type CmdqView, type SteView, type GdevView, type GroupView, type EndpointView, type AtcEntryView, type MemoryView, type TaskView, type LockView, type GerrorBitView, type OutstandingAtcInv, type DomainView } from './view.ts';
 export { Timeline, type TimelineData, type TimelineOptions } from './timeline.ts';
-export type { TraceRecord, LogLine, CallRecord, Violation } from './sim/context.ts';
+export type { LogLine, CallRecord, Violation } from './sim/context.ts';
+export {
+  TRACE_WORDS, causalChain, describeRecord, lastRecordOf, lastRecoveryCntRecord, lastStateRecord, recordDevice, traceLayer, traceMark,
+  type TraceEvents, type TraceKind, type TraceLayer, type TraceMark, type TraceRecord, type TraceRecordOf,
+} from './trace.ts';
 export { decodeCmd, describeCmd, opcodeName, cmdFieldNames, OPCODE_NAMES, type Cmd } from './hw/cmd.ts';
 export { GERROR_BITS, CERROR_NAMES, cerrorName, Q_IDX, Q_WRP } from './hw/regs.ts';
 export { EVENT_SPEC_NAMES, STE_CONFIG_NAMES } from './hw/ste.ts';

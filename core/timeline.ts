@@ -7,7 +7,8 @@
  * unless the simulation is already between that snapshot and e.
  */
 import { Simulation, type RunStatus, type SimOptions, type SimResult, type Snapshot } from './engine.ts';
-import type { CallRecord, LogLine, TraceRecord, Violation } from './sim/context.ts';
+import type { CallRecord, LogLine, Violation } from './sim/context.ts';
+import type { TraceRecord } from './trace.ts';
 import type { ResolvedScenario } from './scenario/types.ts';
 import { buildView, type View } from './view.ts';
 

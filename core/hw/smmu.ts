@@ -11,7 +11,8 @@
  * it through GERRORN. The timed-out invalidations "will never complete"; the
  * CMD_SYNC is then fetched again and can complete.
  */
-import { cancel, emit, nextDueNs, note, schedule, type SimCtx } from '../sim/context.ts';
+import { cancel, nextDueNs, schedule, type SimCtx } from '../sim/context.ts';
+import { emit, note } from './trace.ts';
 import { prngBelow } from '../sim/prng.ts';
 import { hex32 } from '../sim/format.ts';
 import {

@@ -4,7 +4,7 @@
  * GERROR interrupt handler and the event-queue thread
  * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c, seed 003 #12-#24).
  */
-import { emit, note } from '../sim/context.ts';
+import { emit, note } from './trace.ts';
 import { hex32, hex64 } from '../sim/format.ts';
 import {
   CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, OPCODE_BY_NAME, cmdSid, decodeCmd, encodeCmd, makeCmdCfgiSte,
@@ -474,7 +474,7 @@ function arm_smmu_cmdq_batch_retry(w: KWorld, t: Task, f: BatchRetryFrame): Yiel
           f.pc = 'next';
           continue;
         }
-        emit(w, 'retry.sid', { sid: decodeCmd(f.cmd!, 0).sid, bdf });
+        emit(w, 'retry.sid', { sid: cmdSid(f.cmd!, 0), bdf });
         f.pc = 'retried';
         return call(issueCmdlist(f.cmd!, true));
       }

@@ -5,7 +5,7 @@
  * PASID set/remove, reset_device_done and release_device
  * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c).
  */
-import { emit, note } from '../sim/context.ts';
+import { emit, note } from './trace.ts';
 import { ATC_INV_SIZE_ALL, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_CD, appendTlbiNhVa, atcInvSpan, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
 import { SSIDSIZE, steL2 } from '../hw/smmu.ts';
 import {

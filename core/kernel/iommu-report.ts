@@ -3,7 +3,8 @@
  * broken_pending and schedule the group_device's broken_work. Callable from
  * any context; the quarantine itself happens in the worker.
  */
-import { emit, schedule } from '../sim/context.ts';
+import { schedule } from '../sim/context.ts';
+import { emit } from './trace.ts';
 import type { KWorld } from './state.ts';
 import { gdevEvent } from './util.ts';
 

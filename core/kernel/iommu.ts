@@ -5,7 +5,7 @@
  * worker, attach gating while a group recovers, deferred attach, device
  * removal, and iommu_map/unmap with invalidation before the pages are freed.
  */
-import { emit } from '../sim/context.ts';
+import { emit } from './trace.ts';
 import { BLOCKED_SEVERITY, type Blocked } from '../machines/groupDevice.machine.ts';
 import { PTE_INVALID, pageAlloc, pageFree, pgtableOf } from '../hw/memory.ts';
 import { endpointRemoved } from '../pci/endpoint.ts';

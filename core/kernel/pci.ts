@@ -15,7 +15,7 @@
  *
  * written once here (pci_reset_method); only the reset itself differs.
  */
-import { emit } from '../sim/context.ts';
+import { emit } from './trace.ts';
 import { endpointResetEffect, setEndpointResetting } from '../pci/endpoint.ts';
 import { QUIRK_FIRMWARE_WAIT_US, type ResetMethod } from '../scenario/types.ts';
 import { FN, type FrameHead } from './fn.ts';

@@ -4,7 +4,8 @@
  * Ratelimited helpers follow lib/ratelimit.c (interval 5 s, burst 10) and
  * print "<func>: N callbacks suppressed" when a new interval starts.
  */
-import { emit, type LogLevel } from '../sim/context.ts';
+import type { LogLevel } from '../sim/context.ts';
+import { emit } from './trace.ts';
 import type { KWorld } from './state.ts';
 
 export const SMMU_DEV = 'arm-smmu-v3 arm-smmu-v3.0.auto';
@@ -18,7 +19,7 @@ export function dmesgTime(ns: number): string {
   return `[${String(sec).padStart(5, ' ')}.${String(frac).padStart(6, '0')}]`;
 }
 
-export function printk(w: KWorld, level: LogLevel, text: string, d: Record<string, unknown> = {}): void {
+export function printk(w: KWorld, level: LogLevel, text: string, d: { dev?: string; warn?: string } = {}): void {
   const traceId = emit(w, 'log', { level, text, ...d });
   w.out.log.push({ t: w.s.nowNs, level, text: `${dmesgTime(w.s.nowNs)} ${text}`, traceId });
 }

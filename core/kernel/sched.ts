@@ -2,7 +2,8 @@
  * The scheduler for kernel tasks: runs frames until they wait, wakes them
  * on time, lock hand-over and poll conditions, and detects runaway loops.
  */
-import { cancel, emit, note, schedule } from '../sim/context.ts';
+import { cancel, schedule } from '../sim/context.ts';
+import { emit, note } from './trace.ts';
 import { queueConsumed, queueSpace, ARM_SMMU_CMDQ_CONS } from '../hw/regs.ts';
 import { consRd, readReg } from '../hw/smmu.ts';
 import type { KWorld } from './state.ts';

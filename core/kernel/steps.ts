@@ -2,7 +2,7 @@
  * Scenario steps: each becomes kernel work (a task running kernel
  * functions), a hardware action, or a change of an endpoint's behaviour.
  */
-import { emit, note } from '../sim/context.ts';
+import { emit, note } from './trace.ts';
 import { injectCmdqAbort, injectSfm } from '../hw/smmu.ts';
 import { doDma, setFault } from '../pci/endpoint.ts';
 import { RESET_DURATION_DEFAULTS_US, type Step } from '../scenario/types.ts';
@@ -25,7 +25,7 @@ export interface StepArgs { iova: number; result: number }
 export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
   const iova = a.iova;
   const at = w.s.nowNs;
-  if (w.traceOn) emit(w, 'step', { index, op: s.op, step: s as unknown as Record<string, unknown> });
+  if (w.traceOn) emit(w, 'step', { index, op: s.op, step: s });
   switch (s.op) {
     case 'map': {
       const rc = iommu_map(w, s.domain, iova, s.pages);

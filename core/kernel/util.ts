@@ -1,5 +1,5 @@
 /** Shared helpers for the kernel model. */
-import { emit, note } from '../sim/context.ts';
+import { emit, note } from './trace.ts';
 import { gdevSend } from '../machines/drive.ts';
 import type { GdevEvent, Blocked } from '../machines/groupDevice.machine.ts';
 import { ERRNO, errnoString } from '../scenario/types.ts';

@@ -7,7 +7,7 @@
  * page that was freed and reused by someone else is memory corruption — the
  * harm the quarantine series exists to prevent.
  */
-import { emit, note } from '../sim/context.ts';
+import { emit, note, type DmaOutcome } from './trace.ts';
 import {
   atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, translateUntranslated, type HwWorld, type PcieBus,
 } from '../hw/smmu.ts';
@@ -229,7 +229,7 @@ export function setFault(w: PciWorld, ep: Endpoint, kind: 'atc-unresponsive' | '
   emit(w, 'fault.inject', { bdf: ep.bdf, kind, latencyUs: latencyNs / 1000 });
 }
 
-export type DmaOutcome = 'ok' | 'blocked' | 'stale' | 'corrupt' | 'fault' | 'absent';
+export type { DmaOutcome };
 
 /**
  * One DMA by the endpoint. With ATS enabled: an ATC hit is sent as a

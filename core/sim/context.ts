@@ -36,7 +36,12 @@ export interface SimState {
   runAhead: boolean;
 }
 
-export interface TraceRecord {
+/**
+ * A trace record as the simulation keeps it. Every layer writes records
+ * through its own typed emit() (hw/trace.ts, pci/trace.ts,
+ * kernel/trace.ts); core/trace.ts reads them as the TraceRecord union.
+ */
+export interface TraceEntry {
   /** Index in the trace; also the record's identity for `cause` links. */
   id: number;
   /** Virtual time, ns. */
@@ -45,7 +50,7 @@ export interface TraceRecord {
   cause: number;
   kind: string;
   /** Kind-specific data (plain JSON). */
-  d: Record<string, unknown>;
+  d: object;
 }
 
 export type LogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warn' | 'notice' | 'info' | 'debug';
@@ -156,7 +161,7 @@ export class CallLog {
 }
 
 export interface Outputs {
-  trace: TraceRecord[];
+  trace: TraceEntry[];
   log: LogLine[];
   calls: CallLog;
   violations: Violation[];
@@ -178,14 +183,6 @@ export function outputsInit(formatRet: (rc: number) => string): Outputs {
 }
 
 export function now(c: SimCtx): number { return c.s.nowNs; }
-
-/** May a handler, running at time now, go on to something at time t within the current event? */
-export function mayRunAheadTo(c: SimCtx, t: number): boolean {
-  const s = c.s;
-  if (!s.runAhead) return false;
-  if (s.horizonStrict ? t >= s.horizonNs : t > s.horizonNs) return false;
-  return nextDueNs(c) > t;
-}
 
 /** Time of the next thing due: a queued event or the next scenario step. */
 export function nextDueNs(c: SimCtx): number {
@@ -209,10 +206,11 @@ export function cancel(c: SimCtx, seq: number): void {
 }
 
 /**
- * Append a trace record. Its cause defaults to the current cause, and it
- * becomes the current cause, so consecutive records chain.
+ * Append a trace record (through a layer's typed emit()). Its cause
+ * defaults to the current cause, and it becomes the current cause, so
+ * consecutive records chain. With the trace off nothing is kept.
  */
-export function emit(c: SimCtx, kind: string, d: Record<string, unknown>, cause = c.s.cause): number {
+export function emit(c: SimCtx, kind: string, d: object, cause = c.s.cause): number {
   if (!c.traceOn) return -1;
   const id = c.out.trace.length;
   c.out.trace.push({ id, t: c.s.nowNs, cause, kind, d });
@@ -221,7 +219,7 @@ export function emit(c: SimCtx, kind: string, d: Record<string, unknown>, cause 
 }
 
 /** Like emit, but leaves the current cause unchanged (side notes). */
-export function note(c: SimCtx, kind: string, d: Record<string, unknown>, cause = c.s.cause): number {
+export function note(c: SimCtx, kind: string, d: object, cause = c.s.cause): number {
   const saved = c.s.cause;
   const id = emit(c, kind, d, cause);
   c.s.cause = saved;

@@ -17,6 +17,7 @@ import {
 import { raiseGerror, steL2 } from '../hw/smmu.ts';
 import { setSteEats } from '../hw/ste.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
+import type { TraceKind, TraceRecordOf } from '../trace.ts';
 import {
   NVME, SMMU, atcTimeoutSteps, dev, first, messages, reg, run, scenario, sharedDomainScenario, simAt, simAtNs, tr,
 } from './behaviour-support.ts';
@@ -27,7 +28,7 @@ const consIdx = (v: number): number => v & 0xfffff;
 const consErr = (v: number): number => (v >>> 24) & 0x7f;
 
 /** Time (ns) of the first trace record of `kind` in a run of `s`. */
-function firstNs(s: Scenario, policy: 'baseline' | 'v4' | 'driver-only', kind: string): number {
+function firstNs(s: Scenario, policy: 'baseline' | 'v4' | 'driver-only', kind: TraceKind): number {
   const t = first(run(s, policy), kind);
   if (!t) throw new Error(`no ${kind} in the run`);
   return t.t;
@@ -56,7 +57,7 @@ function withEatsCleared(more: Step[], over: Partial<Scenario> = {}, invalidate 
 }
 
 function dmaAt(sim: Simulation, atUs: number) {
-  return sim.out.trace.find((t) => t.kind === 'dma' && t.t === atUs * 1000);
+  return sim.out.trace.find((t): t is TraceRecordOf<'dma'> => t.kind === 'dma' && t.t === atUs * 1000);
 }
 
 // smmu-facts §1; the registers seed 003 #13-#15 read and write (GERROR, GERRORN, CMDQ_CONS).

@@ -16,6 +16,7 @@ import {
 } from '../hw/regs.ts';
 import { raiseGerror } from '../hw/smmu.ts';
 import type { PolicySpec, Scenario, Step } from '../scenario/types.ts';
+import type { TraceRecordOf } from '../trace.ts';
 import {
   DMESG_TS, NVME, SMMU, atcTimeoutSteps, blockedPath, dev, depthPath, first, lineUs, messages, msgIndex, msgsWith,
   oneGroupScenario, reg, retAt, rets, run, scenario, sharedDomainScenario, simAt, simAtNs, tr, type Run,
@@ -121,7 +122,7 @@ describe('arm_smmu_cmdq_issue_cmdlist(): ATC timeout (-EIO) vs poll timeout (-ET
     raiseGerror(sim.world, GERROR_EVTQ_ABT_ERR);
     sim.run();
     const coclear = tr(sim, 'cmdq.coclear')[0]!;
-    const write = sim.out.trace.find((t) => t.kind === 'gerrorn.write' && t.id > coclear.id)!;
+    const write = sim.out.trace.find((t): t is TraceRecordOf<'gerrorn.write'> => t.kind === 'gerrorn.write' && t.id > coclear.id)!;
     expect(write.d.toggled).toBe('0x00000001');
     const log = sim.result().log.map((l) => l.replace(DMESG_TS, ''));
     expect(log).toContain(`${SMMU}unexpected global error reported (0x00000004), this could be serious`);

@@ -5,7 +5,7 @@
 import { Simulation } from '../engine.ts';
 import { readReg } from '../hw/smmu.ts';
 import type { PolicySpec, Scenario, Step } from '../scenario/types.ts';
-import type { TraceRecord } from '../sim/context.ts';
+import type { TraceEvents, TraceKind, TraceRecordOf } from '../trace.ts';
 import { NVME, resolve, run, scenario, type Run } from './support.ts';
 
 export { NVME };
@@ -71,12 +71,13 @@ export function lineUs(line: string): number {
 
 /* ---------------------------------------------------------------- trace */
 
-export function tr(r: Run | Simulation, kind: string, pred: (d: Record<string, unknown>) => boolean = () => true): TraceRecord[] {
+/** The records of one kind (for which `pred` holds), typed for their kind. */
+export function tr<K extends TraceKind>(r: Run | Simulation, kind: K, pred: (d: TraceEvents[K]) => boolean = () => true): Array<TraceRecordOf<K>> {
   const trace = r instanceof Simulation ? r.out.trace : r.trace;
-  return trace.filter((t) => t.kind === kind && pred(t.d));
+  return trace.filter((t): t is TraceRecordOf<K> => t.kind === kind && pred(t.d as TraceEvents[K]));
 }
 
-export function first(r: Run | Simulation, kind: string, pred?: (d: Record<string, unknown>) => boolean): TraceRecord | undefined {
+export function first<K extends TraceKind>(r: Run | Simulation, kind: K, pred?: (d: TraceEvents[K]) => boolean): TraceRecordOf<K> | undefined {
   return tr(r, kind, pred)[0];
 }
 

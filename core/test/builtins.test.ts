@@ -9,6 +9,7 @@ import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID } from '../scenario/builtins/ind
 import { validateScenario } from '../scenario/validate.ts';
 import { ARM_SMMU_CR0, ARM_SMMU_GERROR, ARM_SMMU_GERRORN, CR0_ATSCHK } from '../hw/regs.ts';
 import type { PolicySpec } from '../scenario/types.ts';
+import type { TraceRecordOf } from '../trace.ts';
 import {
   POLICIES, SMMU, blockedPath, depthPath, first, messages, msgIndex, msgsWith, reg, retAt, rets, run, simAtNs, tr,
   type Run,
@@ -27,7 +28,7 @@ function b(id: string, policy: PolicySpec): Run {
   }
   return r;
 }
-const dmaAt = (r: Run, atUs: number) => r.trace.find((t) => t.kind === 'dma' && t.t === atUs * 1000);
+const dmaAt = (r: Run, atUs: number) => r.trace.find((t): t is TraceRecordOf<'dma'> => t.kind === 'dma' && t.t === atUs * 1000);
 const errorsAfter = (r: Run, us: number) => tr(r, 'cmdq.error').filter((t) => t.t > us * 1000);
 const QUARANTINED = 'IOMMU has quarantined the device';
 

@@ -27,6 +27,7 @@ import { groupDeviceMachine, type GdevEvent, type GdevMachineState } from '../ma
 import { doneFrame, prepareFrame } from '../kernel/iommu.ts';
 import { iommu_report_device_broken } from '../kernel/iommu-report.ts';
 import { ETIMEDOUT } from '../kernel/util.ts';
+import type { TraceRecordOf } from '../trace.ts';
 import { queuePeek } from '../sim/queue.ts';
 import type { PolicySpec } from '../scenario/types.ts';
 import { NVME, resolve, scenario } from './support.ts';
@@ -223,7 +224,7 @@ export function settle(sim: Simulation): void {
 
 /** The machine events the kernel sent since trace index `from` ('gdev.state' records). */
 export function sentEvents(sim: Simulation, from: number): Array<{ type: string; ok?: boolean }> {
-  return sim.out.trace.slice(from).filter((r) => r.kind === 'gdev.state' && r.d.bdf === BDF)
+  return sim.out.trace.slice(from).filter((r): r is TraceRecordOf<'gdev.state'> => r.kind === 'gdev.state' && r.d.bdf === BDF)
     .map((r) => ('ok' in r.d ? { type: String(r.d.event), ok: Boolean(r.d.ok) } : { type: String(r.d.event) }));
 }
 

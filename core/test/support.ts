@@ -6,7 +6,7 @@
 import { Simulation, type SimOptions, type SimResult } from '../engine.ts';
 import { formatErrors, validateScenario } from '../scenario/validate.ts';
 import type { PolicySpec, ResolvedScenario, Scenario, Step } from '../scenario/types.ts';
-import type { TraceRecord } from '../sim/context.ts';
+import type { TraceRecord } from '../trace.ts';
 
 export const NVME = '0000:01:00.0';
 

@@ -8,9 +8,9 @@
  */
 import {
   BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, FLAG_NAMES, POLICY_PRESETS, buildShareUrl, decodeScenario, encodeScenario,
-  formatErrors, isPresetName, parseAppUrl, resolvePolicy,
+  formatErrors, isPresetName, parseAppUrl, resolvePolicy, traceMark,
   type CallRecord, type FlagName, type LogLine, type PolicySpec, type PresetName, type ResolvedScenario, type Scenario,
-  type SimResult, type Step, type TimelineData, type TraceRecord, type View, type Violation,
+  type SimResult, type Step, type TimelineData, type TraceMark, type TraceRecord, type View, type Violation,
 } from '../../core/index.ts';
 import type { CompareRow, FromWorker, ToWorker } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
@@ -23,7 +23,7 @@ const PLAY_VIEW_MS = 33;
 
 export const SPEEDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384] as const;
 
-export interface Marker { position: number; kind: 'fault' | 'error' | 'state' | 'corrupt' | 'step' | 'violation'; label: string; traceId: number }
+export interface Marker { position: number; kind: TraceMark['kind']; label: string; traceId: number }
 
 type StepInput = Step extends infer S ? (S extends Step ? Omit<S, 'at'> : never) : never;
 
@@ -412,25 +412,12 @@ export class Session {
 
   /* ------------------------------------------------------------ markers */
 
+  /** The timeline's marks: the trace records whose words give them one (core/trace.ts). */
   private computeMarkers(): Marker[] {
     const out: Marker[] = [];
     for (const r of this.trace) {
-      let kind: Marker['kind'] | null = null;
-      let label = '';
-      switch (r.kind) {
-        case 'fault.inject': kind = 'fault'; label = `${r.d.bdf}: ${r.d.kind}`; break;
-        case 'smmu.fault': kind = 'fault'; label = `SMMU: ${r.d.kind}`; break;
-        case 'cmdq.error': kind = 'error'; label = `CMDQ error ${r.d.cerror}`; break;
-        case 'gdev.state':
-          if (r.d.from !== r.d.to) { kind = 'state'; label = `${r.d.bdf}: ${r.d.from} → ${r.d.to}`; }
-          break;
-        case 'quarantine.driver': kind = 'state'; label = `${r.d.bdf}: ATS disabled (ats_broken)`; break;
-        case 'dma':
-          if (r.d.outcome === 'corrupt') { kind = 'corrupt'; label = `${r.d.bdf}: memory corrupted (page ${r.d.pfn})`; }
-          break;
-        case 'violation': kind = 'violation'; label = `${r.d.invariant}: ${r.d.message}`; break;
-      }
-      if (kind) out.push({ position: this.positionOfTrace(r.id), kind, label, traceId: r.id });
+      const m = traceMark(r);
+      if (m) out.push({ position: this.positionOfTrace(r.id), kind: m.kind, label: m.label, traceId: r.id });
     }
     return out;
   }
