@@ -523,4 +523,3 @@ function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: str
   };
 }
 
-export { readSte };

@@ -8,7 +8,7 @@ export { encodeScenario, decodeScenario, parseAppUrl, buildShareUrl, base64urlEn
 export { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID } from './scenario/builtins/index.ts';
 export { dmesgTime } from './kernel/printk.ts';
 export { buildView, type View, type CmdqView, type SteView, type GdevView, type GroupView, type EndpointView, type AtcEntryView, type MemoryView, type TaskView, type LockView, type GerrorBitView, type OutstandingAtcInv, type DomainView } from './view.ts';
-export { Timeline, type TimelineData, type TimelineOptions } from './timeline.ts';
+export { Timeline, positionAt, positionOfTrace, type TimelineData, type TimelineOptions } from './timeline.ts';
 export type { LogLine, CallRecord, Violation } from './sim/context.ts';
 export {
   TRACE_WORDS, causalChain, describeRecord, lastRecordOf, lastRecoveryCntRecord, lastStateRecord, recordDevice, traceLayer, traceMark,

@@ -35,6 +35,28 @@ export interface TimelineData {
   stepAt: number[];
 }
 
+/** The last position of a recorded run whose time is at or before tNs. */
+export function positionAt(data: Pick<TimelineData, 'times' | 'count'>, tNs: number): number {
+  const t = data.times;
+  let lo = 0, hi = data.count;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (t[mid]! <= tNs) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The position of a recorded run once trace record `id` has been written. */
+export function positionOfTrace(data: Pick<TimelineData, 'traceLen' | 'count'>, id: number): number {
+  const tl = data.traceLen;
+  let lo = 0, hi = data.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (tl[mid]! > id) hi = mid; else lo = mid + 1;
+  }
+  return lo;
+}
+
 export class Timeline {
   readonly data: TimelineData;
   readonly trace: TraceRecord[];
@@ -120,26 +142,10 @@ export class Timeline {
   }
 
   /** The last position whose time is at or before tNs. */
-  positionAt(tNs: number): number {
-    const t = this.data.times;
-    let lo = 0, hi = this.data.count;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (t[mid]! <= tNs) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-  }
+  positionAt(tNs: number): number { return positionAt(this.data, tNs); }
 
   /** The position once trace record `id` has been written. */
-  positionOfTrace(id: number): number {
-    const tl = this.data.traceLen;
-    let lo = 0, hi = this.data.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (tl[mid]! > id) hi = mid; else lo = mid + 1;
-    }
-    return lo;
-  }
+  positionOfTrace(id: number): number { return positionOfTrace(this.data, id); }
 
   get snapshotCount(): number { return this.snaps.length; }
 }

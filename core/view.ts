@@ -9,10 +9,12 @@ import type { Simulation } from './engine.ts';
 import { cerrorName } from './hw/regs.ts';
 import {
   ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD, ARM_SMMU_GERROR,
-  ARM_SMMU_GERRORN, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CR0_ATSCHK, CR0_CMDQEN, CR0_SMMUEN, GERROR_BITS,
+  ARM_SMMU_GERRORN, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CR0_ATSCHK, CR0_CMDQEN, CR0_SMMUEN, GERROR_BITS, GERROR_CMDQ_ERR,
 } from './hw/regs.ts';
 import { readReg, steForTranslation, steL2 } from './hw/smmu.ts';
-import { readCd, readSte, STE_CONFIG_NAMES } from './hw/ste.ts';
+import {
+  readCd, readSte, STE_CONFIG_NAMES, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
+} from './hw/ste.ts';
 import { PAGE_FREE, PAGE_KERNEL, PTE_INVALID } from './hw/memory.ts';
 import { BLOCKED_DOMAIN } from './kernel/state.ts';
 import type { Blocked } from './machines/groupDevice.machine.ts';
@@ -184,14 +186,14 @@ export function buildView(sim: Simulation): View {
       if (!loc) continue;
       const f = readSte(loc.arr, loc.base);
       let domain: string | null = null;
-      if (f.config === 5) {
+      if (f.config === STRTAB_STE_0_CFG_S1_TRANS) {
         const cdt = w.mem.cdTables[f.s1ContextPtr];
         if (cdt) {
           const cd = readCd(cdt, 0);
           if (cd.v) domain = domainByTtb(sim, cd.ttb0);
         }
-      } else if (f.config === 0) domain = 'blocked';
-      else if (f.config === 4) domain = 'bypass';
+      } else if (f.config === STRTAB_STE_0_CFG_ABORT) domain = 'blocked';
+      else if (f.config === STRTAB_STE_0_CFG_BYPASS) domain = 'bypass';
       const cachedWords = w.smmu.steCache[sid];
       const cached = cachedWords ? steForTranslation(w, sid) : null;
       stes.push({
@@ -283,7 +285,7 @@ export function buildView(sim: Simulation): View {
     gerrorIrqPending: w.smmu.gerrorIrqPending,
     cmdq: {
       log2: w.smmu.cmdqShift, prod: regs(ARM_SMMU_CMDQ_PROD), cons, err, errName: cerrorName(err),
-      errActive: ((gerror ^ gerrorn) & 1) !== 0, words: w.smmu.cmdq.slice(), syncWaiting: w.smmu.consumer.waitingSync,
+      errActive: ((gerror ^ gerrorn) & GERROR_CMDQ_ERR) !== 0, words: w.smmu.cmdq.slice(), syncWaiting: w.smmu.consumer.waitingSync,
       outstanding, enabled: (cr0 & CR0_CMDQEN) !== 0,
     },
     evtq: { prod: regs(ARM_SMMU_EVTQ_PROD), cons: regs(ARM_SMMU_EVTQ_CONS) },

@@ -8,7 +8,7 @@
  */
 import {
   BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, FLAG_NAMES, POLICY_PRESETS, buildShareUrl, decodeScenario, encodeScenario,
-  formatErrors, isPresetName, parseAppUrl, resolvePolicy, traceMark,
+  formatErrors, isPresetName, parseAppUrl, positionAt, positionOfTrace, resolvePolicy, traceMark,
   type CallRecord, type FlagName, type LogLine, type PolicySpec, type PresetName, type ResolvedScenario, type Scenario,
   type SimResult, type Step, type TimelineData, type TraceMark, type TraceRecord, type View, type Violation,
 } from '../../core/index.ts';
@@ -22,6 +22,9 @@ export { builtinIdOf, citation, summarize } from './scenario-text.ts';
 const PLAY_VIEW_MS = 33;
 
 export const SPEEDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384] as const;
+
+/** How a load ended: shown, refused (with what is wrong), or replaced by a later load first. */
+export type LoadOutcome = { ok: true } | { ok: false; message: string } | { ok: false; superseded: true };
 
 export interface Marker { position: number; kind: TraceMark['kind']; label: string; traceId: number }
 
@@ -138,19 +141,25 @@ export class Session {
 
   /**
    * Run a scenario (as written). Invalid input leaves the current scenario
-   * in place and explains what is wrong.
+   * in place and explains what is wrong. The promise says how the load
+   * ended: shown, refused (with the message), or replaced by a later load
+   * before it ended.
    */
-  load(scenario: Scenario, opts: { origin?: string; builtin?: string | null; tUs?: number | null; position?: number; afterLoad?: (s: Session) => void; keepAlert?: boolean; onInvalid?: (msg: string) => void; replaces?: boolean } = {}): void {
+  load(scenario: Scenario, opts: { origin?: string; builtin?: string | null; tUs?: number | null; position?: number; afterLoad?: (s: Session) => void; keepAlert?: boolean; onInvalid?: (msg: string) => void; replaces?: boolean } = {}): Promise<LoadOutcome> {
     this.pause();
     const id = this.nextId++;
     this.loadId = id;
     this.loading = true;
-    this.pendingLoad = { scenario, opts };
+    this.pendingLoad?.done({ ok: false, superseded: true });
+    const outcome = new Promise<LoadOutcome>((done) => {
+      this.pendingLoad = { scenario, opts, done };
+    });
     this.afterLoad = opts.afterLoad ?? null;
     this.post({ type: 'load', id, scenario, policy: null });
+    return outcome;
   }
 
-  private pendingLoad: { scenario: Scenario; opts: Parameters<Session['load']>[1] & object } | null = null;
+  private pendingLoad: { scenario: Scenario; opts: Parameters<Session['load']>[1] & object; done: (o: LoadOutcome) => void } | null = null;
 
   private onMessage(m: FromWorker): void {
     if (m.type === 'loaded') {
@@ -162,7 +171,8 @@ export class Session {
         const msg = `The scenario is not valid:\n${formatErrors(m.errors)}`;
         if (pl?.opts.onInvalid) pl.opts.onInvalid(msg);
         else this.alert = msg;
-        if (!this.data) this.load(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!, { builtin: DEFAULT_SCENARIO_ID, origin: 'built-in', keepAlert: true });
+        pl?.done({ ok: false, message: msg });
+        if (!this.data) void this.load(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!, { builtin: DEFAULT_SCENARIO_ID, origin: 'built-in', keepAlert: true });
         return;
       }
       if (pl) {
@@ -197,6 +207,7 @@ export class Session {
       // The address bar holds the new scenario at once (seeks update it a moment later).
       this.syncUrl();
       after?.(this);
+      pl?.done({ ok: true });
       return;
     }
     if (m.type === 'compared') {
@@ -212,7 +223,13 @@ export class Session {
       return;
     }
     if (m.id === this.compareId) this.comparing = false;
-    else this.loading = false;
+    else {
+      this.loading = false;
+      if (m.id === this.loadId) {
+        this.pendingLoad?.done({ ok: false, message: m.message });
+        this.pendingLoad = null;
+      }
+    }
     this.alert = m.message;
   }
 
@@ -259,28 +276,10 @@ export class Session {
     }
   }
 
-  positionAt(tNs: number): number {
-    const d = this.data;
-    if (!d) return 0;
-    let lo = 0, hi = d.count;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (d.times[mid]! <= tNs) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-  }
+  positionAt(tNs: number): number { return this.data ? positionAt(this.data, tNs) : 0; }
 
   /** The position once trace record `id` has been written. */
-  positionOfTrace(id: number): number {
-    const d = this.data;
-    if (!d) return 0;
-    let lo = 0, hi = d.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (d.traceLen[mid]! > id) hi = mid; else lo = mid + 1;
-    }
-    return lo;
-  }
+  positionOfTrace(id: number): number { return this.data ? positionOfTrace(this.data, id) : 0; }
 
   /* ------------------------------------------------------------ playback */
 
@@ -328,8 +327,8 @@ export class Session {
 
   /* ------------------------------------------------------------ edits */
 
-  private edit(next: Scenario, opts: Parameters<Session['load']>[1] = {}): void {
-    this.load(next, { origin: 'edited', builtin: null, ...opts });
+  private edit(next: Scenario, opts: Parameters<Session['load']>[1] = {}): Promise<LoadOutcome> {
+    return this.load(next, { origin: 'edited', builtin: null, ...opts });
   }
 
   /** Show a built-in scenario (the current one is kept in the recent list). */
@@ -374,16 +373,17 @@ export class Session {
     });
   }
 
-  /** Replace the scenario with edited JSON text; returns an error message or null. */
-  applyJson(text: string, onInvalid: (msg: string) => void): void {
+  /** Replace the scenario with edited JSON text: null once it runs, else what is wrong with it. */
+  async applyJson(text: string): Promise<string | null> {
     let data: unknown;
     try {
       data = JSON.parse(text);
     } catch (e) {
-      onInvalid(`malformed JSON: ${(e as Error).message}`);
-      return;
+      return `malformed JSON: ${(e as Error).message}`;
     }
-    this.edit(data as Scenario, { onInvalid, replaces: true, builtin: builtinIdOf(data as Scenario) });
+    const o = await this.edit(data as Scenario, { onInvalid: () => {}, replaces: true, builtin: builtinIdOf(data as Scenario) });
+    if (o.ok) return null;
+    return 'message' in o ? o.message : null;
   }
 
   restoreKept(s: Scenario): void { this.edit(s, { origin: 'recent', replaces: true, builtin: builtinIdOf(s) }); }
