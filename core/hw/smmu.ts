@@ -264,11 +264,7 @@ function advanceCons(w: HwWorld, slot: number, op: number): void {
   if (w.traceOn) traceConsume(w, slot, op, next);
 }
 
-/*
- * Trace records of the consumer are written by functions of their own, so
- * the per-command path stays small enough for the compiler to inline the
- * endpoint's answer into the consumer loop.
- */
+/* The consumer's trace records, written by functions of their own, off the per-command path. */
 function traceConsume(w: HwWorld, slot: number, op: number, cons: number): void {
   w.smmu.consCause = emit(w, 'cmdq.consume', { slot, op: opcodeName(op), cons: hex32(cons) });
 }
@@ -382,11 +378,9 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
   const cost = cfg.cmdCostNs;
   const timeout = cfg.atcInvTimeoutNs;
   const out = s.atcOut;
-  const bus = w.bus;
+  const atcInv = w.bus.atcInv;
   const traceOn = w.traceOn;
-  // Everything the loop compares against is read into locals once, as
-  // plain numbers: module constants and the two limits (which may be
-  // infinite) would otherwise be loaded and checked on every command.
+  // What the loop compares against, read once.
   const opAtcInv = CMDQ_OP_ATC_INV;
   const sidLimit = 1 << SIDSIZE;
   const limitAt = +stopAt;
@@ -404,11 +398,13 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
     if ((w0 & 0xff) !== opAtcInv || q[base + 1]! >= sidLimit) break;
     cons = (cons + 1) & rdMask;
     const deadline = now + timeout;
-    // The endpoint's answer may be traced, and reads the clock then.
-    sim.nowNs = now;
     let traceId = -1;
-    if (traceOn) traceId = traceAtcInvSend(w, slot, cons, base, id);
-    const cpl = +bus.atcInv(w, q, base, id, now, deadline);
+    if (traceOn) {
+      // The records (the endpoint's too) carry the time the request is sent.
+      sim.nowNs = now;
+      traceId = traceAtcInvSend(w, slot, cons, base, id);
+    }
+    const cpl = +atcInv(w, q, base, id, now, deadline);
     if (cpl <= deadline) {
       if (cpl > okMax) okMax = cpl;
       if (traceOn) out.traced.push(atcReqAt(q, base, id, slot, now, deadline, cpl, traceId));

@@ -361,8 +361,6 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: DomainInvRangeFrame)
         continue;
       }
       case 'build': {
-        // Frame fields are read into locals: frames have many shapes, so each
-        // property read on one is slow in a loop that runs per command.
         const invs = f.invs;
         const b = f.b!;
         const fence = w.kcfg.flags.atsBrokenFence === true && w.k.brokenMasters > 0;

@@ -36,11 +36,7 @@ export interface Task {
   name: string;
   context: 'task' | 'hardirq' | 'kworker';
   stack: Frame[];
-  /**
-   * The function-table index of each frame on the stack (its `id`),
-   * kept beside it: the scheduler reads this plain array of numbers rather
-   * than a field of frames of many shapes.
-   */
+  /** The function-table index of each frame on the stack (its `id`), kept beside it for the scheduler. */
   ids: number[];
   /** Return value of the last callee or wait. */
   rv: number;

@@ -74,11 +74,7 @@ export function isPresetName(s: unknown): s is PresetName {
 export function resolvePolicy(preset: PresetName, overrides: Partial<PolicyFlags> = {}): Policy {
   const base = PRESETS[preset];
   const pick = (f: FlagName): boolean => overrides[f] ?? base[f];
-  // One object literal with every flag, rather than a spread of the preset:
-  // every Simulation's flags then share the literal's hidden class, which
-  // the code that reads a flag on every unmap is compiled against (a
-  // spread's result class can be dropped by the garbage collector between
-  // two runs and made anew, and that code would be thrown away).
+  // One literal with every flag rather than a spread of the preset (bench/README.md says why).
   const flags: PolicyFlags = {
     nestedResetFix: pick('nestedResetFix'), resetResultAware: pick('resetResultAware'),
     atcTimeoutDetect: pick('atcTimeoutDetect'), coClear: pick('coClear'), retryPerSid: pick('retryPerSid'),

@@ -39,14 +39,18 @@ export function prngInt(st: PrngState, lo: number, hi: number): number {
   return lo + prngBelow(st, span, 1 / span);
 }
 
-/**
- * prngNext() % span, for a caller that keeps `inv` = 1 / span: the quotient
- * estimate from the reciprocal is off by at most one (its error is below
- * 2^-20), so the remainder is exact, without the floating-point `%` that a
- * uint32 above 2^31 compiles to or a division per call.
- */
+/** prngNext() % span, for a caller that keeps `inv` = 1 / span (see reduceBelow). */
 export function prngBelow(st: PrngState, span: number, inv: number): number {
-  const x = prngNext(st);
+  return reduceBelow(prngNext(st), span, inv);
+}
+
+/**
+ * x % span for a uint32 x, given inv = 1 / span: the quotient estimate from
+ * the reciprocal is off by at most one (its error is below 2^-20), so the
+ * remainder is exact, without the floating-point `%` that a uint32 above
+ * 2^31 compiles to or a division per call.
+ */
+export function reduceBelow(x: number, span: number, inv: number): number {
   let r = x - Math.floor(x * inv) * span;
   if (r < 0) r += span;
   else if (r >= span) r -= span;
