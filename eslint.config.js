@@ -25,11 +25,26 @@ export default tseslint.config(
     files: ['core/**/*.ts'],
     ignores: ['core/**/*.test.ts', 'core/test/**', 'core/cli/**'],
     rules: {
-      'no-restricted-globals': ['error', 'window', 'document', 'localStorage', 'navigator', 'setTimeout', 'setInterval', 'requestAnimationFrame', 'performance'],
-      'no-restricted-properties': ['error',
+      'no-restricted-globals': [
+        'error',
+        'window',
+        'document',
+        'localStorage',
+        'navigator',
+        'setTimeout',
+        'setInterval',
+        'requestAnimationFrame',
+        'performance',
+      ],
+      'no-restricted-properties': [
+        'error',
         { object: 'Math', property: 'random', message: 'Randomness comes from the scenario seed (core/sim/prng.ts).' },
-        { object: 'Date', property: 'now', message: 'Time comes from the simulator clock.' }],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date']", message: 'Time comes from the simulator clock.' }],
+        { object: 'Date', property: 'now', message: 'Time comes from the simulator clock.' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date']", message: 'Time comes from the simulator clock.' },
+      ],
       // The model is typed throughout: frames, trace events and state.
       '@typescript-eslint/no-explicit-any': 'error',
     },

@@ -21,7 +21,7 @@ if (existsSync(e2e)) {
   const r = JSON.parse(readFileSync(e2e, 'utf8'));
   const s = r.stats ?? {};
   passed += (s.expected ?? 0) + (s.flaky ?? 0);
-  failed += (s.unexpected ?? 0);
+  failed += s.unexpected ?? 0;
   if ((r.errors ?? []).length > 0) failed += r.errors.length;
 } else {
   failed += 1;

@@ -28,23 +28,44 @@ if (!existsSync(executablePath)) {
 const out = `${root}node_modules/.cache/bench/page-link.mjs`;
 await build({
   stdin: {
-    contents: "import { stormScenario } from './bench/storm-scenario.ts'; import { encodeScenario } from './core/index.ts'; export const link = encodeScenario(stormScenario(200, 8, true));",
-    resolveDir: root, loader: 'ts',
+    contents:
+      "import { stormScenario } from './bench/storm-scenario.ts'; import { encodeScenario } from './core/index.ts'; export const link = encodeScenario(stormScenario(200, 8, true));",
+    resolveDir: root,
+    loader: 'ts',
   },
-  bundle: true, format: 'esm', platform: 'node', target: 'node20', outfile: out, logLevel: 'error',
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outfile: out,
+  logLevel: 'error',
 });
 const { link } = await import(out);
 
 const b = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' });
 if (b.status !== 0) process.exit(1);
 const port = 4179;
-const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
-const stop = () => { try { process.kill(-server.pid); } catch { /* gone */ } };
+const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], {
+  cwd: root,
+  stdio: 'ignore',
+  detached: true,
+});
+const stop = () => {
+  try {
+    process.kill(-server.pid);
+  } catch {
+    /* gone */
+  }
+};
 process.on('exit', stop);
 
 async function waitForServer() {
   for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return; } catch { /* not yet */ }
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return;
+    } catch {
+      /* not yet */
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('the preview server did not start');
@@ -52,18 +73,22 @@ async function waitForServer() {
 
 /** Count animation frames for `ms` milliseconds; return frames per second and the longest gap. */
 function frames(page, ms) {
-  return page.evaluate((ms) => new Promise((resolve) => {
-    const gaps = [];
-    let last = performance.now();
-    const t0 = last;
-    const f = (t) => {
-      gaps.push(t - last);
-      last = t;
-      if (t - t0 < ms) requestAnimationFrame(f);
-      else resolve({ fps: gaps.length / ((t - t0) / 1000), worst: Math.max(...gaps) });
-    };
-    requestAnimationFrame(f);
-  }), ms);
+  return page.evaluate(
+    (ms) =>
+      new Promise((resolve) => {
+        const gaps = [];
+        let last = performance.now();
+        const t0 = last;
+        const f = (t) => {
+          gaps.push(t - last);
+          last = t;
+          if (t - t0 < ms) requestAnimationFrame(f);
+          else resolve({ fps: gaps.length / ((t - t0) / 1000), worst: Math.max(...gaps) });
+        };
+        requestAnimationFrame(f);
+      }),
+    ms,
+  );
 }
 
 try {
@@ -90,8 +115,12 @@ try {
   await browser.close();
 
   console.log(`storm with a broken device in the page: ${count} events; first view after ${loadMs} ms`);
-  console.log(`frames/s playing at 1024 events/s / frames/s paused: ${(playing.fps / idle.fps).toFixed(2)}   (${playing.fps.toFixed(0)} / ${idle.fps.toFixed(0)}; target ~1)`);
-  console.log(`longest gap between frames while playing: ${(playing.worst / frameMs).toFixed(1)} frames   (${playing.worst.toFixed(0)} ms)`);
+  console.log(
+    `frames/s playing at 1024 events/s / frames/s paused: ${(playing.fps / idle.fps).toFixed(2)}   (${playing.fps.toFixed(0)} / ${idle.fps.toFixed(0)}; target ~1)`,
+  );
+  console.log(
+    `longest gap between frames while playing: ${(playing.worst / frameMs).toFixed(1)} frames   (${playing.worst.toFixed(0)} ms)`,
+  );
   console.log(`seek to the end: ${(seekMs / frameMs).toFixed(1)} frames   (${seekMs} ms, including the page's own round trip)`);
 } finally {
   stop();

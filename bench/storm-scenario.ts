@@ -32,9 +32,10 @@ export function stormScenario(rounds: number, cmdqLog2Size = 8, faulty = false):
     memory: { pages: 64 },
     domains: [{ id: 'dma0', type: 'paging' }],
     groups: Array.from({ length: DEVICES }, (_, i) => ({
-      id: i, domain: 'dma0', devices: [{ bdf: bdf(i), sids: [0x100 + i], ats: true, pasid: false, driver: 'nvme' }],
+      id: i,
+      domain: 'dma0',
+      devices: [{ bdf: bdf(i), sids: [0x100 + i], ats: true, pasid: false, driver: 'nvme' }],
     })),
     steps,
   };
 }
-

@@ -35,7 +35,12 @@ import { validateScenario, formatErrors } from '../core/scenario/validate.ts';
 import type { ResolvedScenario } from '../core/scenario/types.ts';
 import { DEVICES, stormScenario } from './storm-scenario.ts';
 
-interface StormRun { seconds: number; commands: number; events: number; quarantines: number }
+interface StormRun {
+  seconds: number;
+  commands: number;
+  events: number;
+  quarantines: number;
+}
 
 const STORMS = Math.max(1, Number(process.env.BENCH_STORMS ?? 8));
 
@@ -71,7 +76,12 @@ function runStorm(rounds: number, cmdqLog2Size = 8, faulty = false, count = STOR
   }
   const r = sim!.result();
   if (r.violations.length) throw new Error(`violations: ${JSON.stringify(r.violations.slice(0, 3))}`);
-  return { seconds: ms / 1000 / count, commands: r.stats.commandsConsumed, events: sim!.eventsProcessed, quarantines: r.stats.quarantines };
+  return {
+    seconds: ms / 1000 / count,
+    commands: r.stats.commandsConsumed,
+    events: sim!.eventsProcessed,
+    quarantines: r.stats.quarantines,
+  };
 }
 
 /** Wall time of each quarter of one storm of `rounds` unmaps (run to the end of each quarter in turn). */
@@ -146,10 +156,16 @@ function main(): void {
   const bare = median(bares);
   const bestSim = commands / Math.min(...sims.map((s) => s.seconds));
   const bestBare = Math.max(...bares);
-  console.log(`storm: ${DEVICES} ATS devices in one domain, ${rounds} unmaps, ${commands} commands consumed, ${sims[0]!.events} events`);
-  console.log(`emulator:  ${M(simRate)} commands/s (${(simSeconds * 1000).toFixed(1)} ms per storm, samples of ${STORMS} storms in a row; best ${M(bestSim)})`);
+  console.log(
+    `storm: ${DEVICES} ATS devices in one domain, ${rounds} unmaps, ${commands} commands consumed, ${sims[0]!.events} events`,
+  );
+  console.log(
+    `emulator:  ${M(simRate)} commands/s (${(simSeconds * 1000).toFixed(1)} ms per storm, samples of ${STORMS} storms in a row; best ${M(bestSim)})`,
+  );
   console.log(`bare ring: ${M(bare)} commands/s (best ${M(bestBare)})`);
-  console.log(`ratio emulator / bare ring: ${median(ratios).toFixed(3)}   (target >= 0.05; median of ${REPEAT} alternating pairs; best runs: ${(bestSim / bestBare).toFixed(3)})`);
+  console.log(
+    `ratio emulator / bare ring: ${median(ratios).toFixed(3)}   (target >= 0.05; median of ${REPEAT} alternating pairs; best runs: ${(bestSim / bestBare).toFixed(3)})`,
+  );
 
   // Twice the work against the work, also in alternating pairs. A cost
   // linear in the work gives 2.00; the best runs are printed beside it.
@@ -160,14 +176,18 @@ function main(): void {
     twos.push(runStorm(rounds * 2).seconds);
   }
   const scaling = median(twos.map((t, i) => t / ones[i]!));
-  console.log(`scaling: time(2x work) / time(1x work) = ${scaling.toFixed(2)}   (target <= 2; median of ${REPEAT} alternating pairs; best runs: ${(Math.min(...twos) / Math.min(...ones)).toFixed(2)})`);
+  console.log(
+    `scaling: time(2x work) / time(1x work) = ${scaling.toFixed(2)}   (target <= 2; median of ${REPEAT} alternating pairs; best runs: ${(Math.min(...twos) / Math.min(...ones)).toFixed(2)})`,
+  );
   // The same question inside one run: a cost that grows with the work done
   // so far (a list scanned per event, a heap that keeps growing) makes the
   // later quarters of a long storm dearer than the earlier ones.
   const quarters = Array.from({ length: REPEAT }, () => stormQuarters(rounds * 4));
   const q1 = median(quarters.map((q) => q[0]!));
   const q4 = median(quarters.map((q) => q[3]!));
-  console.log(`scaling within a run: last quarter / first quarter of a ${rounds * 4}-unmap storm = ${(q4 / q1).toFixed(2)}   (target ~1; quarters ${[0, 1, 2, 3].map((i) => (median(quarters.map((q) => q[i]!)) * 1000).toFixed(1)).join(', ')} ms, medians of ${REPEAT})`);
+  console.log(
+    `scaling within a run: last quarter / first quarter of a ${rounds * 4}-unmap storm = ${(q4 / q1).toFixed(2)}   (target ~1; quarters ${[0, 1, 2, 3].map((i) => (median(quarters.map((q) => q[i]!)) * 1000).toFixed(1)).join(', ')} ms, medians of ${REPEAT})`,
+  );
 
   // Ring sizes, also in alternating pairs, after a few storms on the large
   // ring (its first runs allocate and touch a 1 MiB queue the small one never has).
@@ -176,14 +196,18 @@ function main(): void {
   for (let i = 0; i < REPEAT; i++) {
     const small = runStorm(rounds, 8);
     const large = runStorm(rounds, 16);
-    ringRatios.push((large.seconds / large.commands) / (small.seconds / small.commands));
+    ringRatios.push(large.seconds / large.commands / (small.seconds / small.commands));
   }
   const bareBig = median(Array.from({ length: REPEAT }, () => bareRing(bareCommands, 16)));
-  console.log(`ring size: cost per command, 2^16-entry ring / 2^8-entry ring = ${median(ringRatios).toFixed(2)}   (target ~1; median of ${REPEAT} alternating pairs; the bare ring's own ratio: ${(bare / bareBig).toFixed(2)})`);
+  console.log(
+    `ring size: cost per command, 2^16-entry ring / 2^8-entry ring = ${median(ringRatios).toFixed(2)}   (target ~1; median of ${REPEAT} alternating pairs; the bare ring's own ratio: ${(bare / bareBig).toFixed(2)})`,
+  );
 
   const faulty = Array.from({ length: 3 }, () => runStorm(rounds, 8, true, 1));
   const f = faulty[1]!;
-  console.log(`with one unresponsive device: ${f.commands} commands, ${M(f.commands / median(faulty.map((x) => x.seconds)))} commands/s, ${f.quarantines} quarantine`);
+  console.log(
+    `with one unresponsive device: ${f.commands} commands, ${M(f.commands / median(faulty.map((x) => x.seconds)))} commands/s, ${f.quarantines} quarantine`,
+  );
 
   const starts: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -191,7 +215,9 @@ function main(): void {
     execFileSync(process.execPath, ['--import', 'tsx', 'core/cli/sim.ts', 'builtin:recovery-flr'], { stdio: 'ignore' });
     starts.push((performance.now() - t0) / 1000);
   }
-  console.log(`runner start-up (node --import tsx core/cli/sim.ts builtin:recovery-flr): ${median(starts).toFixed(2)} s   (target < 1)`);
+  console.log(
+    `runner start-up (node --import tsx core/cli/sim.ts builtin:recovery-flr): ${median(starts).toFixed(2)} s   (target < 1)`,
+  );
 }
 
 main();

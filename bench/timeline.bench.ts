@@ -55,7 +55,14 @@ const tlHeap = heap() - h1;
 
 // A fixed-seed sequence of positions (xorshift32).
 let x = 0x9e3779b9;
-const next = () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x; };
+const next = () => {
+  x ^= x << 13;
+  x >>>= 0;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  x >>>= 0;
+  return x;
+};
 const N = 200;
 const t2 = performance.now();
 for (let i = 0; i < N; i++) tl.seek(next() % (tl.data.count + 1));
@@ -69,8 +76,15 @@ const viewMs = (performance.now() - t3) / 50;
 
 const perEventMs = plainMs / events;
 console.log(`storm with a broken device: ${events} events (${tl.data.count} recorded), ${tl.snapshotCount} snapshots`);
-console.log(`recording / plain run (trace on): ${(recordMs / plainMs).toFixed(2)}   (${recordMs.toFixed(0)} ms / ${plainMs.toFixed(0)} ms)`);
-console.log(`seek / one event: ${(seekMs / perEventMs).toFixed(0)}   (mean seek ${seekMs.toFixed(2)} ms; a frame is 16.7 ms: ${(seekMs / 16.7).toFixed(2)} frames)`);
+console.log(
+  `recording / plain run (trace on): ${(recordMs / plainMs).toFixed(2)}   (${recordMs.toFixed(0)} ms / ${plainMs.toFixed(0)} ms)`,
+);
+console.log(
+  `seek / one event: ${(seekMs / perEventMs).toFixed(0)}   (mean seek ${seekMs.toFixed(2)} ms; a frame is 16.7 ms: ${(seekMs / 16.7).toFixed(2)} frames)`,
+);
 console.log(`buildView / one event: ${(viewMs / perEventMs).toFixed(0)}   (${viewMs.toFixed(2)} ms per view)`);
-if (gc) console.log(`retained heap, recording / plain run: ${(tlHeap / plainHeap).toFixed(1)}   (${(tlHeap / 1e6).toFixed(0)} MB / ${(plainHeap / 1e6).toFixed(0)} MB)`);
+if (gc)
+  console.log(
+    `retained heap, recording / plain run: ${(tlHeap / plainHeap).toFixed(1)}   (${(tlHeap / 1e6).toFixed(0)} MB / ${(plainHeap / 1e6).toFixed(0)} MB)`,
+  );
 else console.log('retained heap: run node with --expose-gc to measure it');

@@ -9,9 +9,24 @@ import { queuePeek, queuePop } from './sim/queue.ts';
 import { nextDueNs } from './sim/context.ts';
 import { hex32 } from './sim/format.ts';
 import {
-  ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_GBPA, ARM_SMMU_GERROR, ARM_SMMU_GERRORN,
-  ARM_SMMU_IRQ_CTRL, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN,
-  GBPA_ABORT, GERROR_SFM_ERR, IRQ_CTRL_EVTQ_IRQEN, IRQ_CTRL_GERROR_IRQEN, cerrorName,
+  ARM_SMMU_CMDQ_CONS,
+  ARM_SMMU_CMDQ_PROD,
+  ARM_SMMU_CR0,
+  ARM_SMMU_GBPA,
+  ARM_SMMU_GERROR,
+  ARM_SMMU_GERRORN,
+  ARM_SMMU_IRQ_CTRL,
+  CMDQ_CONS_ERR_MASK,
+  CMDQ_CONS_ERR_SHIFT,
+  CR0_ATSCHK,
+  CR0_CMDQEN,
+  CR0_EVTQEN,
+  CR0_SMMUEN,
+  GBPA_ABORT,
+  GERROR_SFM_ERR,
+  IRQ_CTRL_EVTQ_IRQEN,
+  IRQ_CTRL_GERROR_IRQEN,
+  cerrorName,
 } from './hw/regs.ts';
 import { onConsume, onSyncDeadline, readReg, smmuInit, steL2, writeReg, EVTQ_SHIFT, type HwCfg } from './hw/smmu.ts';
 import { readSte } from './hw/ste.ts';
@@ -61,8 +76,14 @@ export interface Snapshot {
 }
 
 export interface DeviceResult {
-  bdf: string; group: number; present: boolean; blocked: string; resetDepth: number; brokenPending: boolean;
-  atsBroken: boolean; steEats: number[];
+  bdf: string;
+  group: number;
+  present: boolean;
+  blocked: string;
+  resetDepth: number;
+  brokenPending: boolean;
+  atsBroken: boolean;
+  steEats: number[];
 }
 
 export interface SimResult {
@@ -77,8 +98,16 @@ export interface SimResult {
   groups: Array<{ id: number; domain: string | null; recoveryCnt: number }>;
   devices: DeviceResult[];
   stats: {
-    commandsConsumed: number; atcInvIssued: number; atcInvTimeouts: number; cmdqErrors: number; gerrorIrqs: number;
-    staleAtcWrites: number; corruptedPages: number; blockedDma: number; quarantines: number; unquarantines: number;
+    commandsConsumed: number;
+    atcInvIssued: number;
+    atcInvTimeouts: number;
+    cmdqErrors: number;
+    gerrorIrqs: number;
+    staleAtcWrites: number;
+    corruptedPages: number;
+    blockedDma: number;
+    quarantines: number;
+    unquarantines: number;
   };
   calls: Array<{ atUs: number; fn: string; args: string[]; ret: string }>;
   log: string[];
@@ -120,15 +149,23 @@ export class Simulation {
   }
 
   /** The live state (read-only by convention; views read it through the adapter). */
-  get world(): KWorld { return this.w; }
+  get world(): KWorld {
+    return this.w;
+  }
   /** What the run has recorded so far: the trace (as TraceRecords), the kernel log, the API calls, violations. */
   get out(): SimOutputs {
     const o = this.w.out;
     return { trace: asTraceRecords(o.trace), log: o.log, calls: o.calls, violations: o.violations };
   }
-  get nowNs(): number { return this.w.s.nowNs; }
-  get eventsProcessed(): number { return this.w.s.steps; }
-  get allSteps(): readonly Step[] { return this.steps; }
+  get nowNs(): number {
+    return this.w.s.nowNs;
+  }
+  get eventsProcessed(): number {
+    return this.w.s.steps;
+  }
+  get allSteps(): readonly Step[] {
+    return this.steps;
+  }
 
   /** Virtual time of the next event, or null when the run is over. */
   nextEventNs(): number | null {
@@ -216,9 +253,19 @@ export class Simulation {
     let n = 0;
     for (;;) {
       const t = this.nextEventNs();
-      if (t === null) { settlePurges(this.w); this.finish(); return (this.status = 'done'); }
-      if (t > maxTimeNs) { this.notes.push(`stopped at the time limit (${maxTimeNs / 1000} µs)`); return (this.status = 'max-time'); }
-      if (++n > maxEvents) { this.notes.push(`stopped after ${maxEvents} events`); return (this.status = 'max-events'); }
+      if (t === null) {
+        settlePurges(this.w);
+        this.finish();
+        return (this.status = 'done');
+      }
+      if (t > maxTimeNs) {
+        this.notes.push(`stopped at the time limit (${maxTimeNs / 1000} µs)`);
+        return (this.status = 'max-time');
+      }
+      if (++n > maxEvents) {
+        this.notes.push(`stopped after ${maxEvents} events`);
+        return (this.status = 'max-events');
+      }
       this.step();
     }
   }
@@ -237,7 +284,8 @@ export class Simulation {
    */
   inject(s: Step): number {
     const atNs = s.at * 1000;
-    if (atNs < this.w.s.nowNs) throw new Error(`cannot add a step at ${s.at} µs: the simulation is at ${this.w.s.nowNs / 1000} µs`);
+    if (atNs < this.w.s.nowNs)
+      throw new Error(`cannot add a step at ${s.at} µs: the simulation is at ${this.w.s.nowNs / 1000} µs`);
     const index = this.steps.length;
     this.steps.push(s);
     this.args.push(stepArgsOf(s));
@@ -260,7 +308,9 @@ export class Simulation {
     // The outputs are kept once (cut back on restore) and the bus is code, not state.
     const { out, bus: _bus, ...rest } = this.w;
     return {
-      nowNs: this.w.s.nowNs, events: this.w.s.steps, steps: this.steps.length,
+      nowNs: this.w.s.nowNs,
+      events: this.w.s.steps,
+      steps: this.steps.length,
       state: structuredClone(rest),
       lens: { trace: out.trace.length, log: out.log.length, calls: out.calls.length, violations: out.violations.length },
     };
@@ -284,8 +334,9 @@ export class Simulation {
     for (const t of w.k.tasks) {
       const wt = t.wait;
       w.out.violations.push({
-        t: w.s.nowNs, invariant: 'deadlock',
-        message: `task "${t.name}" never finished (waiting on ${wt?.kind === 'lock' ? wt.lock : wt?.kind ?? 'nothing'})`,
+        t: w.s.nowNs,
+        invariant: 'deadlock',
+        message: `task "${t.name}" never finished (waiting on ${wt?.kind === 'lock' ? wt.lock : (wt?.kind ?? 'nothing')})`,
         traceId: t.cause,
       });
     }
@@ -305,8 +356,8 @@ export class Simulation {
 /** A validated step's IOVA and reset result as numbers. */
 function stepArgsOf(s: Step): StepArgs {
   return {
-    iova: 'iova' in s ? parseIova(s.iova) ?? 0 : 0,
-    result: s.op === 'reset' ? parseResult(s.result ?? 0) ?? 0 : 0,
+    iova: 'iova' in s ? (parseIova(s.iova) ?? 0) : 0,
+    result: s.op === 'reset' ? (parseResult(s.result ?? 0) ?? 0) : 0,
   };
 }
 
@@ -329,13 +380,32 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
   const qsize = 1 << sc.smmu.cmdqLog2Size;
   const batchEntries = Math.max(1, Math.min(CMDQ_BATCH_ENTRIES, Math.floor(qsize / 2) - 1));
   if (qsize <= CMDQ_BATCH_ENTRIES) {
-    notes.push(`Linux refuses a command queue of ${qsize} entries ("command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported"); the model continues with batches of ${batchEntries} so small rings can be watched.`);
+    notes.push(
+      `Linux refuses a command queue of ${qsize} entries ("command queue size <= ${CMDQ_BATCH_ENTRIES} entries not supported"); the model continues with batches of ${batchEntries} so small rings can be watched.`,
+    );
   }
   const k: KernelState = {
     cmdq: { prod: 0, cons: 0, atcSyncTimeouts: new Uint8Array(qsize), bitCause: new Int32Array(qsize).fill(-1) },
-    domains: {}, groups: {}, groupOrder: [], gdevs: {}, masters: {}, streams: {}, tasks: [], nextTask: 1, locks: {},
-    ratelimit: {}, stats: { atcInvIssued: 0, gerrorIrqs: 0, quarantines: 0, unquarantines: 0 }, nextAsid: 1, steps: [],
-    pollers: [], pollCheckedGen: 0, invDirty: true, violKeys: {}, brokenMasters: 0, batchPool: [], taskPool: [],
+    domains: {},
+    groups: {},
+    groupOrder: [],
+    gdevs: {},
+    masters: {},
+    streams: {},
+    tasks: [],
+    nextTask: 1,
+    locks: {},
+    ratelimit: {},
+    stats: { atcInvIssued: 0, gerrorIrqs: 0, quarantines: 0, unquarantines: 0 },
+    nextAsid: 1,
+    steps: [],
+    pollers: [],
+    pollCheckedGen: 0,
+    invDirty: true,
+    violKeys: {},
+    brokenMasters: 0,
+    batchPool: [],
+    taskPool: [],
   };
   const w: KWorld = {
     s: simInit(sc.seed),
@@ -348,14 +418,25 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
     pciStats: { staleAtcWrites: 0, corruptedPages: 0 },
     bus: PCIE_BUS,
     kcfg: {
-      flags: policy.flags, policyLabel: policy.label, pollTimeoutNs: sc.smmu.pollTimeoutUs * 1000,
-      workerLatencyNs: sc.kernel.workerLatencyUs * 1000, batchEntries,
+      flags: policy.flags,
+      policyLabel: policy.label,
+      pollTimeoutNs: sc.smmu.pollTimeoutUs * 1000,
+      workerLatencyNs: sc.kernel.workerLatencyUs * 1000,
+      batchEntries,
     },
     k,
   };
   // Domains: the scenario's, plus the static blocking domain.
   sc.domains.forEach((d, i) => {
-    const dom: KDomain = { id: d.id, type: d.type, index: i, asid: d.type === 'paging' ? k.nextAsid++ : 0, ttb: 0x8000_0000 + i * 0x10_0000, invs: [], mapped: new Map() };
+    const dom: KDomain = {
+      id: d.id,
+      type: d.type,
+      index: i,
+      asid: d.type === 'paging' ? k.nextAsid++ : 0,
+      ttb: 0x8000_0000 + i * 0x10_0000,
+      invs: [],
+      mapped: new Map(),
+    };
     k.domains[d.id] = dom;
   });
   k.domains[BLOCKED_DOMAIN] = { id: BLOCKED_DOMAIN, type: 'blocked', index: -3, asid: 0, ttb: 0, invs: [], mapped: new Map() };
@@ -368,13 +449,31 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
   // Probe: groups, group_devices and masters attached to the group's domain.
   let cd = 0x9000_0000;
   for (const g of sc.groups) {
-    k.groups[g.id] = { id: g.id, domain: g.domain ?? BLOCKED_DOMAIN, defaultDomain: g.domain, blockingDomain: g.domain === null, recoveryCnt: 0, pasidArray: {}, devices: g.devices.map((d) => d.bdf) };
+    k.groups[g.id] = {
+      id: g.id,
+      domain: g.domain ?? BLOCKED_DOMAIN,
+      defaultDomain: g.domain,
+      blockingDomain: g.domain === null,
+      recoveryCnt: 0,
+      pasidArray: {},
+      devices: g.devices.map((d) => d.bdf),
+    };
     k.groupOrder.push(g.id);
     for (const d of g.devices) {
       k.gdevs[d.bdf] = { bdf: d.bdf, group: g.id, m: gdevInitial(policy.flags.nestedResetFix), present: true, workQueued: false };
       const m = {
-        bdf: d.bdf, sids: [...d.sids], atsCap: d.ats, pasidCap: d.pasid, driver: d.driver, atsEnabled: false,
-        atsBroken: false, atsBrokenSinceNs: 0, domain: null, pasids: {}, cdTab: cd, present: true,
+        bdf: d.bdf,
+        sids: [...d.sids],
+        atsCap: d.ats,
+        pasidCap: d.pasid,
+        driver: d.driver,
+        atsEnabled: false,
+        atsBroken: false,
+        atsBrokenSinceNs: 0,
+        domain: null,
+        pasids: {},
+        cdTab: cd,
+        present: true,
       };
       cd += 0x1000;
       k.masters[d.bdf] = m;
@@ -394,10 +493,18 @@ function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step
       if (s) runStep(w, s, ev.index, args[ev.index]!);
       return;
     }
-    case 'task.resume': onTaskResume(w, ev.task, ev.token, ev.ret); return;
-    case 'task.timeout': onTaskTimeout(w, ev.task, ev.token); return;
-    case 'hw.consume': onConsume(w); return;
-    case 'hw.sync_deadline': onSyncDeadline(w, ev.token); return;
+    case 'task.resume':
+      onTaskResume(w, ev.task, ev.token, ev.ret);
+      return;
+    case 'task.timeout':
+      onTaskTimeout(w, ev.task, ev.token);
+      return;
+    case 'hw.consume':
+      onConsume(w);
+      return;
+    case 'hw.sync_deadline':
+      onSyncDeadline(w, ev.token);
+      return;
     case 'irq.gerror':
       emit(w, 'irq.gerror', {});
       spawn(w, 'arm_smmu_gerror_handler', gerrorHandlerFrame(), 'hardirq');
@@ -436,12 +543,18 @@ export function checkInvariants(w: KWorld): void {
       if (g && g.present && g.m.value !== 'NO') blocked++;
     }
     if (blocked !== grp.recoveryCnt) {
-      violation(w, 'recovery_cnt', `rc:${gid}:${blocked}:${grp.recoveryCnt}`, `group ${gid}: recovery_cnt is ${grp.recoveryCnt} but ${blocked} device(s) are blocked`);
+      violation(
+        w,
+        'recovery_cnt',
+        `rc:${gid}:${blocked}:${grp.recoveryCnt}`,
+        `group ${gid}: recovery_cnt is ${grp.recoveryCnt} but ${blocked} device(s) are blocked`,
+      );
     }
   }
   for (const b in k.gdevs) {
     const g = k.gdevs[b]!;
-    if (g.m.context.reset_depth < 0) violation(w, 'reset_depth', `rd:${b}`, `${b}: reset_depth is negative (${g.m.context.reset_depth})`);
+    if (g.m.context.reset_depth < 0)
+      violation(w, 'reset_depth', `rd:${b}`, `${b}: reset_depth is negative (${g.m.context.reset_depth})`);
   }
   if (w.kcfg.flags.atsBrokenFence) {
     for (const b in k.masters) {
@@ -450,7 +563,12 @@ export function checkInvariants(w: KWorld): void {
       for (const sid of m.sids) {
         const loc = steL2(w, sid, false);
         if (loc && readSte(loc.arr, loc.base).eats !== 0) {
-          violation(w, 'eats-while-ats-broken', `eats:${b}:${sid}:${w.s.nowNs}`, `${b}: STE.EATS is set on SID ${sid} while ats_broken`);
+          violation(
+            w,
+            'eats-while-ats-broken',
+            `eats:${b}:${sid}:${w.s.nowNs}`,
+            `${b}: STE.EATS is set on SID ${sid} while ats_broken`,
+          );
         }
       }
     }
@@ -464,7 +582,8 @@ function checkQueueInvariant(w: KWorld): void {
   const prod = readReg(w, ARM_SMMU_CMDQ_PROD) & mask;
   const cons = readReg(w, ARM_SMMU_CMDQ_CONS) & mask;
   const dist = (prod - cons) & mask;
-  if (dist > 1 << shift) violation(w, 'cons-passes-prod', `cons:${prod}:${cons}`, `CMDQ CONS (${hex32(cons)}) is past PROD (${hex32(prod)})`);
+  if (dist > 1 << shift)
+    violation(w, 'cons-passes-prod', `cons:${prod}:${cons}`, `CMDQ CONS (${hex32(cons)}) is past PROD (${hex32(prod)})`);
 }
 
 /* ------------------------------------------------------------------ result */
@@ -494,8 +613,14 @@ function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: str
       const gd = k.gdevs[d.bdf]!;
       const m = k.masters[d.bdf]!;
       devices.push({
-        bdf: d.bdf, group: g.id, present: gd.present, blocked: gd.m.value, resetDepth: gd.m.context.reset_depth,
-        brokenPending: gd.m.context.broken_pending, atsBroken: m.atsBroken, steEats: steEatsOf(w, d.sids),
+        bdf: d.bdf,
+        group: g.id,
+        present: gd.present,
+        blocked: gd.m.value,
+        resetDepth: gd.m.context.reset_depth,
+        brokenPending: gd.m.context.broken_pending,
+        atsBroken: m.atsBroken,
+        steEats: steEatsOf(w, d.sids),
       });
     }
   }
@@ -508,12 +633,18 @@ function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: str
     seed: sc.seed,
     endUs: now(w as SimCtx) / 1000,
     smmu: {
-      gerror: hex32(readReg(w, ARM_SMMU_GERROR)), gerrorn: hex32(readReg(w, ARM_SMMU_GERRORN)),
-      cmdqProd: hex32(readReg(w, ARM_SMMU_CMDQ_PROD)), cmdqCons: hex32(cons),
+      gerror: hex32(readReg(w, ARM_SMMU_GERROR)),
+      gerrorn: hex32(readReg(w, ARM_SMMU_GERRORN)),
+      cmdqProd: hex32(readReg(w, ARM_SMMU_CMDQ_PROD)),
+      cmdqCons: hex32(cons),
       cmdqErr: cerrorName(err).replace(/^CERROR_/, ''),
       sfm: w.smmu.sfm || !!(readReg(w, ARM_SMMU_GERROR) & GERROR_SFM_ERR),
     },
-    groups: k.groupOrder.map((id) => ({ id, domain: k.groups[id]!.domain === BLOCKED_DOMAIN ? null : k.groups[id]!.domain, recoveryCnt: k.groups[id]!.recoveryCnt })),
+    groups: k.groupOrder.map((id) => ({
+      id,
+      domain: k.groups[id]!.domain === BLOCKED_DOMAIN ? null : k.groups[id]!.domain,
+      recoveryCnt: k.groups[id]!.recoveryCnt,
+    })),
     devices,
     stats: statsOf(w),
     calls: w.out.calls.slice().map((c) => ({ atUs: c.atUs, fn: c.fn, args: c.args, ret: c.ret })),
@@ -522,4 +653,3 @@ function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: str
     notes: [...notes],
   };
 }
-

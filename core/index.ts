@@ -1,18 +1,73 @@
 /** Public API of the emulator core (used by the runner, the app and the tests). */
-export { Simulation, checkInvariants, RESULT_FORMAT, type SimOptions, type SimResult, type Snapshot, type RunStatus } from './engine.ts';
+export {
+  Simulation,
+  checkInvariants,
+  RESULT_FORMAT,
+  type SimOptions,
+  type SimResult,
+  type Snapshot,
+  type RunStatus,
+} from './engine.ts';
 export * from './scenario/types.ts';
-export { validateScenario, parseScenarioText, formatErrors, parseIova, parseResult, LIMITS, type ValidationError, type ValidationResult } from './scenario/validate.ts';
+export {
+  validateScenario,
+  parseScenarioText,
+  formatErrors,
+  parseIova,
+  parseResult,
+  LIMITS,
+  type ValidationError,
+  type ValidationResult,
+} from './scenario/validate.ts';
 export * from './policy/index.ts';
 export * from './machines/index.ts';
-export { encodeScenario, decodeScenario, parseAppUrl, buildShareUrl, base64urlEncode, base64urlDecode, MAX_LINK_JSON_BYTES, type AppUrlState, type DecodeResult } from './scenario/url.ts';
+export {
+  encodeScenario,
+  decodeScenario,
+  parseAppUrl,
+  buildShareUrl,
+  base64urlEncode,
+  base64urlDecode,
+  MAX_LINK_JSON_BYTES,
+  type AppUrlState,
+  type DecodeResult,
+} from './scenario/url.ts';
 export { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID } from './scenario/builtins/index.ts';
 export { dmesgTime } from './kernel/printk.ts';
-export { buildView, type View, type CmdqView, type SteView, type GdevView, type GroupView, type EndpointView, type AtcEntryView, type MemoryView, type TaskView, type LockView, type GerrorBitView, type OutstandingAtcInv, type DomainView } from './view.ts';
+export {
+  buildView,
+  type View,
+  type CmdqView,
+  type SteView,
+  type GdevView,
+  type GroupView,
+  type EndpointView,
+  type AtcEntryView,
+  type MemoryView,
+  type TaskView,
+  type LockView,
+  type GerrorBitView,
+  type OutstandingAtcInv,
+  type DomainView,
+} from './view.ts';
 export { Timeline, positionAt, positionOfTrace, type TimelineData, type TimelineOptions } from './timeline.ts';
 export type { LogLine, CallRecord, Violation } from './sim/context.ts';
 export {
-  TRACE_WORDS, causalChain, describeRecord, lastRecordOf, lastRecoveryCntRecord, lastStateRecord, recordDevice, traceLayer, traceMark,
-  type TraceEvents, type TraceKind, type TraceLayer, type TraceMark, type TraceRecord, type TraceRecordOf,
+  TRACE_WORDS,
+  causalChain,
+  describeRecord,
+  lastRecordOf,
+  lastRecoveryCntRecord,
+  lastStateRecord,
+  recordDevice,
+  traceLayer,
+  traceMark,
+  type TraceEvents,
+  type TraceKind,
+  type TraceLayer,
+  type TraceMark,
+  type TraceRecord,
+  type TraceRecordOf,
 } from './trace.ts';
 export { decodeCmd, describeCmd, opcodeName, cmdFieldNames, OPCODE_NAMES, type Cmd } from './hw/cmd.ts';
 export { GERROR_BITS, CERROR_NAMES, cerrorName, Q_IDX, Q_WRP } from './hw/regs.ts';

@@ -38,10 +38,12 @@ export interface TimelineData {
 /** The last position of a recorded run whose time is at or before tNs. */
 export function positionAt(data: Pick<TimelineData, 'times' | 'count'>, tNs: number): number {
   const t = data.times;
-  let lo = 0, hi = data.count;
+  let lo = 0,
+    hi = data.count;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (t[mid]! <= tNs) lo = mid; else hi = mid - 1;
+    if (t[mid]! <= tNs) lo = mid;
+    else hi = mid - 1;
   }
   return lo;
 }
@@ -49,10 +51,12 @@ export function positionAt(data: Pick<TimelineData, 'times' | 'count'>, tNs: num
 /** The position of a recorded run once trace record `id` has been written. */
 export function positionOfTrace(data: Pick<TimelineData, 'traceLen' | 'count'>, id: number): number {
   const tl = data.traceLen;
-  let lo = 0, hi = data.count;
+  let lo = 0,
+    hi = data.count;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (tl[mid]! > id) hi = mid; else lo = mid + 1;
+    if (tl[mid]! > id) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
@@ -84,8 +88,14 @@ export class Timeline {
     for (;;) {
       const t = sim.nextEventNs();
       if (t === null) break;
-      if (t > endNs) { status = 'max-time'; break; }
-      if (times.length > maxEvents) { status = 'max-events'; break; }
+      if (t > endNs) {
+        status = 'max-time';
+        break;
+      }
+      if (times.length > maxEvents) {
+        status = 'max-events';
+        break;
+      }
       sim.step();
       times.push(sim.nowNs);
       traceLen.push(sim.out.trace.length);
@@ -101,7 +111,12 @@ export class Timeline {
       }
     }
     if (status === 'done') sim.run();
-    else sim.notes.push(status === 'max-time' ? 'the run was stopped 300 s of virtual time after the last step' : `the run was stopped after ${maxEvents} events`);
+    else
+      sim.notes.push(
+        status === 'max-time'
+          ? 'the run was stopped 300 s of virtual time after the last step'
+          : `the run was stopped after ${maxEvents} events`,
+      );
     this.result = sim.result();
     const count = times.length - 1;
     this.trace = sim.out.trace.slice();
@@ -117,13 +132,20 @@ export class Timeline {
       if (stepAt[idx] === -1) stepAt[idx] = e;
     }
     this.data = {
-      count, times: Float64Array.from(times), traceLen: Uint32Array.from(traceLen), logLen: Uint32Array.from(logLen),
-      callsLen: Uint32Array.from(callsLen), status, stepAt,
+      count,
+      times: Float64Array.from(times),
+      traceLen: Uint32Array.from(traceLen),
+      logLen: Uint32Array.from(logLen),
+      callsLen: Uint32Array.from(callsLen),
+      status,
+      stepAt,
     };
   }
 
   /** Position of the simulation now. */
-  get position(): number { return this.sim.eventsProcessed; }
+  get position(): number {
+    return this.sim.eventsProcessed;
+  }
 
   /** Move to position e (0..count) and return the view there. */
   seek(e: number): View {
@@ -132,7 +154,10 @@ export class Timeline {
     let snap: Snapshot | undefined;
     for (let lo = 0, hi = this.snaps.length - 1; lo <= hi;) {
       const mid = (lo + hi) >> 1;
-      if (this.snaps[mid]!.events <= target) { snap = this.snaps[mid]; lo = mid + 1; } else hi = mid - 1;
+      if (this.snaps[mid]!.events <= target) {
+        snap = this.snaps[mid];
+        lo = mid + 1;
+      } else hi = mid - 1;
     }
     if (!(cur <= target && snap !== undefined && cur >= snap.events)) this.sim.restore(snap ?? this.snaps[0]!);
     while (this.sim.eventsProcessed < target) {
@@ -142,10 +167,16 @@ export class Timeline {
   }
 
   /** The last position whose time is at or before tNs. */
-  positionAt(tNs: number): number { return positionAt(this.data, tNs); }
+  positionAt(tNs: number): number {
+    return positionAt(this.data, tNs);
+  }
 
   /** The position once trace record `id` has been written. */
-  positionOfTrace(id: number): number { return positionOfTrace(this.data, id); }
+  positionOfTrace(id: number): number {
+    return positionOfTrace(this.data, id);
+  }
 
-  get snapshotCount(): number { return this.snaps.length; }
+  get snapshotCount(): number {
+    return this.snaps.length;
+  }
 }

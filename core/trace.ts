@@ -49,8 +49,12 @@ export type TraceKind = keyof TraceEvents;
 type Overlap<A, B> = Extract<keyof A, keyof B>;
 type MustBeNever<T extends never> = T;
 export type DisjointLayers = MustBeNever<
-  | Overlap<HwTrace, PciTrace> | Overlap<HwTrace, KernelTrace> | Overlap<HwTrace, EngineTrace>
-  | Overlap<PciTrace, KernelTrace> | Overlap<PciTrace, EngineTrace> | Overlap<KernelTrace, EngineTrace>
+  | Overlap<HwTrace, PciTrace>
+  | Overlap<HwTrace, KernelTrace>
+  | Overlap<HwTrace, EngineTrace>
+  | Overlap<PciTrace, KernelTrace>
+  | Overlap<PciTrace, EngineTrace>
+  | Overlap<KernelTrace, EngineTrace>
 >;
 
 /** One record of the trace: its time, the record that caused it, and its event. */

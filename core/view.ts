@@ -8,20 +8,50 @@
 import type { Simulation } from './engine.ts';
 import { cerrorName } from './hw/regs.ts';
 import {
-  ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD, ARM_SMMU_GERROR,
-  ARM_SMMU_GERRORN, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CR0_ATSCHK, CR0_CMDQEN, CR0_SMMUEN, GERROR_BITS, GERROR_CMDQ_ERR,
+  ARM_SMMU_CMDQ_CONS,
+  ARM_SMMU_CMDQ_PROD,
+  ARM_SMMU_CR0,
+  ARM_SMMU_EVTQ_CONS,
+  ARM_SMMU_EVTQ_PROD,
+  ARM_SMMU_GERROR,
+  ARM_SMMU_GERRORN,
+  CMDQ_CONS_ERR_MASK,
+  CMDQ_CONS_ERR_SHIFT,
+  CR0_ATSCHK,
+  CR0_CMDQEN,
+  CR0_SMMUEN,
+  GERROR_BITS,
+  GERROR_CMDQ_ERR,
 } from './hw/regs.ts';
 import { readReg, steForTranslation, steL2 } from './hw/smmu.ts';
 import {
-  readCd, readSte, STE_CONFIG_NAMES, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
+  readCd,
+  readSte,
+  STE_CONFIG_NAMES,
+  STRTAB_STE_0_CFG_ABORT,
+  STRTAB_STE_0_CFG_BYPASS,
+  STRTAB_STE_0_CFG_S1_TRANS,
 } from './hw/ste.ts';
 import { PAGE_FREE, PAGE_KERNEL, PTE_INVALID } from './hw/memory.ts';
 import { BLOCKED_DOMAIN } from './kernel/state.ts';
 import type { Blocked } from './machines/groupDevice.machine.ts';
 
-export interface GerrorBitView { bit: number; name: string; gerror: number; gerrorn: number; active: boolean }
+export interface GerrorBitView {
+  bit: number;
+  name: string;
+  gerror: number;
+  gerrorn: number;
+  active: boolean;
+}
 
-export interface OutstandingAtcInv { req: number; sid: number; bdf: string | null; sentNs: number; deadlineNs: number; cplNs: number }
+export interface OutstandingAtcInv {
+  req: number;
+  sid: number;
+  bdf: string | null;
+  sentNs: number;
+  deadlineNs: number;
+  cplNs: number;
+}
 
 export interface CmdqView {
   log2: number;
@@ -84,7 +114,14 @@ export interface GroupView {
   devices: string[];
 }
 
-export interface AtcEntryView { ssid: number; ipfn: number; pfn: number; write: boolean; stale: boolean; reused: boolean }
+export interface AtcEntryView {
+  ssid: number;
+  ipfn: number;
+  pfn: number;
+  write: boolean;
+  stale: boolean;
+  reused: boolean;
+}
 
 export interface EndpointView {
   bdf: string;
@@ -101,7 +138,11 @@ export interface EndpointView {
 }
 
 export interface DomainView {
-  id: string; type: string; asid: number; mappedPages: number; invs: number;
+  id: string;
+  type: string;
+  asid: number;
+  mappedPages: number;
+  invs: number;
   /** IOVA page numbers mapped (sorted), and the physical page of each. */
   mapped: Array<[ipfn: number, pfn: number]>;
 }
@@ -117,8 +158,18 @@ export interface MemoryView {
   staleTargets: number[];
 }
 
-export interface TaskView { id: number; name: string; fn: string; stack: string[]; waiting: string | null }
-export interface LockView { name: string; owner: string | null; waiters: string[] }
+export interface TaskView {
+  id: number;
+  name: string;
+  fn: string;
+  stack: string[];
+  waiting: string | null;
+}
+export interface LockView {
+  name: string;
+  owner: string | null;
+  waiters: string[];
+}
 
 export interface View {
   /** Events processed so far. */
@@ -151,7 +202,10 @@ function domainByTtb(sim: Simulation, ttb: number): string | null {
   return null;
 }
 
-function describeWait(sim: Simulation, t: { wait: null | { kind: string; lock?: string; cond?: { type: string } } }): string | null {
+function describeWait(
+  sim: Simulation,
+  t: { wait: null | { kind: string; lock?: string; cond?: { type: string } } },
+): string | null {
   const wt = t.wait;
   if (!wt) return null;
   if (wt.kind === 'lock') {
@@ -177,7 +231,14 @@ export function buildView(sim: Simulation): View {
 
   const outstanding: OutstandingAtcInv[] = w.smmu.atcOut.traced
     .filter((r) => r.cplNs > w.s.nowNs || r.cplNs > r.deadlineNs)
-    .map((r) => ({ req: r.id, sid: r.sid, bdf: k.streams[r.sid] ?? w.pci.sidToBdf[r.sid] ?? null, sentNs: r.sentNs, deadlineNs: r.deadlineNs, cplNs: r.cplNs }));
+    .map((r) => ({
+      req: r.id,
+      sid: r.sid,
+      bdf: k.streams[r.sid] ?? w.pci.sidToBdf[r.sid] ?? null,
+      sentNs: r.sentNs,
+      deadlineNs: r.deadlineNs,
+      cplNs: r.cplNs,
+    }));
 
   const stes: SteView[] = [];
   for (const ep of Object.values(w.pci.endpoints)) {
@@ -197,8 +258,15 @@ export function buildView(sim: Simulation): View {
       const cachedWords = w.smmu.steCache[sid];
       const cached = cachedWords ? steForTranslation(w, sid) : null;
       stes.push({
-        sid, bdf: ep.bdf, v: f.v, config: f.config, configName: STE_CONFIG_NAMES[f.config] ?? String(f.config), eats: f.eats,
-        s1ContextPtr: f.s1ContextPtr, domain, cached: cached ? { v: cached.v, config: cached.config, eats: cached.eats } : null,
+        sid,
+        bdf: ep.bdf,
+        v: f.v,
+        config: f.config,
+        configName: STE_CONFIG_NAMES[f.config] ?? String(f.config),
+        eats: f.eats,
+        s1ContextPtr: f.s1ContextPtr,
+        domain,
+        cached: cached ? { v: cached.v, config: cached.config, eats: cached.eats } : null,
       });
     }
   }
@@ -212,11 +280,24 @@ export function buildView(sim: Simulation): View {
       const m = k.masters[gd.bdf]!;
       const ep = w.pci.endpoints[gd.bdf]!;
       gdevs.push({
-        bdf: gd.bdf, group: g.id, driver: m.driver, sids: [...m.sids], present: gd.present, blocked: gd.m.value,
-        resetDepth: gd.m.context.reset_depth, brokenPending: gd.m.context.broken_pending, workQueued: gd.workQueued,
-        atsCap: m.atsCap, atsEnabled: ep.atsEnabled, atsBroken: m.atsBroken,
-        domain: m.domain === BLOCKED_DOMAIN ? 'blocked' : m.domain, pasids: { ...m.pasids },
-        eats: m.sids.map((sid) => { const loc = steL2(w, sid, false); return loc ? readSte(loc.arr, loc.base).eats : 0; }),
+        bdf: gd.bdf,
+        group: g.id,
+        driver: m.driver,
+        sids: [...m.sids],
+        present: gd.present,
+        blocked: gd.m.value,
+        resetDepth: gd.m.context.reset_depth,
+        brokenPending: gd.m.context.broken_pending,
+        workQueued: gd.workQueued,
+        atsCap: m.atsCap,
+        atsEnabled: ep.atsEnabled,
+        atsBroken: m.atsBroken,
+        domain: m.domain === BLOCKED_DOMAIN ? 'blocked' : m.domain,
+        pasids: { ...m.pasids },
+        eats: m.sids.map((sid) => {
+          const loc = steL2(w, sid, false);
+          return loc ? readSte(loc.arr, loc.base).eats : 0;
+        }),
       });
     }
   }
@@ -224,16 +305,27 @@ export function buildView(sim: Simulation): View {
   const groups: GroupView[] = k.groupOrder.map((gid) => {
     const g = k.groups[gid]!;
     return {
-      id: g.id, domain: g.domain === BLOCKED_DOMAIN ? 'blocked' : g.domain, defaultDomain: g.defaultDomain, recoveryCnt: g.recoveryCnt,
-      pasidArray: { ...g.pasidArray }, devices: gdevs.filter((d) => d.group === gid).map((d) => d.bdf),
+      id: g.id,
+      domain: g.domain === BLOCKED_DOMAIN ? 'blocked' : g.domain,
+      defaultDomain: g.defaultDomain,
+      recoveryCnt: g.recoveryCnt,
+      pasidArray: { ...g.pasidArray },
+      devices: gdevs.filter((d) => d.group === gid).map((d) => d.bdf),
     };
   });
 
   const mem = w.mem;
   const staleTargets = new Set<number>();
   const endpoints: EndpointView[] = Object.values(w.pci.endpoints).map((ep) => ({
-    bdf: ep.bdf, sids: [...ep.sids], driver: ep.driver, present: ep.present, mode: ep.mode, slowUs: ep.slowNs / 1000,
-    atsCap: ep.atsCap, atsEnabled: ep.atsEnabled, resetting: ep.resetting,
+    bdf: ep.bdf,
+    sids: [...ep.sids],
+    driver: ep.driver,
+    present: ep.present,
+    mode: ep.mode,
+    slowUs: ep.slowNs / 1000,
+    atsCap: ep.atsCap,
+    atsEnabled: ep.atsEnabled,
+    resetting: ep.resetting,
     atc: ep.atc.map((e) => {
       const pt = mem.pgtables.get(e.ttb);
       const reused = mem.gen[e.pfn] !== e.gen;
@@ -258,12 +350,17 @@ export function buildView(sim: Simulation): View {
   for (let i = 0; i < mem.pages; i++) if (mem.corrupted[i]) corrupted.push(i);
 
   const tasks: TaskView[] = k.tasks.map((t) => ({
-    id: t.id, name: t.name, fn: t.stack[t.stack.length - 1]?.fn ?? '', stack: t.stack.map((f) => f.fn), waiting: describeWait(sim, t),
+    id: t.id,
+    name: t.name,
+    fn: t.stack[t.stack.length - 1]?.fn ?? '',
+    stack: t.stack.map((f) => f.fn),
+    waiting: describeWait(sim, t),
   }));
   const locks: LockView[] = Object.entries(k.locks)
     .filter(([, l]) => l.owner !== null || l.waiters.length > 0)
     .map(([name, l]) => ({
-      name, owner: l.owner === null ? null : k.tasks.find((t) => t.id === l.owner)?.name ?? `task ${l.owner}`,
+      name,
+      owner: l.owner === null ? null : (k.tasks.find((t) => t.id === l.owner)?.name ?? `task ${l.owner}`),
       waiters: l.waiters.map((id) => k.tasks.find((t) => t.id === id)?.name ?? `task ${id}`),
     }));
 
@@ -284,9 +381,16 @@ export function buildView(sim: Simulation): View {
     }),
     gerrorIrqPending: w.smmu.gerrorIrqPending,
     cmdq: {
-      log2: w.smmu.cmdqShift, prod: regs(ARM_SMMU_CMDQ_PROD), cons, err, errName: cerrorName(err),
-      errActive: ((gerror ^ gerrorn) & GERROR_CMDQ_ERR) !== 0, words: w.smmu.cmdq.slice(), syncWaiting: w.smmu.consumer.waitingSync,
-      outstanding, enabled: (cr0 & CR0_CMDQEN) !== 0,
+      log2: w.smmu.cmdqShift,
+      prod: regs(ARM_SMMU_CMDQ_PROD),
+      cons,
+      err,
+      errName: cerrorName(err),
+      errActive: ((gerror ^ gerrorn) & GERROR_CMDQ_ERR) !== 0,
+      words: w.smmu.cmdq.slice(),
+      syncWaiting: w.smmu.consumer.waitingSync,
+      outstanding,
+      enabled: (cr0 & CR0_CMDQEN) !== 0,
     },
     evtq: { prod: regs(ARM_SMMU_EVTQ_PROD), cons: regs(ARM_SMMU_EVTQ_CONS) },
     stes,
@@ -294,7 +398,13 @@ export function buildView(sim: Simulation): View {
     gdevs,
     endpoints,
     domains,
-    memory: { pages: mem.pages, owner: Array.from(mem.owner), domainNames, corrupted, staleTargets: [...staleTargets].sort((a, b) => a - b) },
+    memory: {
+      pages: mem.pages,
+      owner: Array.from(mem.owner),
+      domainNames,
+      corrupted,
+      staleTargets: [...staleTargets].sort((a, b) => a - b),
+    },
     tasks,
     locks,
     stats: sim.stats(),

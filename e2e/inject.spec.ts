@@ -1,6 +1,20 @@
 import { expect, test, type Page } from '@playwright/test';
 import { Simulation, validateScenario, type Scenario } from '../core/index.ts';
-import { NVME, app, deviceAction, gdev, group, healthy, linkTo, open, position, pressOnPage, ready, scenarioOf, toEnd } from './support.ts';
+import {
+  NVME,
+  app,
+  deviceAction,
+  gdev,
+  group,
+  healthy,
+  linkTo,
+  open,
+  position,
+  pressOnPage,
+  ready,
+  scenarioOf,
+  toEnd,
+} from './support.ts';
 
 /** Run the scenario the page holds headless, as `npm run sim` would. */
 function headless(s: Scenario) {
@@ -78,7 +92,10 @@ test('attaching a domain to a recovering group fails with -EBUSY; a good FLR lif
   await expect(group(page)).toHaveAttribute('data-recovery-cnt', '1');
   // Seed 003 #04: while recovery_cnt > 0, iommu_attach_group() returns -EBUSY.
   await group(page).locator('rect.ghit').click();
-  await page.getByRole('menu', { name: 'IOMMU group 0' }).getByRole('menuitem', { name: /^Attach dma1/ }).click();
+  await page
+    .getByRole('menu', { name: 'IOMMU group 0' })
+    .getByRole('menuitem', { name: /^Attach dma1/ })
+    .click();
   await ready(page);
   await toEnd(page);
   await page.getByRole('tab', { name: 'API calls' }).click();
@@ -108,7 +125,10 @@ test('a failed reset chosen from the menu keeps the device blocked (RESET_FAILED
 test('the SMMU menu issues an illegal command: CERROR_ILL, skipped by the ISR', async ({ page }) => {
   await open(page, linkTo(healthy(), { t: 100 }));
   await page.getByRole('button', { name: 'SMMU faults' }).click();
-  await page.getByRole('menu', { name: 'SMMU' }).getByRole('menuitem', { name: /illegal command/ }).click();
+  await page
+    .getByRole('menu', { name: 'SMMU' })
+    .getByRole('menuitem', { name: /illegal command/ })
+    .click();
   await ready(page);
   let sawIll = false;
   for (let i = 0; i < 40 && !sawIll; i++) {

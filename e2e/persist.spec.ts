@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { BUILTIN_SCENARIOS } from '../core/index.ts';
 import { NVME, app, deviceAction, healthy, linkTo, open, ready, scenarioOf } from './support.ts';
 
-test('edits survive a reload, and survive opening someone else\'s link (kept under Recent)', async ({ page }) => {
+test("edits survive a reload, and survive opening someone else's link (kept under Recent)", async ({ page }) => {
   await open(page, linkTo(healthy({ name: 'My edited scenario' }), { t: 100 }));
   await deviceAction(page, NVME, 'Stop answering ATC invalidations');
   const mine = scenarioOf(page.url());

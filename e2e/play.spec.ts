@@ -82,7 +82,9 @@ test('seeking is instant anywhere: by the track, by the slider, by t= in the add
   await page.keyboard.press('ArrowLeft');
   await expect(app(page)).toHaveAttribute('data-position', String(p - 1));
   // The address follows the moment shown (t in µs).
-  await expect.poll(() => new URL(page.url()).searchParams.get('t')).toBe(String(Number(await vt(page).getAttribute('data-t-ns')) / 1000));
+  await expect
+    .poll(() => new URL(page.url()).searchParams.get('t'))
+    .toBe(String(Number(await vt(page).getAttribute('data-t-ns')) / 1000));
   // Opening at t= shows that moment, paused.
   const t = new URL(page.url()).searchParams.get('t')!;
   await open(page, `/?scenario=spam-vs-quarantine&policy=baseline&t=${t}`);
@@ -154,8 +156,16 @@ test('every control has an accessible name', async ({ page }) => {
   await open(page, '/');
   const unnamed = await page.evaluate(() => {
     const out: string[] = [];
-    for (const el of document.querySelectorAll<HTMLElement>('button, [role="button"], input, select, [role="slider"], [role="radio"], [role="tab"]')) {
-      const labelled = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el as HTMLInputElement).labels?.length || el.textContent?.trim() || el.getAttribute('title') || el.getAttribute('placeholder');
+    for (const el of document.querySelectorAll<HTMLElement>(
+      'button, [role="button"], input, select, [role="slider"], [role="radio"], [role="tab"]',
+    )) {
+      const labelled =
+        el.getAttribute('aria-label') ||
+        el.getAttribute('aria-labelledby') ||
+        (el as HTMLInputElement).labels?.length ||
+        el.textContent?.trim() ||
+        el.getAttribute('title') ||
+        el.getAttribute('placeholder');
       if (!labelled) out.push(el.outerHTML.slice(0, 120));
     }
     return out;

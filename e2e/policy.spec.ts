@@ -1,5 +1,13 @@
 import { expect, test } from '@playwright/test';
-import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, FLAG_NAMES, POLICY_PRESETS, Simulation, resolvePolicy, validateScenario } from '../core/index.ts';
+import {
+  BUILTIN_SCENARIOS,
+  DEFAULT_SCENARIO_ID,
+  FLAG_NAMES,
+  POLICY_PRESETS,
+  Simulation,
+  resolvePolicy,
+  validateScenario,
+} from '../core/index.ts';
 import { app, gdev, group, open, position, ready, scenarioOf, toEnd } from './support.ts';
 
 const countLines = async (page: import('@playwright/test').Page, text: string) =>
@@ -41,7 +49,8 @@ test('each flag of the series can be switched off alone', async ({ page }) => {
   await open(page, '/');
   await page.getByRole('button', { name: /^Flags/ }).click();
   const flags = page.getByRole('group', { name: 'Policy flags' });
-  for (const f of FLAG_NAMES) await expect(flags.getByRole('checkbox', { name: new RegExp(f) })).toBeChecked({ checked: resolvePolicy('v4').flags[f] });
+  for (const f of FLAG_NAMES)
+    await expect(flags.getByRole('checkbox', { name: new RegExp(f) })).toBeChecked({ checked: resolvePolicy('v4').flags[f] });
   // Without coreQuarantine (seed 003 #11) the driver still disables ATS, but the core never blocks the device.
   await flags.getByRole('checkbox', { name: /coreQuarantine/ }).uncheck();
   await ready(page);
@@ -68,7 +77,9 @@ test('Compare policies runs the scenario under each preset, as the headless runn
     sim.run();
     const r = sim.result();
     await expect(rowOf('corrupted pages').getByRole('cell').nth(i)).toHaveText(String(r.stats.corruptedPages));
-    await expect(rowOf('ATC_INV timeouts (CERROR_ATC_INV_SYNC)').getByRole('cell').nth(i)).toHaveText(String(r.stats.atcInvTimeouts));
+    await expect(rowOf('ATC_INV timeouts (CERROR_ATC_INV_SYNC)').getByRole('cell').nth(i)).toHaveText(
+      String(r.stats.atcInvTimeouts),
+    );
   }
   // Seed 003 cover letter: baseline corrupts a reused page; v4 does not.
   await expect(rowOf('corrupted pages').getByRole('cell').nth(0)).not.toHaveText('0');

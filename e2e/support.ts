@@ -17,7 +17,10 @@ export function healthy(over: Partial<Scenario> = {}, steps?: Step[]): Scenario 
     seed: 1,
     policy: 'v4',
     memory: { pages: 32 },
-    domains: [{ id: 'dma0', type: 'paging' }, { id: 'dma1', type: 'paging' }],
+    domains: [
+      { id: 'dma0', type: 'paging' },
+      { id: 'dma1', type: 'paging' },
+    ],
     groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: NVME, sids: [256], ats: true, pasid: false, driver: 'nvme' }] }],
     steps: steps ?? [
       { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 4 },

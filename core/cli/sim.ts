@@ -17,7 +17,11 @@ const USAGE = `usage: npm run sim -- FILE.json [--policy ${POLICY_PRESETS.join('
        npm run sim -- builtin:<id> ...        (built-in scenarios: ${Object.keys(BUILTIN_SCENARIOS).join(', ')})
 flags: ${FLAG_NAMES.join(', ')}`;
 
-export interface CliIo { out: (s: string) => void; err: (s: string) => void; readFile: (p: string) => string }
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  readFile: (p: string) => string;
+}
 
 /** Builds the simulation; tests substitute one that reports violations to exercise exit status 3. */
 export type MakeSimulation = (sc: ResolvedScenario, opts: SimOptions) => Pick<Simulation, 'run' | 'result'>;
@@ -30,28 +34,44 @@ export function main(argv: string[], io: CliIo, make: MakeSimulation = (sc, opts
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--json') json = true;
-    else if (a === '--help' || a === '-h') { io.out(USAGE); return 0; }
-    else if (a === '--policy' || a.startsWith('--policy=')) {
-      policy = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i] ?? '';
-      if (!isPresetName(policy)) { io.err(`--policy: unknown policy "${policy}" (expected one of ${POLICY_PRESETS.join(', ')})`); return 2; }
+    else if (a === '--help' || a === '-h') {
+      io.out(USAGE);
+      return 0;
+    } else if (a === '--policy' || a.startsWith('--policy=')) {
+      policy = a.includes('=') ? a.slice(a.indexOf('=') + 1) : (argv[++i] ?? '');
+      if (!isPresetName(policy)) {
+        io.err(`--policy: unknown policy "${policy}" (expected one of ${POLICY_PRESETS.join(', ')})`);
+        return 2;
+      }
     } else if (a === '--set' || a.startsWith('--set=')) {
-      const kv = a.includes('=') && a.startsWith('--set=') ? a.slice(6) : argv[++i] ?? '';
+      const kv = a.includes('=') && a.startsWith('--set=') ? a.slice(6) : (argv[++i] ?? '');
       const m = /^([A-Za-z]+)=(true|false|on|off|1|0)$/.exec(kv);
       if (!m || !(FLAG_NAMES as readonly string[]).includes(m[1]!)) {
         io.err(`--set: expected FLAG=true|false with FLAG one of ${FLAG_NAMES.join(', ')}; got "${kv}"`);
         return 2;
       }
       flags[m[1] as keyof PolicyFlags] = ['true', 'on', '1'].includes(m[2]!);
-    } else if (a.startsWith('-')) { io.err(`unknown option ${a}\n${USAGE}`); return 2; }
-    else if (file === null) file = a;
-    else { io.err(`unexpected argument ${a}\n${USAGE}`); return 2; }
+    } else if (a.startsWith('-')) {
+      io.err(`unknown option ${a}\n${USAGE}`);
+      return 2;
+    } else if (file === null) file = a;
+    else {
+      io.err(`unexpected argument ${a}\n${USAGE}`);
+      return 2;
+    }
   }
-  if (file === null) { io.err(USAGE); return 2; }
+  if (file === null) {
+    io.err(USAGE);
+    return 2;
+  }
 
   let text: string;
   if (file.startsWith('builtin:')) {
     const b = BUILTIN_SCENARIOS[file.slice(8)];
-    if (!b) { io.err(`${file}: no such built-in scenario (have: ${Object.keys(BUILTIN_SCENARIOS).join(', ')})`); return 2; }
+    if (!b) {
+      io.err(`${file}: no such built-in scenario (have: ${Object.keys(BUILTIN_SCENARIOS).join(', ')})`);
+      return 2;
+    }
     text = JSON.stringify(b);
   } else {
     try {

@@ -4,7 +4,12 @@
  * word 2k holds dw k bits [31:0], word 2k+1 holds dw k bits [63:32].
  * Fields up to 53 bits wide are returned as JS numbers.
  */
-export interface Field { readonly name: string; readonly dw: number; readonly lo: number; readonly width: number }
+export interface Field {
+  readonly name: string;
+  readonly dw: number;
+  readonly lo: number;
+  readonly width: number;
+}
 
 export function field(name: string, dw: number, hi: number, lo: number): Field {
   return { name, dw, lo, width: hi - lo + 1 };
@@ -32,7 +37,8 @@ export function getField(a: Uint32Array, base: number, f: Field): number {
 export function setField(a: Uint32Array, base: number, f: Field, v: number): void {
   const w = base + 2 * f.dw;
   if (f.lo >= 32) {
-    const sh = f.lo - 32, m = (mask(f.width) << sh) >>> 0;
+    const sh = f.lo - 32,
+      m = (mask(f.width) << sh) >>> 0;
     a[w + 1] = ((a[w + 1]! & ~m) | ((v << sh) & m)) >>> 0;
     return;
   }

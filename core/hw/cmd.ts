@@ -131,30 +131,99 @@ export interface Cmd {
 /** Which fields each opcode carries (used by encode, decode and the views). */
 const LAYOUT: Readonly<Record<number, ReadonlyArray<[keyof Cmd, Field, 'num' | 'bool' | 'addr4k' | 'addr4']>>> = {
   [CMDQ_OP_PREFETCH_CFG]: [['sid', CMDQ_PREFETCH_0_SID, 'num']],
-  [CMDQ_OP_CFGI_STE]: [['sid', CMDQ_CFGI_0_SID, 'num'], ['leaf', CMDQ_CFGI_1_LEAF, 'bool']],
+  [CMDQ_OP_CFGI_STE]: [
+    ['sid', CMDQ_CFGI_0_SID, 'num'],
+    ['leaf', CMDQ_CFGI_1_LEAF, 'bool'],
+  ],
   [CMDQ_OP_CFGI_ALL]: [['range', CMDQ_CFGI_1_RANGE, 'num']],
-  [CMDQ_OP_CFGI_CD]: [['sid', CMDQ_CFGI_0_SID, 'num'], ['ssid', CMDQ_CFGI_0_SSID, 'num'], ['ssv', CMDQ_0_SSV, 'bool'], ['leaf', CMDQ_CFGI_1_LEAF, 'bool']],
+  [CMDQ_OP_CFGI_CD]: [
+    ['sid', CMDQ_CFGI_0_SID, 'num'],
+    ['ssid', CMDQ_CFGI_0_SSID, 'num'],
+    ['ssv', CMDQ_0_SSV, 'bool'],
+    ['leaf', CMDQ_CFGI_1_LEAF, 'bool'],
+  ],
   [CMDQ_OP_CFGI_CD_ALL]: [['sid', CMDQ_CFGI_0_SID, 'num']],
   [CMDQ_OP_TLBI_NH_ALL]: [['vmid', CMDQ_TLBI_0_VMID, 'num']],
-  [CMDQ_OP_TLBI_NH_ASID]: [['asid', CMDQ_TLBI_0_ASID, 'num'], ['vmid', CMDQ_TLBI_0_VMID, 'num']],
-  [CMDQ_OP_TLBI_NH_VA]: [['num', CMDQ_TLBI_0_NUM, 'num'], ['scale', CMDQ_TLBI_0_SCALE, 'num'], ['vmid', CMDQ_TLBI_0_VMID, 'num'], ['asid', CMDQ_TLBI_0_ASID, 'num'], ['leaf', CMDQ_TLBI_1_LEAF, 'bool'], ['ttl', CMDQ_TLBI_1_TTL, 'num'], ['tg', CMDQ_TLBI_1_TG, 'num'], ['addr', CMDQ_TLBI_1_VA, 'addr4k']],
-  [CMDQ_OP_TLBI_NH_VAA]: [['num', CMDQ_TLBI_0_NUM, 'num'], ['scale', CMDQ_TLBI_0_SCALE, 'num'], ['vmid', CMDQ_TLBI_0_VMID, 'num'], ['leaf', CMDQ_TLBI_1_LEAF, 'bool'], ['ttl', CMDQ_TLBI_1_TTL, 'num'], ['tg', CMDQ_TLBI_1_TG, 'num'], ['addr', CMDQ_TLBI_1_VA, 'addr4k']],
+  [CMDQ_OP_TLBI_NH_ASID]: [
+    ['asid', CMDQ_TLBI_0_ASID, 'num'],
+    ['vmid', CMDQ_TLBI_0_VMID, 'num'],
+  ],
+  [CMDQ_OP_TLBI_NH_VA]: [
+    ['num', CMDQ_TLBI_0_NUM, 'num'],
+    ['scale', CMDQ_TLBI_0_SCALE, 'num'],
+    ['vmid', CMDQ_TLBI_0_VMID, 'num'],
+    ['asid', CMDQ_TLBI_0_ASID, 'num'],
+    ['leaf', CMDQ_TLBI_1_LEAF, 'bool'],
+    ['ttl', CMDQ_TLBI_1_TTL, 'num'],
+    ['tg', CMDQ_TLBI_1_TG, 'num'],
+    ['addr', CMDQ_TLBI_1_VA, 'addr4k'],
+  ],
+  [CMDQ_OP_TLBI_NH_VAA]: [
+    ['num', CMDQ_TLBI_0_NUM, 'num'],
+    ['scale', CMDQ_TLBI_0_SCALE, 'num'],
+    ['vmid', CMDQ_TLBI_0_VMID, 'num'],
+    ['leaf', CMDQ_TLBI_1_LEAF, 'bool'],
+    ['ttl', CMDQ_TLBI_1_TTL, 'num'],
+    ['tg', CMDQ_TLBI_1_TG, 'num'],
+    ['addr', CMDQ_TLBI_1_VA, 'addr4k'],
+  ],
   [CMDQ_OP_TLBI_EL2_ALL]: [],
   [CMDQ_OP_TLBI_EL2_ASID]: [['asid', CMDQ_TLBI_0_ASID, 'num']],
-  [CMDQ_OP_TLBI_EL2_VA]: [['num', CMDQ_TLBI_0_NUM, 'num'], ['scale', CMDQ_TLBI_0_SCALE, 'num'], ['asid', CMDQ_TLBI_0_ASID, 'num'], ['leaf', CMDQ_TLBI_1_LEAF, 'bool'], ['ttl', CMDQ_TLBI_1_TTL, 'num'], ['tg', CMDQ_TLBI_1_TG, 'num'], ['addr', CMDQ_TLBI_1_VA, 'addr4k']],
+  [CMDQ_OP_TLBI_EL2_VA]: [
+    ['num', CMDQ_TLBI_0_NUM, 'num'],
+    ['scale', CMDQ_TLBI_0_SCALE, 'num'],
+    ['asid', CMDQ_TLBI_0_ASID, 'num'],
+    ['leaf', CMDQ_TLBI_1_LEAF, 'bool'],
+    ['ttl', CMDQ_TLBI_1_TTL, 'num'],
+    ['tg', CMDQ_TLBI_1_TG, 'num'],
+    ['addr', CMDQ_TLBI_1_VA, 'addr4k'],
+  ],
   [CMDQ_OP_TLBI_S12_VMALL]: [['vmid', CMDQ_TLBI_0_VMID, 'num']],
-  [CMDQ_OP_TLBI_S2_IPA]: [['num', CMDQ_TLBI_0_NUM, 'num'], ['scale', CMDQ_TLBI_0_SCALE, 'num'], ['vmid', CMDQ_TLBI_0_VMID, 'num'], ['leaf', CMDQ_TLBI_1_LEAF, 'bool'], ['ttl', CMDQ_TLBI_1_TTL, 'num'], ['tg', CMDQ_TLBI_1_TG, 'num'], ['addr', CMDQ_TLBI_1_IPA, 'addr4k']],
+  [CMDQ_OP_TLBI_S2_IPA]: [
+    ['num', CMDQ_TLBI_0_NUM, 'num'],
+    ['scale', CMDQ_TLBI_0_SCALE, 'num'],
+    ['vmid', CMDQ_TLBI_0_VMID, 'num'],
+    ['leaf', CMDQ_TLBI_1_LEAF, 'bool'],
+    ['ttl', CMDQ_TLBI_1_TTL, 'num'],
+    ['tg', CMDQ_TLBI_1_TG, 'num'],
+    ['addr', CMDQ_TLBI_1_IPA, 'addr4k'],
+  ],
   [CMDQ_OP_TLBI_NSNH_ALL]: [],
-  [CMDQ_OP_ATC_INV]: [['sid', CMDQ_ATC_0_SID, 'num'], ['ssid', CMDQ_ATC_0_SSID, 'num'], ['ssv', CMDQ_0_SSV, 'bool'], ['global', CMDQ_ATC_0_GLOBAL, 'bool'], ['size', CMDQ_ATC_1_SIZE, 'num'], ['addr', CMDQ_ATC_1_ADDR, 'addr4k']],
-  [CMDQ_OP_PRI_RESP]: [['sid', CMDQ_PRI_0_SID, 'num'], ['ssid', CMDQ_PRI_0_SSID, 'num'], ['ssv', CMDQ_0_SSV, 'bool'], ['grpid', CMDQ_PRI_1_GRPID, 'num'], ['resp', CMDQ_PRI_1_RESP, 'num']],
-  [CMDQ_OP_RESUME]: [['sid', CMDQ_RESUME_0_SID, 'num'], ['resp', CMDQ_RESUME_0_RESP, 'num'], ['stag', CMDQ_RESUME_1_STAG, 'num']],
-  [CMDQ_OP_CMD_SYNC]: [['cs', CMDQ_SYNC_0_CS, 'num'], ['msh', CMDQ_SYNC_0_MSH, 'num'], ['msiattr', CMDQ_SYNC_0_MSIATTR, 'num'], ['msidata', CMDQ_SYNC_0_MSIDATA, 'num'], ['msiaddr', CMDQ_SYNC_1_MSIADDR, 'addr4']],
+  [CMDQ_OP_ATC_INV]: [
+    ['sid', CMDQ_ATC_0_SID, 'num'],
+    ['ssid', CMDQ_ATC_0_SSID, 'num'],
+    ['ssv', CMDQ_0_SSV, 'bool'],
+    ['global', CMDQ_ATC_0_GLOBAL, 'bool'],
+    ['size', CMDQ_ATC_1_SIZE, 'num'],
+    ['addr', CMDQ_ATC_1_ADDR, 'addr4k'],
+  ],
+  [CMDQ_OP_PRI_RESP]: [
+    ['sid', CMDQ_PRI_0_SID, 'num'],
+    ['ssid', CMDQ_PRI_0_SSID, 'num'],
+    ['ssv', CMDQ_0_SSV, 'bool'],
+    ['grpid', CMDQ_PRI_1_GRPID, 'num'],
+    ['resp', CMDQ_PRI_1_RESP, 'num'],
+  ],
+  [CMDQ_OP_RESUME]: [
+    ['sid', CMDQ_RESUME_0_SID, 'num'],
+    ['resp', CMDQ_RESUME_0_RESP, 'num'],
+    ['stag', CMDQ_RESUME_1_STAG, 'num'],
+  ],
+  [CMDQ_OP_CMD_SYNC]: [
+    ['cs', CMDQ_SYNC_0_CS, 'num'],
+    ['msh', CMDQ_SYNC_0_MSH, 'num'],
+    ['msiattr', CMDQ_SYNC_0_MSIATTR, 'num'],
+    ['msidata', CMDQ_SYNC_0_MSIDATA, 'num'],
+    ['msiaddr', CMDQ_SYNC_1_MSIADDR, 'addr4'],
+  ],
 };
 
 const KNOWN = new Uint8Array(256);
 for (const k of Object.keys(LAYOUT)) KNOWN[Number(k)] = 1;
 
-export function isKnownOpcode(op: number): boolean { return KNOWN[op & 0xff] === 1; }
+export function isKnownOpcode(op: number): boolean {
+  return KNOWN[op & 0xff] === 1;
+}
 
 const TWO20 = 0x10_0000;
 const TWO32 = 0x1_0000_0000;
@@ -167,9 +236,10 @@ function encodeFast(cmd: Cmd, out: Uint32Array | number[], b: number): boolean {
   switch (cmd.op) {
     case CMDQ_OP_ATC_INV: {
       const pfn = Math.floor((cmd.addr ?? 0) / 4096);
-      out[b] = (CMDQ_OP_ATC_INV | (cmd.global ? 1 << 9 : 0) | (cmd.ssv ? 1 << 11 : 0) | (((cmd.ssid ?? 0) & 0xfffff) << 12)) >>> 0;
+      out[b] =
+        (CMDQ_OP_ATC_INV | (cmd.global ? 1 << 9 : 0) | (cmd.ssv ? 1 << 11 : 0) | (((cmd.ssid ?? 0) & 0xfffff) << 12)) >>> 0;
       out[b + 1] = (cmd.sid ?? 0) >>> 0;
-      out[b + 2] = ((((pfn % TWO20) << 12) | ((cmd.size ?? 0) & 0x3f)) >>> 0);
+      out[b + 2] = (((pfn % TWO20) << 12) | ((cmd.size ?? 0) & 0x3f)) >>> 0;
       out[b + 3] = Math.floor(pfn / TWO20) >>> 0;
       return true;
     }
@@ -189,7 +259,9 @@ function encodeFast(cmd: Cmd, out: Uint32Array | number[], b: number): boolean {
       return true;
     case CMDQ_OP_CMD_SYNC: {
       const a = cmd.msiaddr ?? 0;
-      out[b] = (CMDQ_OP_CMD_SYNC | (((cmd.cs ?? 0) & 3) << 12) | (((cmd.msh ?? 0) & 3) << 22) | (((cmd.msiattr ?? 0) & 0xf) << 24)) >>> 0;
+      out[b] =
+        (CMDQ_OP_CMD_SYNC | (((cmd.cs ?? 0) & 3) << 12) | (((cmd.msh ?? 0) & 3) << 22) | (((cmd.msiattr ?? 0) & 0xf) << 24)) >>>
+        0;
       out[b + 1] = (cmd.msidata ?? 0) >>> 0;
       out[b + 2] = ((a % TWO32) & 0xfffffffc) >>> 0;
       out[b + 3] = Math.floor(a / TWO32) & 0xfffff;
@@ -205,7 +277,10 @@ export function encodeCmdInto(cmd: Cmd, words: Uint32Array | number[], base: num
   if (encodeFast(cmd, words, base)) return;
   const tmp = words instanceof Uint32Array ? words : new Uint32Array(4);
   const b = words instanceof Uint32Array ? base : 0;
-  tmp[b] = 0; tmp[b + 1] = 0; tmp[b + 2] = 0; tmp[b + 3] = 0;
+  tmp[b] = 0;
+  tmp[b + 1] = 0;
+  tmp[b + 2] = 0;
+  tmp[b + 3] = 0;
   setField(tmp, b, CMDQ_0_OP, cmd.op);
   for (const [key, f, kind] of LAYOUT[cmd.op] ?? []) {
     const v = cmd[key];
@@ -218,7 +293,10 @@ export function encodeCmdInto(cmd: Cmd, words: Uint32Array | number[], base: num
     setField(tmp, b, f, n);
   }
   if (!(words instanceof Uint32Array)) {
-    words[base] = tmp[0]!; words[base + 1] = tmp[1]!; words[base + 2] = tmp[2]!; words[base + 3] = tmp[3]!;
+    words[base] = tmp[0]!;
+    words[base + 1] = tmp[1]!;
+    words[base + 2] = tmp[2]!;
+    words[base + 3] = tmp[3]!;
   }
 }
 
@@ -229,8 +307,12 @@ export function encodeCmd(cmd: Cmd): number[] {
 }
 
 /** The opcode and StreamID of the command at words[base..] without a full decode. */
-export function cmdOp(words: Uint32Array | readonly number[], base = 0): number { return words[base]! & 0xff; }
-export function cmdSid(words: Uint32Array | readonly number[], base = 0): number { return words[base + 1]! >>> 0; }
+export function cmdOp(words: Uint32Array | readonly number[], base = 0): number {
+  return words[base]! & 0xff;
+}
+export function cmdSid(words: Uint32Array | readonly number[], base = 0): number {
+  return words[base + 1]! >>> 0;
+}
 
 /** Decode the command at words[base..base+3]. Unknown opcodes decode to {op}. */
 export function decodeCmd(words: Uint32Array | readonly number[], base = 0): Cmd {
@@ -262,8 +344,12 @@ export function makeCmdSync(cs = CMDQ_SYNC_0_CS_SEV): Cmd {
 export function makeCmdCfgiSte(sid: number, leaf: boolean): Cmd {
   return { op: CMDQ_OP_CFGI_STE, sid, leaf };
 }
-export function makeCmdCfgiAll(): Cmd { return { op: CMDQ_OP_CFGI_ALL, range: CFGI_ALL_RANGE }; }
-export function makeCmdTlbiNhAsid(asid: number): Cmd { return { op: CMDQ_OP_TLBI_NH_ASID, asid, vmid: 0 }; }
+export function makeCmdCfgiAll(): Cmd {
+  return { op: CMDQ_OP_CFGI_ALL, range: CFGI_ALL_RANGE };
+}
+export function makeCmdTlbiNhAsid(asid: number): Cmd {
+  return { op: CMDQ_OP_TLBI_NH_ASID, asid, vmid: 0 };
+}
 
 /**
  * TLBI_NH_VA for [iova, iova + pages * 4K): a range invalidation with
@@ -273,7 +359,10 @@ export function makeCmdTlbiNhVa(asid: number, iova: number, pages: number): Cmd 
   // range = (NUM + 1) * 2^SCALE pages; pick the smallest exact encoding.
   let scale = 0;
   let n = pages;
-  while (n > 32 && n % 2 === 0) { n /= 2; scale++; }
+  while (n > 32 && n % 2 === 0) {
+    n /= 2;
+    scale++;
+  }
   const num = Math.max(0, Math.min(31, n - 1));
   return { op: CMDQ_OP_TLBI_NH_VA, asid, vmid: 0, num, scale, leaf: true, ttl: 0, tg: 1, addr: iova };
 }
@@ -308,7 +397,14 @@ export function atcInvSpan(iova: number, size: number): [log2Span: number, pageS
  * Append an ATC_INV (arm_smmu_atc_inv_to_cmd()) to a flat word array without
  * building a Cmd object: the driver's hot path. Same bits as makeCmdAtcInv + encodeCmd.
  */
-export function appendAtcInv(out: number[] | Uint32Array, at: number, sid: number, ssid: number, iova: number, size: number): void {
+export function appendAtcInv(
+  out: number[] | Uint32Array,
+  at: number,
+  sid: number,
+  ssid: number,
+  iova: number,
+  size: number,
+): void {
   let log2Span = ATC_INV_SIZE_ALL;
   let pageStart = 0;
   if (size !== 0) [log2Span, pageStart] = atcInvSpan(iova, size);
@@ -336,9 +432,13 @@ export function atcInvPageRange(cmd: Cmd): [number, number] {
  */
 
 /** CMDQ_ATC_0_SSID of word 0. */
-export function atcInvSsid(w0: number): number { return (w0 >>> 12) & 0xfffff; }
+export function atcInvSsid(w0: number): number {
+  return (w0 >>> 12) & 0xfffff;
+}
 /** CMDQ_0_SSV of word 0. */
-export function atcInvSsv(w0: number): boolean { return ((w0 >>> 11) & 1) === 1; }
+export function atcInvSsv(w0: number): boolean {
+  return ((w0 >>> 11) & 1) === 1;
+}
 
 /** The first 4K page an ATC_INV covers, from words 2 and 3 (0 for the whole ATC). */
 export function atcInvFirst(w2: number, w3: number): number {

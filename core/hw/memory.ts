@@ -59,7 +59,11 @@ export function memInit(pages: number): MemState {
 /** Allocate a page for `owner` (never-used pages first, then pages the kernel gives back). -1 if none. */
 export function pageAlloc(m: MemState, owner: number): number {
   let pfn = -1;
-  for (let i = m.freshFrom; i < m.pages; i++) if (m.owner[i] === PAGE_FREE) { pfn = i; break; }
+  for (let i = m.freshFrom; i < m.pages; i++)
+    if (m.owner[i] === PAGE_FREE) {
+      pfn = i;
+      break;
+    }
   m.freshFrom = pfn < 0 ? m.pages : pfn + 1;
   if (pfn < 0) {
     if (m.reuseLen === 0) return -1;
@@ -84,6 +88,9 @@ export function pageFree(m: MemState, pfn: number): void {
 /** The IO page table at `ttb`, created empty on first use. */
 export function pgtableOf(m: MemState, ttb: number): Map<number, number> {
   let t = m.pgtables.get(ttb);
-  if (t === undefined) { t = new Map(); m.pgtables.set(ttb, t); }
+  if (t === undefined) {
+    t = new Map();
+    m.pgtables.set(ttb, t);
+  }
   return t;
 }

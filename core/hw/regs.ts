@@ -25,12 +25,25 @@ export const ARM_SMMU_EVTQ_CONS = 0xac;
 export const REG_FILE_BYTES = 0x100;
 
 export const REG_NAMES: Readonly<Record<number, string>> = {
-  [ARM_SMMU_IDR0]: 'IDR0', [ARM_SMMU_IDR1]: 'IDR1', [ARM_SMMU_CR0]: 'CR0', [ARM_SMMU_CR0ACK]: 'CR0ACK',
-  [ARM_SMMU_CR1]: 'CR1', [ARM_SMMU_CR2]: 'CR2', [ARM_SMMU_GBPA]: 'GBPA', [ARM_SMMU_IRQ_CTRL]: 'IRQ_CTRL',
-  [ARM_SMMU_IRQ_CTRLACK]: 'IRQ_CTRLACK', [ARM_SMMU_GERROR]: 'GERROR', [ARM_SMMU_GERRORN]: 'GERRORN',
-  [ARM_SMMU_STRTAB_BASE]: 'STRTAB_BASE', [ARM_SMMU_STRTAB_BASE_CFG]: 'STRTAB_BASE_CFG',
-  [ARM_SMMU_CMDQ_BASE]: 'CMDQ_BASE', [ARM_SMMU_CMDQ_PROD]: 'CMDQ_PROD', [ARM_SMMU_CMDQ_CONS]: 'CMDQ_CONS',
-  [ARM_SMMU_EVTQ_BASE]: 'EVTQ_BASE', [ARM_SMMU_EVTQ_PROD]: 'EVTQ_PROD', [ARM_SMMU_EVTQ_CONS]: 'EVTQ_CONS',
+  [ARM_SMMU_IDR0]: 'IDR0',
+  [ARM_SMMU_IDR1]: 'IDR1',
+  [ARM_SMMU_CR0]: 'CR0',
+  [ARM_SMMU_CR0ACK]: 'CR0ACK',
+  [ARM_SMMU_CR1]: 'CR1',
+  [ARM_SMMU_CR2]: 'CR2',
+  [ARM_SMMU_GBPA]: 'GBPA',
+  [ARM_SMMU_IRQ_CTRL]: 'IRQ_CTRL',
+  [ARM_SMMU_IRQ_CTRLACK]: 'IRQ_CTRLACK',
+  [ARM_SMMU_GERROR]: 'GERROR',
+  [ARM_SMMU_GERRORN]: 'GERRORN',
+  [ARM_SMMU_STRTAB_BASE]: 'STRTAB_BASE',
+  [ARM_SMMU_STRTAB_BASE_CFG]: 'STRTAB_BASE_CFG',
+  [ARM_SMMU_CMDQ_BASE]: 'CMDQ_BASE',
+  [ARM_SMMU_CMDQ_PROD]: 'CMDQ_PROD',
+  [ARM_SMMU_CMDQ_CONS]: 'CMDQ_CONS',
+  [ARM_SMMU_EVTQ_BASE]: 'EVTQ_BASE',
+  [ARM_SMMU_EVTQ_PROD]: 'EVTQ_PROD',
+  [ARM_SMMU_EVTQ_CONS]: 'EVTQ_CONS',
 };
 
 /* IDR0 */
@@ -96,12 +109,20 @@ export const CMDQ_ERR_CERROR_ATC_INV_IDX = 3;
 export const CERROR_NAMES: readonly string[] = ['CERROR_NONE', 'CERROR_ILL', 'CERROR_ABT', 'CERROR_ATC_INV_SYNC'];
 export const CERROR_STR: readonly string[] = ['No error', 'Illegal command', 'Abort on command fetch', 'ATC invalidate timeout'];
 
-export function cerrorName(idx: number): string { return CERROR_NAMES[idx] ?? 'CERROR_UNKNOWN'; }
-export function cerrorStr(idx: number): string { return CERROR_STR[idx] ?? 'Unknown'; }
+export function cerrorName(idx: number): string {
+  return CERROR_NAMES[idx] ?? 'CERROR_UNKNOWN';
+}
+export function cerrorStr(idx: number): string {
+  return CERROR_STR[idx] ?? 'Unknown';
+}
 
 /* Queue pointer macros (Linux Q_IDX/Q_WRP), for a ring of 2^shift entries. */
-export function Q_IDX(shift: number, p: number): number { return p & ((1 << shift) - 1); }
-export function Q_WRP(shift: number, p: number): number { return p & (1 << shift); }
+export function Q_IDX(shift: number, p: number): number {
+  return p & ((1 << shift) - 1);
+}
+export function Q_WRP(shift: number, p: number): number {
+  return p & (1 << shift);
+}
 /** queue_inc_prod_n: advance the (wrap|index) part by n, keep upper bits. */
 export function queueIncN(shift: number, p: number, n: number): number {
   const wi = (p & ((2 << shift) - 1)) + n;
@@ -110,7 +131,8 @@ export function queueIncN(shift: number, p: number, n: number): number {
 /** Entries free in the ring (queue_has_space). */
 export function queueSpace(shift: number, prod: number, cons: number): number {
   const size = 1 << shift;
-  const pi = Q_IDX(shift, prod), ci = Q_IDX(shift, cons);
+  const pi = Q_IDX(shift, prod),
+    ci = Q_IDX(shift, cons);
   return Q_WRP(shift, prod) === Q_WRP(shift, cons) ? size - (pi - ci) : ci - pi;
 }
 export function queueFull(shift: number, prod: number, cons: number): boolean {
@@ -121,7 +143,7 @@ export function queueEmpty(shift: number, prod: number, cons: number): boolean {
 }
 /** queue_consumed(): has CONS moved past `prod` (an entry index with wrap)? */
 export function queueConsumed(shift: number, cons: number, prod: number): boolean {
-  const ci = Q_IDX(shift, cons), pi = Q_IDX(shift, prod);
-  return (Q_WRP(shift, cons) === Q_WRP(shift, prod) && ci > pi) ||
-         (Q_WRP(shift, cons) !== Q_WRP(shift, prod) && ci <= pi);
+  const ci = Q_IDX(shift, cons),
+    pi = Q_IDX(shift, prod);
+  return (Q_WRP(shift, cons) === Q_WRP(shift, prod) && ci > pi) || (Q_WRP(shift, cons) !== Q_WRP(shift, prod) && ci <= pi);
 }

@@ -16,22 +16,87 @@ import { emit, note } from './trace.ts';
 import { prngBelow } from '../sim/prng.ts';
 import { hex32 } from '../sim/format.ts';
 import {
-  ATC_INV_SIZE_ALL, CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL, CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC,
-  CMDQ_OP_PRI_RESP, CMDQ_OP_RESUME, atcInvFirst, atcInvLast, atcInvSsid, atcInvSsv, isKnownOpcode, opcodeName,
+  ATC_INV_SIZE_ALL,
+  CMDQ_ENT_WORDS,
+  CMDQ_OP_ATC_INV,
+  CMDQ_OP_CFGI_ALL,
+  CMDQ_OP_CFGI_STE,
+  CMDQ_OP_CMD_SYNC,
+  CMDQ_OP_PRI_RESP,
+  CMDQ_OP_RESUME,
+  atcInvFirst,
+  atcInvLast,
+  atcInvSsid,
+  atcInvSsv,
+  isKnownOpcode,
+  opcodeName,
 } from './cmd.ts';
 import {
-  ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_CR0ACK, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD,
-  ARM_SMMU_GERROR, ARM_SMMU_GERRORN, ARM_SMMU_GBPA, ARM_SMMU_IDR0, ARM_SMMU_IDR1, ARM_SMMU_IRQ_CTRL, ARM_SMMU_IRQ_CTRLACK,
-  ARM_SMMU_CMDQ_BASE, ARM_SMMU_EVTQ_BASE, ARM_SMMU_STRTAB_BASE, ARM_SMMU_STRTAB_BASE_CFG,
-  CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CMDQ_ERR_CERROR_ABT_IDX, CMDQ_ERR_CERROR_ATC_INV_IDX, CMDQ_ERR_CERROR_ILL_IDX,
-  CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN, GBPA_ABORT, GERROR_CMDQ_ERR, GERROR_SFM_ERR, IDR0_ATS, IDR0_S1P, IDR0_SEV,
-  IDR1_CMDQS_SHIFT, IDR1_EVTQS_SHIFT, IDR1_SIDSIZE_SHIFT, IDR1_SSIDSIZE_SHIFT, IRQ_CTRL_EVTQ_IRQEN, IRQ_CTRL_GERROR_IRQEN,
-  Q_IDX, REG_FILE_BYTES, cerrorName, queueEmpty, queueFull, queueIncN, queueSpace,
+  ARM_SMMU_CMDQ_CONS,
+  ARM_SMMU_CMDQ_PROD,
+  ARM_SMMU_CR0,
+  ARM_SMMU_CR0ACK,
+  ARM_SMMU_EVTQ_CONS,
+  ARM_SMMU_EVTQ_PROD,
+  ARM_SMMU_GERROR,
+  ARM_SMMU_GERRORN,
+  ARM_SMMU_GBPA,
+  ARM_SMMU_IDR0,
+  ARM_SMMU_IDR1,
+  ARM_SMMU_IRQ_CTRL,
+  ARM_SMMU_IRQ_CTRLACK,
+  ARM_SMMU_CMDQ_BASE,
+  ARM_SMMU_EVTQ_BASE,
+  ARM_SMMU_STRTAB_BASE,
+  ARM_SMMU_STRTAB_BASE_CFG,
+  CMDQ_CONS_ERR_MASK,
+  CMDQ_CONS_ERR_SHIFT,
+  CMDQ_ERR_CERROR_ABT_IDX,
+  CMDQ_ERR_CERROR_ATC_INV_IDX,
+  CMDQ_ERR_CERROR_ILL_IDX,
+  CR0_ATSCHK,
+  CR0_CMDQEN,
+  CR0_EVTQEN,
+  CR0_SMMUEN,
+  GBPA_ABORT,
+  GERROR_CMDQ_ERR,
+  GERROR_SFM_ERR,
+  IDR0_ATS,
+  IDR0_S1P,
+  IDR0_SEV,
+  IDR1_CMDQS_SHIFT,
+  IDR1_EVTQS_SHIFT,
+  IDR1_SIDSIZE_SHIFT,
+  IDR1_SSIDSIZE_SHIFT,
+  IRQ_CTRL_EVTQ_IRQEN,
+  IRQ_CTRL_GERROR_IRQEN,
+  Q_IDX,
+  REG_FILE_BYTES,
+  cerrorName,
+  queueEmpty,
+  queueFull,
+  queueIncN,
+  queueSpace,
 } from './regs.ts';
 import {
-  EVTQ_0_ID, EVTQ_0_SID, EVTQ_0_SSID, EVTQ_0_SSV, EVTQ_1_RNW, EVTQ_2_ADDR, EVTQ_ENT_WORDS, EVENT_SPEC_NAMES, STE_WORDS,
-  STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS, readCd, readSte,
-  EVT_ID_BAD_STE_CONFIG, EVT_ID_TRANSL_FORBIDDEN, EVT_ID_BAD_ATS_TREQ, EVT_ID_TRANSLATION_FAULT,
+  EVTQ_0_ID,
+  EVTQ_0_SID,
+  EVTQ_0_SSID,
+  EVTQ_0_SSV,
+  EVTQ_1_RNW,
+  EVTQ_2_ADDR,
+  EVTQ_ENT_WORDS,
+  EVENT_SPEC_NAMES,
+  STE_WORDS,
+  STRTAB_STE_0_CFG_ABORT,
+  STRTAB_STE_0_CFG_BYPASS,
+  STRTAB_STE_0_CFG_S1_TRANS,
+  readCd,
+  readSte,
+  EVT_ID_BAD_STE_CONFIG,
+  EVT_ID_TRANSL_FORBIDDEN,
+  EVT_ID_BAD_ATS_TREQ,
+  EVT_ID_TRANSLATION_FAULT,
 } from './ste.ts';
 import { setField } from './bits.ts';
 import { PTE_INVALID, type MemState } from './memory.ts';
@@ -137,13 +202,21 @@ export interface SmmuState {
 }
 
 /** The part of the simulation the hardware layer works on. */
-export interface HwWorld extends SimCtx { hwcfg: HwCfg; smmu: SmmuState; mem: MemState; bus: PcieBus }
+export interface HwWorld extends SimCtx {
+  hwcfg: HwCfg;
+  smmu: SmmuState;
+  mem: MemState;
+  bus: PcieBus;
+}
 
 export function smmuInit(cfg: HwCfg): SmmuState {
   const regs = new Uint32Array(REG_FILE_BYTES / 4);
   regs[ARM_SMMU_IDR0 / 4] = IDR0_S1P | IDR0_ATS | IDR0_SEV;
-  regs[ARM_SMMU_IDR1 / 4] = (cfg.cmdqLog2Size << IDR1_CMDQS_SHIFT) | (EVTQ_SHIFT << IDR1_EVTQS_SHIFT) |
-    (SSIDSIZE << IDR1_SSIDSIZE_SHIFT) | (SIDSIZE << IDR1_SIDSIZE_SHIFT);
+  regs[ARM_SMMU_IDR1 / 4] =
+    (cfg.cmdqLog2Size << IDR1_CMDQS_SHIFT) |
+    (EVTQ_SHIFT << IDR1_EVTQS_SHIFT) |
+    (SSIDSIZE << IDR1_SSIDSIZE_SHIFT) |
+    (SIDSIZE << IDR1_SIDSIZE_SHIFT);
   regs[ARM_SMMU_CMDQ_BASE / 4] = 0x4000_0000 | cfg.cmdqLog2Size;
   regs[ARM_SMMU_EVTQ_BASE / 4] = 0x4100_0000 | EVTQ_SHIFT;
   regs[ARM_SMMU_STRTAB_BASE / 4] = 0x4200_0000;
@@ -170,7 +243,9 @@ export function smmuInit(cfg: HwCfg): SmmuState {
 
 /* ---------------------------------------------------------------- registers */
 
-export function readReg(w: HwWorld, off: number): number { return w.smmu.regs[off / 4]! >>> 0; }
+export function readReg(w: HwWorld, off: number): number {
+  return w.smmu.regs[off / 4]! >>> 0;
+}
 
 /** An MMIO write with the side effects the SMMU architecture gives it. */
 export function writeReg(w: HwWorld, off: number, val: number): void {
@@ -218,7 +293,7 @@ export function raiseGerror(w: HwWorld, bit: number): void {
   const r = w.smmu.regs;
   r[ARM_SMMU_GERROR / 4] = (r[ARM_SMMU_GERROR / 4]! ^ bit) >>> 0;
   emit(w, 'gerror.toggle', { bit, gerror: hex32(r[ARM_SMMU_GERROR / 4]!), gerrorn: hex32(r[ARM_SMMU_GERRORN / 4]!) });
-  if ((readReg(w, ARM_SMMU_IRQ_CTRL) & IRQ_CTRL_GERROR_IRQEN) && !w.smmu.gerrorIrqPending) {
+  if (readReg(w, ARM_SMMU_IRQ_CTRL) & IRQ_CTRL_GERROR_IRQEN && !w.smmu.gerrorIrqPending) {
     w.smmu.gerrorIrqPending = true;
     schedule(w, w.s.nowNs + w.hwcfg.gerrorIrqLatencyNs, { k: 'irq.gerror' });
   }
@@ -226,12 +301,20 @@ export function raiseGerror(w: HwWorld, bit: number): void {
 
 /* ----------------------------------------------------------------- CMDQ */
 
-function consReg(w: HwWorld): number { return readReg(w, ARM_SMMU_CMDQ_CONS); }
-function prodReg(w: HwWorld): number { return readReg(w, ARM_SMMU_CMDQ_PROD); }
+function consReg(w: HwWorld): number {
+  return readReg(w, ARM_SMMU_CMDQ_CONS);
+}
+function prodReg(w: HwWorld): number {
+  return readReg(w, ARM_SMMU_CMDQ_PROD);
+}
 
 /** CONS with the ERR field removed (RD: index + wrap bit). */
-export function consRd(w: HwWorld): number { return consReg(w) & ((2 << w.smmu.cmdqShift) - 1); }
-export function consErr(w: HwWorld): number { return (consReg(w) >>> CMDQ_CONS_ERR_SHIFT) & CMDQ_CONS_ERR_MASK; }
+export function consRd(w: HwWorld): number {
+  return consReg(w) & ((2 << w.smmu.cmdqShift) - 1);
+}
+export function consErr(w: HwWorld): number {
+  return (consReg(w) >>> CMDQ_CONS_ERR_SHIFT) & CMDQ_CONS_ERR_MASK;
+}
 
 function canConsume(w: HwWorld): boolean {
   const s = w.smmu;
@@ -309,8 +392,9 @@ export function onConsume(w: HwWorld): void {
   let stopAt = due;
   let stopAfter = Number.POSITIVE_INFINITY;
   if (s.spaceWaiters > 0 || !sim.runAhead) stopAt = Number.NEGATIVE_INFINITY;
-  else if (sim.horizonStrict) { if (sim.horizonNs < stopAt) stopAt = sim.horizonNs; }
-  else stopAfter = sim.horizonNs;
+  else if (sim.horizonStrict) {
+    if (sim.horizonNs < stopAt) stopAt = sim.horizonNs;
+  } else stopAfter = sim.horizonNs;
   const consumer = s.consumer;
   let cons = regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask;
   for (;;) {
@@ -410,9 +494,15 @@ function consumeAtcInvRun(w: HwWorld, cons: number, prod: number, stopAt: number
       if (traceOn) out.traced.push(atcReqAt(q, base, id, slot, now, deadline, cpl, traceId));
     } else outstandingFailing(w, atcReqAt(q, base, id, slot, now, deadline, cpl, traceId));
     id++;
-    if (cons === prod) { stopped = true; break; }
+    if (cons === prod) {
+      stopped = true;
+      break;
+    }
     const next = now + cost;
-    if (next >= limitAt || next > limitAfter) { stopped = true; break; }
+    if (next >= limitAt || next > limitAfter) {
+      stopped = true;
+      break;
+    }
     now = next;
   }
   sim.nowNs = now;
@@ -444,18 +534,41 @@ function traceAtcInvSend(w: HwWorld, slot: number, cons: number, base: number, i
   const w3 = q[base + 3]!;
   const all = (w2 & 0x3f) >= ATC_INV_SIZE_ALL;
   return emit(w, 'atc.inv.send', {
-    req: id, sid: q[base + 1]! >>> 0, ssid: atcInvSsid(q[base]!), all, first: atcInvFirst(w2, w3), last: all ? -1 : atcInvLast(w2, w3),
+    req: id,
+    sid: q[base + 1]! >>> 0,
+    ssid: atcInvSsid(q[base]!),
+    all,
+    first: atcInvFirst(w2, w3),
+    last: all ? -1 : atcInvLast(w2, w3),
   });
 }
 
 /** The outstanding request for the ATC_INV at `base`. */
-function atcReqAt(q: Uint32Array, base: number, id: number, slot: number, sentNs: number, deadlineNs: number, cplNs: number, traceId: number): AtcReq {
+function atcReqAt(
+  q: Uint32Array,
+  base: number,
+  id: number,
+  slot: number,
+  sentNs: number,
+  deadlineNs: number,
+  cplNs: number,
+  traceId: number,
+): AtcReq {
   const w0 = q[base]!;
   const w2 = q[base + 2]!;
   const w3 = q[base + 3]!;
   return {
-    id, sid: q[base + 1]! >>> 0, ssid: atcInvSsid(w0), ssv: atcInvSsv(w0), first: atcInvFirst(w2, w3), last: atcInvLast(w2, w3),
-    slot, sentNs, deadlineNs, cplNs, traceId,
+    id,
+    sid: q[base + 1]! >>> 0,
+    ssid: atcInvSsid(w0),
+    ssv: atcInvSsv(w0),
+    first: atcInvFirst(w2, w3),
+    last: atcInvLast(w2, w3),
+    slot,
+    sentNs,
+    deadlineNs,
+    cplNs,
+    traceId,
   };
 }
 
@@ -556,7 +669,10 @@ export function onSyncDeadline(w: HwWorld, token: number): void {
   if (token !== s.consumer.syncToken) return;
   s.consumer.syncTimer = -1;
   if (!s.consumer.waitingSync) return;
-  if (!canConsume(w)) { s.consumer.waitingSync = false; return; }
+  if (!canConsume(w)) {
+    s.consumer.waitingSync = false;
+    return;
+  }
   const slot = Q_IDX(s.cmdqShift, consRd(w));
   if (resolveSync(w, slot, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY)) {
     advanceCons(w, slot, CMDQ_OP_CMD_SYNC);
@@ -593,7 +709,10 @@ export function steL2(w: HwWorld, sid: number, create: boolean): { arr: Uint32Ar
 
 function refreshSteCache(w: HwWorld, sid: number): void {
   const loc = steL2(w, sid, false);
-  if (!loc) { delete w.smmu.steCache[sid]; return; }
+  if (!loc) {
+    delete w.smmu.steCache[sid];
+    return;
+  }
   w.smmu.steCache[sid] = Array.from(loc.arr.subarray(loc.base, loc.base + STE_WORDS));
   const f = readSte(loc.arr, loc.base);
   note(w, 'ste.cfgi', { sid, v: f.v, config: f.config, eats: f.eats });
@@ -613,7 +732,14 @@ export function steForTranslation(w: HwWorld, sid: number): ReturnType<typeof re
 
 /* ------------------------------------------------------------ event queue */
 
-export interface EvtRecord { id: number; sid: number; ssid: number; ssv: boolean; addr: number; read: boolean }
+export interface EvtRecord {
+  id: number;
+  sid: number;
+  ssid: number;
+  ssv: boolean;
+  addr: number;
+  read: boolean;
+}
 
 export function recordEvent(w: HwWorld, e: EvtRecord): void {
   const s = w.smmu;
@@ -635,21 +761,21 @@ export function recordEvent(w: HwWorld, e: EvtRecord): void {
   s.regs[ARM_SMMU_EVTQ_PROD / 4] = queueIncN(EVTQ_SHIFT, prod, 1);
   s.stats.eventsRecorded++;
   emit(w, 'evtq.record', { event: EVENT_SPEC_NAMES[e.id] ?? `0x${e.id.toString(16)}`, id: e.id, sid: e.sid, addr: e.addr });
-  if ((readReg(w, ARM_SMMU_IRQ_CTRL) & IRQ_CTRL_EVTQ_IRQEN) && !s.evtqIrqPending) {
+  if (readReg(w, ARM_SMMU_IRQ_CTRL) & IRQ_CTRL_EVTQ_IRQEN && !s.evtqIrqPending) {
     s.evtqIrqPending = true;
     schedule(w, w.s.nowNs + w.hwcfg.evtqIrqLatencyNs, { k: 'irq.evtq' });
   }
 }
 
 export function evtqPending(w: HwWorld): number {
-  return EVTQ_SHIFT >= 0 ? ((1 << EVTQ_SHIFT) - queueSpace(EVTQ_SHIFT, readReg(w, ARM_SMMU_EVTQ_PROD), readReg(w, ARM_SMMU_EVTQ_CONS))) : 0;
+  return EVTQ_SHIFT >= 0
+    ? (1 << EVTQ_SHIFT) - queueSpace(EVTQ_SHIFT, readReg(w, ARM_SMMU_EVTQ_PROD), readReg(w, ARM_SMMU_EVTQ_CONS))
+    : 0;
 }
 
 /* -------------------------------------------------------------- DMA checks */
 
-export type DmaVerdict =
-  | { ok: true; pfn: number; via: 'translated' | 'untranslated' | 'bypass' }
-  | { ok: false; reason: string };
+export type DmaVerdict = { ok: true; pfn: number; via: 'translated' | 'untranslated' | 'bypass' } | { ok: false; reason: string };
 
 function dmaGloballyAborted(w: HwWorld): string | null {
   if (w.smmu.sfm) return 'SMMU in Service Failure Mode';
@@ -679,13 +805,25 @@ export function checkTranslated(w: HwWorld, sid: number, pfn: number, write: boo
   if (ste.config === STRTAB_STE_0_CFG_ABORT) return block(w, 'STE.Config=ABORT', null);
   const eats = ste.config === STRTAB_STE_0_CFG_BYPASS ? 0 : ste.eats;
   if (eats === 0) {
-    return block(w, 'STE.EATS=0 (ATSCHK=1)', { id: EVT_ID_TRANSL_FORBIDDEN, sid, ssid: 0, ssv: false, addr: pfn * 4096, read: !write });
+    return block(w, 'STE.EATS=0 (ATSCHK=1)', {
+      id: EVT_ID_TRANSL_FORBIDDEN,
+      sid,
+      ssid: 0,
+      ssv: false,
+      addr: pfn * 4096,
+      read: !write,
+    });
   }
   return { ok: true, pfn, via: 'translated' };
 }
 
 /** Stage-1 walk: STE.S1ContextPtr → CD[ssid] → TTB0 → IO page table. */
-function walk(w: HwWorld, ste: NonNullable<ReturnType<typeof steForTranslation>>, ssid: number, ipfn: number): { pfn: number; ttb: number } | null {
+function walk(
+  w: HwWorld,
+  ste: NonNullable<ReturnType<typeof steForTranslation>>,
+  ssid: number,
+  ipfn: number,
+): { pfn: number; ttb: number } | null {
   const cdt = w.mem.cdTables[ste.s1ContextPtr];
   if (!cdt) return null;
   if (ssid * 16 >= cdt.length) return null;
@@ -700,7 +838,8 @@ export function translateUntranslated(w: HwWorld, sid: number, ssid: number, iov
   const g = dmaGloballyAborted(w);
   if (g) return block(w, g, null);
   const ste = steForTranslation(w, sid);
-  if (!ste || !ste.v) return block(w, 'STE.V=0', { id: EVT_ID_BAD_STE_CONFIG, sid, ssid, ssv: ssid !== 0, addr: iova, read: !write });
+  if (!ste || !ste.v)
+    return block(w, 'STE.V=0', { id: EVT_ID_BAD_STE_CONFIG, sid, ssid, ssv: ssid !== 0, addr: iova, read: !write });
   if (ste.config === STRTAB_STE_0_CFG_BYPASS) return { ok: true, pfn: Math.floor(iova / 4096), via: 'bypass' };
   if (ste.config !== STRTAB_STE_0_CFG_S1_TRANS) return block(w, `STE.Config=${ste.config === 0 ? 'ABORT' : ste.config}`, null);
   const t = walk(w, ste, ssid, Math.floor(iova / 4096));

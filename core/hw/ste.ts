@@ -26,7 +26,14 @@ export const STRTAB_STE_0_CFG_S1_TRANS = 5;
 export const STRTAB_STE_0_CFG_S2_TRANS = 6;
 export const STRTAB_STE_0_CFG_NESTED = 7;
 export const STE_CONFIG_NAMES: Readonly<Record<number, string>> = {
-  0: 'ABORT', 1: 'ABORT(rsvd)', 2: 'ABORT(rsvd)', 3: 'ABORT(rsvd)', 4: 'BYPASS', 5: 'S1_TRANS', 6: 'S2_TRANS', 7: 'NESTED',
+  0: 'ABORT',
+  1: 'ABORT(rsvd)',
+  2: 'ABORT(rsvd)',
+  3: 'ABORT(rsvd)',
+  4: 'BYPASS',
+  5: 'S1_TRANS',
+  6: 'S2_TRANS',
+  7: 'NESTED',
 };
 
 export const STRTAB_STE_1_EATS_ABT = 0;
@@ -41,8 +48,14 @@ export const CTXDESC_CD_1_TTB0 = field('TTB0', 1, 51, 4);
 
 /** Decoded STE fields the views and checks use. */
 export interface SteFields {
-  v: number; config: number; s1fmt: number; s1ContextPtr: number; s1cdmax: number;
-  s1dss: number; eats: number; strw: number;
+  v: number;
+  config: number;
+  s1fmt: number;
+  s1ContextPtr: number;
+  s1cdmax: number;
+  s1dss: number;
+  eats: number;
+  strw: number;
 }
 
 export function readSte(a: Uint32Array, base: number): SteFields {
@@ -70,12 +83,24 @@ export function writeSte(a: Uint32Array, base: number, s: SteFields): void {
   setField(a, base, STRTAB_STE_1_STRW, s.strw);
 }
 
-export function steEats(a: Uint32Array, base: number): number { return getField(a, base, STRTAB_STE_1_EATS); }
-export function setSteEats(a: Uint32Array, base: number, eats: number): void { setField(a, base, STRTAB_STE_1_EATS, eats); }
+export function steEats(a: Uint32Array, base: number): number {
+  return getField(a, base, STRTAB_STE_1_EATS);
+}
+export function setSteEats(a: Uint32Array, base: number, eats: number): void {
+  setField(a, base, STRTAB_STE_1_EATS, eats);
+}
 
-export interface CdFields { v: number; asid: number; ttb0: number }
+export interface CdFields {
+  v: number;
+  asid: number;
+  ttb0: number;
+}
 export function readCd(a: Uint32Array, base: number): CdFields {
-  return { v: getField(a, base, CTXDESC_CD_0_V), asid: getField(a, base, CTXDESC_CD_0_ASID), ttb0: getField(a, base, CTXDESC_CD_1_TTB0) * 16 };
+  return {
+    v: getField(a, base, CTXDESC_CD_0_V),
+    asid: getField(a, base, CTXDESC_CD_0_ASID),
+    ttb0: getField(a, base, CTXDESC_CD_1_TTB0) * 16,
+  };
 }
 export function writeCd(a: Uint32Array, base: number, c: CdFields): void {
   for (let i = 0; i < CD_WORDS; i++) a[base + i] = 0;
@@ -105,15 +130,32 @@ export const EVT_ID_PERMISSION_FAULT = 0x13;
 
 /** Spec names of event records (for views). */
 export const EVENT_SPEC_NAMES: Readonly<Record<number, string>> = {
-  0x02: 'C_BAD_STREAMID', 0x03: 'F_STE_FETCH', 0x04: 'C_BAD_STE', 0x05: 'F_BAD_ATS_TREQ', 0x06: 'F_STREAM_DISABLED',
-  0x07: 'F_TRANSL_FORBIDDEN', 0x10: 'F_TRANSLATION', 0x11: 'F_ADDR_SIZE', 0x12: 'F_ACCESS', 0x13: 'F_PERMISSION',
+  0x02: 'C_BAD_STREAMID',
+  0x03: 'F_STE_FETCH',
+  0x04: 'C_BAD_STE',
+  0x05: 'F_BAD_ATS_TREQ',
+  0x06: 'F_STREAM_DISABLED',
+  0x07: 'F_TRANSL_FORBIDDEN',
+  0x10: 'F_TRANSLATION',
+  0x11: 'F_ADDR_SIZE',
+  0x12: 'F_ACCESS',
+  0x13: 'F_PERMISSION',
 };
 /**
  * The kernel's event_str[] table: F_BAD_ATS_TREQ and F_TRANSL_FORBIDDEN have
  * no entry there, so the kernel prints them as "UNKNOWN".
  */
 export const KERNEL_EVENT_STR: Readonly<Record<number, string>> = {
-  0x02: 'C_BAD_STREAMID', 0x03: 'F_STE_FETCH', 0x04: 'C_BAD_STE', 0x06: 'F_STREAM_DISABLED', 0x08: 'C_BAD_SUBSTREAMID',
-  0x09: 'F_CD_FETCH', 0x0a: 'C_BAD_CD', 0x10: 'F_TRANSLATION', 0x11: 'F_ADDR_SIZE', 0x12: 'F_ACCESS', 0x13: 'F_PERMISSION',
+  0x02: 'C_BAD_STREAMID',
+  0x03: 'F_STE_FETCH',
+  0x04: 'C_BAD_STE',
+  0x06: 'F_STREAM_DISABLED',
+  0x08: 'C_BAD_SUBSTREAMID',
+  0x09: 'F_CD_FETCH',
+  0x0a: 'C_BAD_CD',
+  0x10: 'F_TRANSLATION',
+  0x11: 'F_ADDR_SIZE',
+  0x12: 'F_ACCESS',
+  0x13: 'F_PERMISSION',
   0x25: 'F_VMS_FETCH',
 };

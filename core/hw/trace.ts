@@ -79,7 +79,8 @@ export const HW_WORDS: TraceWordsOf<HwTrace> = {
   'atc.inv.complete': { layer: 'hw', describe: (d) => `ATC invalidation #${d.req} completes` },
   'smmu.fault': {
     layer: 'hw',
-    describe: (d) => (d.kind === 'sfm' ? 'SMMU enters Service Failure Mode (GERROR.SFM_ERR)' : 'SMMU aborts a command fetch (CERROR_ABT)'),
+    describe: (d) =>
+      d.kind === 'sfm' ? 'SMMU enters Service Failure Mode (GERROR.SFM_ERR)' : 'SMMU aborts a command fetch (CERROR_ABT)',
     mark: (d) => ({ kind: 'fault', label: `SMMU: ${d.kind}` }),
   },
   'ste.cfgi': { layer: 'hw', describe: (d) => `SMMU re-reads STE for SID ${sidHex(d.sid)} (CFGI_STE): EATS=${d.eats}` },

@@ -7,20 +7,60 @@
 import { emit, note } from './trace.ts';
 import { hex32, hex64 } from '../sim/format.ts';
 import {
-  CMDQ_ENT_WORDS, CMDQ_OP_ATC_INV, CMDQ_SYNC_0_CS_SEV, OPCODE_BY_NAME, cmdSid, decodeCmd, encodeCmd, makeCmdCfgiSte,
-  makeCmdSync, opcodeName, type Cmd,
+  CMDQ_ENT_WORDS,
+  CMDQ_OP_ATC_INV,
+  CMDQ_SYNC_0_CS_SEV,
+  OPCODE_BY_NAME,
+  cmdSid,
+  decodeCmd,
+  encodeCmd,
+  makeCmdCfgiSte,
+  makeCmdSync,
+  opcodeName,
+  type Cmd,
 } from '../hw/cmd.ts';
 import {
-  ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD, ARM_SMMU_GERROR,
-  ARM_SMMU_GERRORN, CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CMDQ_ERR_CERROR_ABT_IDX, CMDQ_ERR_CERROR_ATC_INV_IDX,
-  CMDQ_ERR_CERROR_NONE_IDX, GERROR_CMDQ_ERR, GERROR_ERR_MASK, GERROR_EVTQ_ABT_ERR, GERROR_MSI_CMDQ_ABT_ERR,
-  GERROR_MSI_EVTQ_ABT_ERR, GERROR_MSI_GERROR_ABT_ERR, GERROR_MSI_PRIQ_ABT_ERR, GERROR_PRIQ_ABT_ERR, GERROR_SFM_ERR,
-  Q_IDX, cerrorStr, queueEmpty, queueIncN, queueSpace,
+  ARM_SMMU_CMDQ_CONS,
+  ARM_SMMU_CMDQ_PROD,
+  ARM_SMMU_CR0,
+  ARM_SMMU_EVTQ_CONS,
+  ARM_SMMU_EVTQ_PROD,
+  ARM_SMMU_GERROR,
+  ARM_SMMU_GERRORN,
+  CMDQ_CONS_ERR_MASK,
+  CMDQ_CONS_ERR_SHIFT,
+  CMDQ_ERR_CERROR_ABT_IDX,
+  CMDQ_ERR_CERROR_ATC_INV_IDX,
+  CMDQ_ERR_CERROR_NONE_IDX,
+  GERROR_CMDQ_ERR,
+  GERROR_ERR_MASK,
+  GERROR_EVTQ_ABT_ERR,
+  GERROR_MSI_CMDQ_ABT_ERR,
+  GERROR_MSI_EVTQ_ABT_ERR,
+  GERROR_MSI_GERROR_ABT_ERR,
+  GERROR_MSI_PRIQ_ABT_ERR,
+  GERROR_PRIQ_ABT_ERR,
+  GERROR_SFM_ERR,
+  Q_IDX,
+  cerrorStr,
+  queueEmpty,
+  queueIncN,
+  queueSpace,
 } from '../hw/regs.ts';
 import { consRd, readReg, steL2, writeReg, EVTQ_SHIFT } from '../hw/smmu.ts';
 import {
-  EVTQ_0_ID, EVTQ_0_SID, EVTQ_0_SSID, EVTQ_0_SSV, EVTQ_1_RNW, EVTQ_2_ADDR, EVTQ_ENT_WORDS, KERNEL_EVENT_STR,
-  EVT_ID_TRANSLATION_FAULT, EVT_ID_PERMISSION_FAULT, setSteEats, STRTAB_STE_1_EATS_ABT,
+  EVTQ_0_ID,
+  EVTQ_0_SID,
+  EVTQ_0_SSID,
+  EVTQ_0_SSV,
+  EVTQ_1_RNW,
+  EVTQ_2_ADDR,
+  EVTQ_ENT_WORDS,
+  KERNEL_EVENT_STR,
+  EVT_ID_TRANSLATION_FAULT,
+  EVT_ID_PERMISSION_FAULT,
+  setSteEats,
+  STRTAB_STE_1_EATS_ABT,
 } from '../hw/ste.ts';
 import { getField } from '../hw/bits.ts';
 import { setAtsEnable } from '../pci/endpoint.ts';
@@ -51,7 +91,14 @@ export function newBatch(w: KWorld, invs: Inv[] | null): Batch {
   const b = w.k.batchPool.pop();
   if (b === undefined) {
     const size = w.kcfg.batchEntries;
-    return { cmds: new Uint32Array(size * CMDQ_ENT_WORDS), num: 0, hasAts: false, atcInvs: 0, invs, addedNs: new Float64Array(size) };
+    return {
+      cmds: new Uint32Array(size * CMDQ_ENT_WORDS),
+      num: 0,
+      hasAts: false,
+      atcInvs: 0,
+      invs,
+      addedNs: new Float64Array(size),
+    };
   }
   b.invs = invs;
   return b;
@@ -64,7 +111,9 @@ export function freeBatch(w: KWorld, b: Batch): void {
   w.k.batchPool.push(b);
 }
 
-function batchLen(b: Batch): number { return b.num; }
+function batchLen(b: Batch): number {
+  return b.num;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Synchronous helpers (no waits)                                            */
@@ -157,11 +206,27 @@ export interface IssueCmdlistFrame extends FrameHead<'arm_smmu_cmdq_issue_cmdlis
  * The issue of `n` commands (all of `cmds` by default). `atcInvs`: how many
  * are ATC_INVs, when the caller has counted them (a batch keeps the count).
  */
-export function issueCmdlist(cmds: Uint32Array, sync: boolean, addedNs?: Float64Array, n?: number, atcInvs?: number): IssueCmdlistFrame {
+export function issueCmdlist(
+  cmds: Uint32Array,
+  sync: boolean,
+  addedNs?: Float64Array,
+  n?: number,
+  atcInvs?: number,
+): IssueCmdlistFrame {
   const num = n ?? cmds.length / CMDQ_ENT_WORDS;
   return {
-    fn: 'arm_smmu_cmdq_issue_cmdlist', id: FN.arm_smmu_cmdq_issue_cmdlist, pc: 'reserve', startNs: -1,
-    cmds, n: num, sync, addedNs: addedNs ?? null, atcInvs: atcInvs ?? countAtcInvs(cmds, num), need: 0, syncProd: 0, llqProd: 0,
+    fn: 'arm_smmu_cmdq_issue_cmdlist',
+    id: FN.arm_smmu_cmdq_issue_cmdlist,
+    pc: 'reserve',
+    startNs: -1,
+    cmds,
+    n: num,
+    sync,
+    addedNs: addedNs ?? null,
+    atcInvs: atcInvs ?? countAtcInvs(cmds, num),
+    need: 0,
+    syncProd: 0,
+    llqProd: 0,
   };
 }
 
@@ -187,9 +252,15 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: IssueCmdlistFrame): 
       case 'reserve': {
         // 1. Allocate space (queue_has_space against the shadow cons).
         f.need = n + (f.sync ? 1 : 0);
-        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 'write'; continue; }
+        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) {
+          f.pc = 'write';
+          continue;
+        }
         kc.cons = consRd(w);
-        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) { f.pc = 'write'; continue; }
+        if (queueSpace(shift, kc.prod, kc.cons) >= f.need) {
+          f.pc = 'write';
+          continue;
+        }
         if (w.traceOn) emit(w, 'cmdq.full', { task: t.id, need: f.need, prod: hex32(kc.prod), cons: hex32(kc.cons) });
         // The HW may be stalled by an unhandled CMDQ_ERR: drain it (seed 003 #16).
         if (fl.coClear) arm_smmu_cmdq_err_handler(w);
@@ -214,10 +285,12 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: IssueCmdlistFrame): 
         copyWords(q, first * CMDQ_ENT_WORDS, cmds, 0, k * CMDQ_ENT_WORDS);
         if (k < n) copyWords(q, 0, cmds, k * CMDQ_ENT_WORDS, (n - k) * CMDQ_ENT_WORDS);
         if (w.k.brokenMasters > 0) {
-          for (let i = 0; i < n; i++) if ((cmds[i * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) checkAtcInvToBroken(w, f, i, (first + i) & mask);
+          for (let i = 0; i < n; i++)
+            if ((cmds[i * CMDQ_ENT_WORDS]! & 0xff) === CMDQ_OP_ATC_INV) checkAtcInvToBroken(w, f, i, (first + i) & mask);
         }
         if (w.traceOn) {
-          for (let i = 0; i < n; i++) note(w, 'cmdq.write', { slot: (first + i) & mask, op: opcodeName(cmds[i * CMDQ_ENT_WORDS]! & 0xff), task: t.id });
+          for (let i = 0; i < n; i++)
+            note(w, 'cmdq.write', { slot: (first + i) & mask, op: opcodeName(cmds[i * CMDQ_ENT_WORDS]! & 0xff), task: t.id });
         }
         w.k.stats.atcInvIssued += f.atcInvs;
         if (f.sync) {
@@ -248,11 +321,20 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: IssueCmdlistFrame): 
         if (fl.atcTimeoutDetect && kc.atcSyncTimeouts[slot]) {
           kc.atcSyncTimeouts[slot] = 0;
           emit(w, 'atc_sync_timeouts.test', { slot, set: true }, kc.bitCause[slot]);
-          smmuLogRatelimited(w, 'err', 'arm_smmu_cmdq_issue_cmdlist', `CMD_SYNC for ATC_INV timeout at prod=${hex32(f.syncProd)}`);
+          smmuLogRatelimited(
+            w,
+            'err',
+            'arm_smmu_cmdq_issue_cmdlist',
+            `CMD_SYNC for ATC_INV timeout at prod=${hex32(f.syncProd)}`,
+          );
           r = EIO;
         } else if (r) {
-          smmuLogRatelimited(w, 'err', 'arm_smmu_cmdq_issue_cmdlist',
-            `CMD_SYNC timeout at ${hex32(f.llqProd)} [hwprod ${hex32(readReg(w, ARM_SMMU_CMDQ_PROD))}, hwcons ${hex32(readReg(w, ARM_SMMU_CMDQ_CONS))}]`);
+          smmuLogRatelimited(
+            w,
+            'err',
+            'arm_smmu_cmdq_issue_cmdlist',
+            `CMD_SYNC timeout at ${hex32(f.llqProd)} [hwprod ${hex32(readReg(w, ARM_SMMU_CMDQ_PROD))}, hwcons ${hex32(readReg(w, ARM_SMMU_CMDQ_CONS))}]`,
+          );
         }
         kc.cons = consRd(w);
         if (w.traceOn) emit(w, 'cmdq.sync.done', { task: t.id, prod: hex32(f.syncProd), ret: r });
@@ -285,7 +367,8 @@ function checkAtcInvToBroken(w: KWorld, f: IssueCmdlistFrame, i: number, slot: n
   // queue, or added by a loop that checks once at its start) is a real race, not a violation.
   if (added !== undefined && added < m.atsBrokenSinceNs) return;
   w.out.violations.push({
-    t: w.s.nowNs, invariant: 'no-atc-inv-to-broken',
+    t: w.s.nowNs,
+    invariant: 'no-atc-inv-to-broken',
     message: `ATC_INV to ${m.bdf} (sid ${sid}) written to CMDQ slot ${slot} while ats_broken is set`,
     traceId: w.s.cause,
   });
@@ -303,7 +386,15 @@ export interface BatchAddFrame extends FrameHead<'arm_smmu_cmdq_batch_add_cmd'> 
 
 /** Add `cmd` to the batch, flushing it first when full. `checkedNs`: when the caller checked ats_broken for it. */
 export function batchAdd(b: Batch, cmd: Cmd, checkedNs?: number): BatchAddFrame {
-  return { fn: 'arm_smmu_cmdq_batch_add_cmd', id: FN.arm_smmu_cmdq_batch_add_cmd, pc: 'start', startNs: -1, b, cmd: encodeCmd(cmd), checkedNs: checkedNs ?? null };
+  return {
+    fn: 'arm_smmu_cmdq_batch_add_cmd',
+    id: FN.arm_smmu_cmdq_batch_add_cmd,
+    pc: 'start',
+    startNs: -1,
+    b,
+    cmd: encodeCmd(cmd),
+    checkedNs: checkedNs ?? null,
+  };
 }
 
 /** arm_smmu_cmdq_batch_submit()'s locals. */
@@ -317,7 +408,9 @@ export function batchSubmit(b: Batch): BatchSubmitFrame {
 }
 
 /** True when the batch holds CMDQ_BATCH_ENTRIES commands and must be issued before another is added. */
-export function batchFull(w: KWorld, b: Batch): boolean { return batchLen(b) >= w.kcfg.batchEntries; }
+export function batchFull(w: KWorld, b: Batch): boolean {
+  return batchLen(b) >= w.kcfg.batchEntries;
+}
 
 /**
  * Note a command just appended to b.cmds (its four words): has_ats for an
@@ -333,7 +426,9 @@ export function batchNoteAdded(w: KWorld, b: Batch, checkedNs = w.s.nowNs): void
 }
 
 /** Where the next command's words go. */
-export function batchNext(b: Batch): number { return b.num * CMDQ_ENT_WORDS; }
+export function batchNext(b: Batch): number {
+  return b.num * CMDQ_ENT_WORDS;
+}
 
 /** arm_smmu_cmdq_batch_issue()'s locals. */
 export interface BatchIssueFrame extends FrameHead<'arm_smmu_cmdq_batch_issue'> {
@@ -427,7 +522,17 @@ export interface BatchRetryFrame extends FrameHead<'arm_smmu_cmdq_batch_retry'> 
 }
 
 function batchRetryFrame(b: Batch): BatchRetryFrame {
-  return { fn: 'arm_smmu_cmdq_batch_retry', id: FN.arm_smmu_cmdq_batch_retry, pc: 'start', startNs: -1, b, i: 0, lastSid: -1, master: null, cmd: null };
+  return {
+    fn: 'arm_smmu_cmdq_batch_retry',
+    id: FN.arm_smmu_cmdq_batch_retry,
+    pc: 'start',
+    startNs: -1,
+    b,
+    i: 0,
+    lastSid: -1,
+    master: null,
+    cmd: null,
+  };
 }
 
 /**
@@ -448,8 +553,14 @@ function arm_smmu_cmdq_batch_retry(w: KWorld, t: Task, f: BatchRetryFrame): Yiel
       case 'next': {
         while (f.i < batchLen(b)) {
           const cmd = decodeCmd(b.cmds, f.i * CMDQ_ENT_WORDS);
-          if (cmd.op !== CMDQ_OP_ATC_INV) { f.i++; continue; }
-          if (cmd.sid === f.lastSid) { f.i++; continue; }
+          if (cmd.op !== CMDQ_OP_ATC_INV) {
+            f.i++;
+            continue;
+          }
+          if (cmd.sid === f.lastSid) {
+            f.i++;
+            continue;
+          }
           const bdf = findAtsMaster(invs, cmd.sid!);
           if (!bdf || !masterOf(w, bdf)?.present) {
             warnOn(w, t.pid, 'drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c', 'arm_smmu_cmdq_batch_retry', 'WARN_ON(!master)');
@@ -501,7 +612,15 @@ export interface BlameAllFrame extends FrameHead<'arm_smmu_cmdq_batch_blame_all'
 }
 
 function blameAllFrame(b: Batch): BlameAllFrame {
-  return { fn: 'arm_smmu_cmdq_batch_blame_all', id: FN.arm_smmu_cmdq_batch_blame_all, pc: 'start', startNs: -1, b, masters: [], i: 0 };
+  return {
+    fn: 'arm_smmu_cmdq_batch_blame_all',
+    id: FN.arm_smmu_cmdq_batch_blame_all,
+    pc: 'start',
+    startNs: -1,
+    b,
+    masters: [],
+    i: 0,
+  };
 }
 
 /** Without the retry: every ATS master with an ATC_INV in the failed batch is quarantined. */
@@ -568,7 +687,10 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: DisableAtsFrame): Yi
         f.pc = 'next_sid';
         continue;
       case 'next_sid': {
-        if (f.i >= m.sids.length) { f.pc = 'submit'; continue; }
+        if (f.i >= m.sids.length) {
+          f.pc = 'submit';
+          continue;
+        }
         const sid = m.sids[f.i]!;
         const loc = steL2(w, sid, false);
         if (loc) {
@@ -614,8 +736,12 @@ function arm_smmu_master_disable_ats(w: KWorld, t: Task, f: DisableAtsFrame): Yi
 /* ------------------------------------------------------------------------ */
 
 /** An interrupt handler's frame: no locals; it runs to its end in one step. */
-export interface GerrorHandlerFrame extends FrameHead<'arm_smmu_gerror_handler'> { pc: 'start' }
-export interface EvtqThreadFrame extends FrameHead<'arm_smmu_evtq_thread'> { pc: 'start' }
+export interface GerrorHandlerFrame extends FrameHead<'arm_smmu_gerror_handler'> {
+  pc: 'start';
+}
+export interface EvtqThreadFrame extends FrameHead<'arm_smmu_evtq_thread'> {
+  pc: 'start';
+}
 
 export function gerrorHandlerFrame(): GerrorHandlerFrame {
   return { fn: 'arm_smmu_gerror_handler', id: FN.arm_smmu_gerror_handler, pc: 'start', startNs: -1 };
@@ -752,5 +878,13 @@ export const CMDQ_FNS = {
 };
 
 export type CmdqFrame =
-  | IssueCmdlistFrame | BatchAddFrame | BatchSubmitFrame | BatchIssueFrame | BatchRetryFrame | BlameAllFrame
-  | DisableAtsFrame | GerrorHandlerFrame | EvtqThreadFrame | StepCmdFrame;
+  | IssueCmdlistFrame
+  | BatchAddFrame
+  | BatchSubmitFrame
+  | BatchIssueFrame
+  | BatchRetryFrame
+  | BlameAllFrame
+  | DisableAtsFrame
+  | GerrorHandlerFrame
+  | EvtqThreadFrame
+  | StepCmdFrame;

@@ -6,11 +6,27 @@
  * (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c).
  */
 import { emit, note } from './trace.ts';
-import { ATC_INV_SIZE_ALL, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_CD, appendTlbiNhVa, atcInvSpan, makeCmdAtcInv, makeCmdCfgiSte } from '../hw/cmd.ts';
+import {
+  ATC_INV_SIZE_ALL,
+  CMDQ_OP_ATC_INV,
+  CMDQ_OP_CFGI_CD,
+  appendTlbiNhVa,
+  atcInvSpan,
+  makeCmdAtcInv,
+  makeCmdCfgiSte,
+} from '../hw/cmd.ts';
 import { SSIDSIZE, steL2 } from '../hw/smmu.ts';
 import {
-  CD_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS,
-  STRTAB_STE_1_EATS_ABT, STRTAB_STE_1_EATS_TRANS, STRTAB_STE_1_S1DSS_SSID0, readSte, writeCd, writeSte,
+  CD_WORDS,
+  STRTAB_STE_0_CFG_ABORT,
+  STRTAB_STE_0_CFG_BYPASS,
+  STRTAB_STE_0_CFG_S1_TRANS,
+  STRTAB_STE_1_EATS_ABT,
+  STRTAB_STE_1_EATS_TRANS,
+  STRTAB_STE_1_S1DSS_SSID0,
+  readSte,
+  writeCd,
+  writeSte,
   type SteFields,
 } from '../hw/ste.ts';
 import { setAtsEnable } from '../pci/endpoint.ts';
@@ -38,12 +54,25 @@ export function domainOf(w: KWorld, id: string | null): KDomain | null {
 /** The STE the driver builds for `m` attached to domain `dom`. */
 export function buildSte(w: KWorld, m: KMaster, domId: string | null, ats: boolean): SteFields {
   const d = domainOf(w, domId);
-  const base: SteFields = { v: 1, config: STRTAB_STE_0_CFG_ABORT, s1fmt: 0, s1ContextPtr: 0, s1cdmax: 0, s1dss: 0, eats: STRTAB_STE_1_EATS_ABT, strw: 0 };
+  const base: SteFields = {
+    v: 1,
+    config: STRTAB_STE_0_CFG_ABORT,
+    s1fmt: 0,
+    s1ContextPtr: 0,
+    s1cdmax: 0,
+    s1dss: 0,
+    eats: STRTAB_STE_1_EATS_ABT,
+    strw: 0,
+  };
   if (!d || d.type === 'blocked') return base;
   if (d.type === 'identity') return { ...base, config: STRTAB_STE_0_CFG_BYPASS };
   return {
-    ...base, config: STRTAB_STE_0_CFG_S1_TRANS, s1ContextPtr: m.cdTab, s1cdmax: m.pasidCap ? SSIDSIZE : 0,
-    s1dss: STRTAB_STE_1_S1DSS_SSID0, eats: ats ? STRTAB_STE_1_EATS_TRANS : STRTAB_STE_1_EATS_ABT,
+    ...base,
+    config: STRTAB_STE_0_CFG_S1_TRANS,
+    s1ContextPtr: m.cdTab,
+    s1cdmax: m.pasidCap ? SSIDSIZE : 0,
+    s1dss: STRTAB_STE_1_S1DSS_SSID0,
+    eats: ats ? STRTAB_STE_1_EATS_TRANS : STRTAB_STE_1_EATS_ABT,
   };
 }
 
@@ -145,7 +174,18 @@ export interface AttachDevFrame extends FrameHead<'arm_smmu_attach_dev'> {
 }
 
 export function attachDevFrame(bdf: string, dom: string | null): AttachDevFrame {
-  return { fn: 'arm_smmu_attach_dev', id: FN.arm_smmu_attach_dev, pc: 'start', startNs: -1, bdf, dom, i: 0, newAts: false, oldAts: false, oldDom: null };
+  return {
+    fn: 'arm_smmu_attach_dev',
+    id: FN.arm_smmu_attach_dev,
+    pc: 'start',
+    startNs: -1,
+    bdf,
+    dom,
+    i: 0,
+    newAts: false,
+    oldAts: false,
+    oldDom: null,
+  };
 }
 
 /**
@@ -175,7 +215,10 @@ function arm_smmu_attach_dev(w: KWorld, _t: Task, f: AttachDevFrame): Yield {
         continue;
       }
       case 'next_ste':
-        if (f.i >= m.sids.length) { f.pc = 'commit'; continue; }
+        if (f.i >= m.sids.length) {
+          f.pc = 'commit';
+          continue;
+        }
         f.pc = 'ste_written';
         return call(writeSteFrame(f.bdf, m.sids[f.i]!, buildSte(w, m, f.dom, f.newAts), `attach ${f.dom ?? 'none'}`));
       case 'ste_written':
@@ -239,12 +282,18 @@ function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: AtcInvMasterFrame): Yiel
           note(w, 'atc_inv.skip', { bdf: f.bdf, why: 'ats_broken' });
           return ret(0);
         }
-        f.b = newBatch(w, m.sids.map((sid) => ({ type: 'ATS' as const, id: sid, ssid: f.ssid, master: m.bdf, users: 1 })));
+        f.b = newBatch(
+          w,
+          m.sids.map((sid) => ({ type: 'ATS' as const, id: sid, ssid: f.ssid, master: m.bdf, users: 1 })),
+        );
         f.i = 0;
         f.pc = 'next_sid';
         continue;
       case 'next_sid':
-        if (f.i >= m.sids.length) { f.pc = 'submit'; continue; }
+        if (f.i >= m.sids.length) {
+          f.pc = 'submit';
+          continue;
+        }
         f.pc = 'added';
         // The kernel checks ats_broken once, at the start: later SIDs of a master quarantined by a
         // mid-loop flush still get their ATC_INV.
@@ -283,8 +332,20 @@ export interface DomainInvRangeFrame extends FrameHead<'__arm_smmu_domain_inv_ra
 
 export function domainInvRangeFrame(dom: string, iova: number, size: number): DomainInvRangeFrame {
   return {
-    fn: '__arm_smmu_domain_inv_range', id: FN.__arm_smmu_domain_inv_range, pc: 'start', startNs: -1,
-    dom, iova, size, invs: NO_INVS, i: 0, b: null, atcW2: 0, atcW3: 0, checkedAt: -1, checkedNs: 0,
+    fn: '__arm_smmu_domain_inv_range',
+    id: FN.__arm_smmu_domain_inv_range,
+    pc: 'start',
+    startNs: -1,
+    dom,
+    iova,
+    size,
+    invs: NO_INVS,
+    i: 0,
+    b: null,
+    atcW2: 0,
+    atcW3: 0,
+    checkedAt: -1,
+    checkedNs: 0,
   };
 }
 
@@ -329,7 +390,11 @@ function atsWordsOf(invs: Inv[]): AtsWords {
   let end = n;
   for (let i = n - 1; i >= 0; i--) {
     const e = invs[i]!;
-    if (e.type !== 'ATS') { end = i; a.runEnd[i] = i; continue; }
+    if (e.type !== 'ATS') {
+      end = i;
+      a.runEnd[i] = i;
+      continue;
+    }
     a.runEnd[i] = end;
     a.cmds[i * 4] = atcInvWord0(e.ssid);
     a.cmds[i * 4 + 1] = e.id;
@@ -454,7 +519,10 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: DomainInvRangeFrame)
         f.pc = 'build';
         continue;
       case 'submit':
-        if (f.b!.num === 0) { freeBatch(w, f.b!); return ret(0); }
+        if (f.b!.num === 0) {
+          freeBatch(w, f.b!);
+          return ret(0);
+        }
         f.pc = 'submitted';
         return call(batchSubmit(f.b!));
       case 'submitted':
@@ -495,7 +563,9 @@ function arm_smmu_set_dev_pasid(w: KWorld, _t: Task, f: SetDevPasidFrame): Yield
       case 'next_sid':
         if (f.i >= m.sids.length) return ret(0);
         f.pc = 'synced';
-        return call(issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
+        return call(
+          issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true),
+        );
       case 'synced':
         f.i++;
         f.pc = 'next_sid';
@@ -534,9 +604,14 @@ function arm_smmu_remove_dev_pasid(w: KWorld, _t: Task, f: RemoveDevPasidFrame):
         continue;
       }
       case 'next_sid':
-        if (f.i >= m.sids.length) { f.pc = 'flush'; continue; }
+        if (f.i >= m.sids.length) {
+          f.pc = 'flush';
+          continue;
+        }
         f.pc = 'synced';
-        return call(issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true));
+        return call(
+          issueCmdlist(cmdWords({ op: CMDQ_OP_CFGI_CD, sid: m.sids[f.i]!, ssid: f.pasid, ssv: true, leaf: true }), true),
+        );
       case 'synced':
         f.i++;
         f.pc = 'next_sid';
@@ -656,5 +731,11 @@ export const DRIVER_FNS = {
 };
 
 export type DriverFrame =
-  | WriteSteFrame | AttachDevFrame | AtcInvMasterFrame | DomainInvRangeFrame | SetDevPasidFrame | RemoveDevPasidFrame
-  | ResetDeviceDoneFrame | ReleaseDeviceFrame;
+  | WriteSteFrame
+  | AttachDevFrame
+  | AtcInvMasterFrame
+  | DomainInvRangeFrame
+  | SetDevPasidFrame
+  | RemoveDevPasidFrame
+  | ResetDeviceDoneFrame
+  | ReleaseDeviceFrame;

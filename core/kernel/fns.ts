@@ -15,7 +15,13 @@ import { PCI_FNS, type PciFrame } from './pci.ts';
 export type KernelFrame = CmdqFrame | DriverFrame | IommuFrame | PciFrame;
 
 /** The frame of the function named K (a frame type may serve several names: the reset methods). */
-export type FrameOf<K extends FnName> = KernelFrame extends infer F ? (F extends { fn: infer N } ? (K extends N ? F : never) : never) : never;
+export type FrameOf<K extends FnName> = KernelFrame extends infer F
+  ? F extends { fn: infer N }
+    ? K extends N
+      ? F
+      : never
+    : never
+  : never;
 
 const KERNEL_FNS: { [K in FnName]: StepFn<FrameOf<K>> } = { ...CMDQ_FNS, ...DRIVER_FNS, ...IOMMU_FNS, ...PCI_FNS };
 

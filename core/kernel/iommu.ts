@@ -11,15 +11,34 @@ import { PTE_INVALID, pageAlloc, pageFree, pgtableOf } from '../hw/memory.ts';
 import { endpointRemoved } from '../pci/endpoint.ts';
 import { errnoString } from '../scenario/types.ts';
 import {
-  attachDevFrame, domainInvRangeFrame, releaseDeviceFrame, removeDevPasidFrame, resetDeviceDoneFrame, setDevPasidFrame,
+  attachDevFrame,
+  domainInvRangeFrame,
+  releaseDeviceFrame,
+  removeDevPasidFrame,
+  resetDeviceDoneFrame,
+  setDevPasidFrame,
 } from './driver.ts';
 import { FN, type FrameHead } from './fn.ts';
 import { unlock } from './locks.ts';
 import { call, lock, ret, type Task, type Yield } from './task.ts';
 import { devLog, devLogRatelimited, warnOn } from './printk.ts';
 import {
-  blockedOf, depthOf, EBUSY, EEXIST, EINVAL, ENODEV, ENOMEM, ENOTTY, gdevEvent, groupMutex, masterOf, pciDevLock,
-  pendingOf, recordCall, recordRangeCall, setRecoveryCnt,
+  blockedOf,
+  depthOf,
+  EBUSY,
+  EEXIST,
+  EINVAL,
+  ENODEV,
+  ENOMEM,
+  ENOTTY,
+  gdevEvent,
+  groupMutex,
+  masterOf,
+  pciDevLock,
+  pendingOf,
+  recordCall,
+  recordRangeCall,
+  setRecoveryCnt,
 } from './util.ts';
 import { BLOCKED_DOMAIN, type KWorld } from './state.ts';
 
@@ -94,12 +113,23 @@ export interface PrepareFrame extends FrameHead<'pci_dev_reset_iommu_prepare'> {
 }
 
 export function prepareFrame(bdf: string): PrepareFrame {
-  return { fn: 'pci_dev_reset_iommu_prepare', id: FN.pci_dev_reset_iommu_prepare, pc: 'start', startNs: -1, bdf, gid: -1, was: 'NO' };
+  return {
+    fn: 'pci_dev_reset_iommu_prepare',
+    id: FN.pci_dev_reset_iommu_prepare,
+    pc: 'start',
+    startNs: -1,
+    bdf,
+    gid: -1,
+    was: 'NO',
+  };
 }
 
 /** pci_dev_reset_iommu_prepare(): block the device for a reset; re-entrant through reset_depth. */
 function pci_dev_reset_iommu_prepare(w: KWorld, t: Task, f: PrepareFrame): Yield {
-  const out = (v: number): Yield => { recordCall(w, f.startNs, 'pci_dev_reset_iommu_prepare', [f.bdf], v); return ret(v); };
+  const out = (v: number): Yield => {
+    recordCall(w, f.startNs, 'pci_dev_reset_iommu_prepare', [f.bdf], v);
+    return ret(v);
+  };
   switch (f.pc) {
     case 'start': {
       if (!resetIommuApplies(w, f.bdf)) return out(0);
@@ -168,7 +198,18 @@ export interface DoneFrame extends FrameHead<'pci_dev_reset_iommu_done'> {
 }
 
 export function doneFrame(bdf: string, result: number): DoneFrame {
-  return { fn: 'pci_dev_reset_iommu_done', id: FN.pci_dev_reset_iommu_done, pc: 'start', startNs: -1, bdf, result, gid: -1, old: 'NO', pasids: [], i: 0 };
+  return {
+    fn: 'pci_dev_reset_iommu_done',
+    id: FN.pci_dev_reset_iommu_done,
+    pc: 'start',
+    startNs: -1,
+    bdf,
+    result,
+    gid: -1,
+    old: 'NO',
+    pasids: [],
+    i: 0,
+  };
 }
 
 /**
@@ -182,7 +223,10 @@ function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: DoneFrame): Yield {
     recordCall(w, f.startNs, 'pci_dev_reset_iommu_done', [f.bdf, fl.resetResultAware ? errnoString(f.result) : '(no result)'], 0);
     return ret(0);
   };
-  const leave = (): Yield => { unlock(w, t, groupMutex(f.gid)); return out(); };
+  const leave = (): Yield => {
+    unlock(w, t, groupMutex(f.gid));
+    return out();
+  };
   for (;;) {
     switch (f.pc) {
       case 'start': {
@@ -213,7 +257,13 @@ function pci_dev_reset_iommu_done(w: KWorld, t: Task, f: DoneFrame): Yield {
         }
         if (fl.resetResultAware && f.result !== 0) {
           if (f.result === ENOTTY) {
-            devLogRatelimited(w, 'warn', 'pci_dev_reset_iommu_done', f.bdf, 'Reset may have been skipped. Keep it blocked conservatively');
+            devLogRatelimited(
+              w,
+              'warn',
+              'pci_dev_reset_iommu_done',
+              f.bdf,
+              'Reset may have been skipped. Keep it blocked conservatively',
+            );
           } else {
             devLogRatelimited(w, 'err', 'pci_dev_reset_iommu_done', f.bdf, 'Reset failed. Keep it blocked to protect memory');
           }
@@ -347,7 +397,17 @@ export interface AttachGroupFrame extends FrameHead<'iommu_attach_group'> {
 }
 
 export function attachGroupFrame(group: number, dom: string): AttachGroupFrame {
-  return { fn: 'iommu_attach_group', id: FN.iommu_attach_group, pc: 'start', startNs: -1, group, dom, detach: false, devs: [], i: 0 };
+  return {
+    fn: 'iommu_attach_group',
+    id: FN.iommu_attach_group,
+    pc: 'start',
+    startNs: -1,
+    group,
+    dom,
+    detach: false,
+    devs: [],
+    i: 0,
+  };
 }
 
 function iommu_attach_group(w: KWorld, t: Task, f: AttachGroupFrame): Yield {
@@ -366,7 +426,12 @@ function iommu_attach_group(w: KWorld, t: Task, f: AttachGroupFrame): Yield {
       case 'locked':
         f.detach = f.dom === grp.defaultDomain && grp.domain !== grp.defaultDomain;
         if (grp.recoveryCnt) {
-          emit(w, 'attach.busy', { group: f.group, domain: f.dom, recoveryCnt: grp.recoveryCnt, why: 'concurrent attach during device recovery' });
+          emit(w, 'attach.busy', {
+            group: f.group,
+            domain: f.dom,
+            recoveryCnt: grp.recoveryCnt,
+            why: 'concurrent attach during device recovery',
+          });
           return leave(EBUSY);
         }
         if (!f.detach && grp.domain !== grp.defaultDomain && grp.domain !== BLOCKED_DOMAIN && grp.domain !== f.dom) {
@@ -406,7 +471,17 @@ export interface AttachPasidFrame extends FrameHead<'iommu_attach_device_pasid'>
 }
 
 export function attachPasidFrame(group: number, dom: string, pasid: number): AttachPasidFrame {
-  return { fn: 'iommu_attach_device_pasid', id: FN.iommu_attach_device_pasid, pc: 'start', startNs: -1, group, dom, pasid, devs: [], i: 0 };
+  return {
+    fn: 'iommu_attach_device_pasid',
+    id: FN.iommu_attach_device_pasid,
+    pc: 'start',
+    startNs: -1,
+    group,
+    dom,
+    pasid,
+    devs: [],
+    i: 0,
+  };
 }
 
 /** iommu_attach_device_pasid(): -EBUSY while the group recovers (seed 000). */
@@ -426,7 +501,12 @@ function iommu_attach_device_pasid(w: KWorld, t: Task, f: AttachPasidFrame): Yie
         const first = masterOf(w, grp.devices[0] ?? '');
         if (!first || !first.pasidCap) return leave(EINVAL);
         if (grp.recoveryCnt) {
-          emit(w, 'attach.busy', { group: f.group, pasid: f.pasid, recoveryCnt: grp.recoveryCnt, why: 'concurrent attach during device recovery' });
+          emit(w, 'attach.busy', {
+            group: f.group,
+            pasid: f.pasid,
+            recoveryCnt: grp.recoveryCnt,
+            why: 'concurrent attach during device recovery',
+          });
           return leave(EBUSY);
         }
         if (grp.pasidArray[f.pasid] !== undefined) return leave(EBUSY);
@@ -565,7 +645,11 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
   for (let i = 0; i < pages; i++) {
     const pfn = pageAlloc(w.mem, d.index);
     if (pfn < 0) {
-      for (let j = 0; j < got.length; j++) { d.mapped.set(base + j, PTE_INVALID); pt.set(base + j, PTE_INVALID); pageFree(w.mem, got[j]!); }
+      for (let j = 0; j < got.length; j++) {
+        d.mapped.set(base + j, PTE_INVALID);
+        pt.set(base + j, PTE_INVALID);
+        pageFree(w.mem, got[j]!);
+      }
       return ENOMEM;
     }
     got.push(pfn);
@@ -642,5 +726,12 @@ export const IOMMU_FNS = {
 };
 
 export type IommuFrame =
-  | BlockDeviceFrame | PrepareFrame | DoneFrame | BrokenWorkerFrame | AttachGroupFrame | AttachPasidFrame
-  | DeferredAttachFrame | ReleaseFrame | UnmapFrame;
+  | BlockDeviceFrame
+  | PrepareFrame
+  | DoneFrame
+  | BrokenWorkerFrame
+  | AttachGroupFrame
+  | AttachPasidFrame
+  | DeferredAttachFrame
+  | ReleaseFrame
+  | UnmapFrame;

@@ -37,15 +37,26 @@ export function taskOf(w: KWorld, id: number): Task | undefined {
 export function unlock(w: KWorld, t: Task, name: string): void {
   const l = w.k.locks[name];
   if (!l || l.owner !== t.id) {
-    w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-owner', message: `${t.name} releases ${name} it does not hold`, traceId: w.s.cause });
+    w.out.violations.push({
+      t: w.s.nowNs,
+      invariant: 'lock-owner',
+      message: `${t.name} releases ${name} it does not hold`,
+      traceId: w.s.cause,
+    });
     return;
   }
   t.held = t.held.filter((h) => h !== name);
   const next = l.waiters.shift();
-  if (next === undefined) { l.owner = null; return; }
+  if (next === undefined) {
+    l.owner = null;
+    return;
+  }
   l.owner = next;
   const t2 = taskOf(w, next);
-  if (!t2) { l.owner = null; return; }
+  if (!t2) {
+    l.owner = null;
+    return;
+  }
   t2.held.push(name);
   const tok = ++t2.token;
   t2.wait = { kind: 'runnable', token: tok };

@@ -40,7 +40,13 @@ export const RESET_FN_NAMES = {
 /** The reset methods' kernel functions (pcie_flr is the FLR the hinic quirk calls itself). */
 export type ResetFnName = (typeof RESET_FN_NAMES)[ResetMethod] | 'pcie_flr';
 
-export interface ResetArgs { bdf: string; method: ResetMethod; result: number; probe: boolean; durNs: number }
+export interface ResetArgs {
+  bdf: string;
+  method: ResetMethod;
+  result: number;
+  probe: boolean;
+  durNs: number;
+}
 
 /** pci_reset_function()'s locals. */
 export interface ResetFunctionFrame extends FrameHead<'pci_reset_function'> {
@@ -55,7 +61,17 @@ export interface ResetFunctionFrame extends FrameHead<'pci_reset_function'> {
 
 /** The step: pci_reset_function() with one method, under the device lock. */
 export function resetStepFrame(a: ResetArgs): ResetFunctionFrame {
-  return { fn: 'pci_reset_function', id: FN.pci_reset_function, pc: 'start', startNs: -1, bdf: a.bdf, method: a.method, result: a.result, probe: a.probe, durNs: a.durNs };
+  return {
+    fn: 'pci_reset_function',
+    id: FN.pci_reset_function,
+    pc: 'start',
+    startNs: -1,
+    bdf: a.bdf,
+    method: a.method,
+    result: a.result,
+    probe: a.probe,
+    durNs: a.durNs,
+  };
 }
 
 function pci_reset_function(w: KWorld, t: Task, f: ResetFunctionFrame): Yield {
@@ -150,12 +166,20 @@ function pci_reset_method(w: KWorld, t: Task, f: ResetMethodFrame): Yield {
             f.pc = 'nested_done';
             return call(resetMethodFrame('pci_reset_bus_function', f.bdf, f.result, false, f.durNs));
           case 'pci_dev_specific_reset':
-            if (f.probe) { f.rc = 0; f.pc = 'done'; continue; }
+            if (f.probe) {
+              f.rc = 0;
+              f.pc = 'done';
+              continue;
+            }
             // reset_hinic_vf_dev(): pcie_flr() with its own prepare/done.
             f.pc = 'nested_done';
             return call(resetMethodFrame('pcie_flr', f.bdf, 0, false, f.durNs));
           case 'pci_reset_bus_function':
-            if (f.probe) { f.rc = 0; f.pc = 'done'; continue; }
+            if (f.probe) {
+              f.rc = 0;
+              f.pc = 'done';
+              continue;
+            }
             break;
           default:
         }
@@ -181,7 +205,10 @@ function pci_reset_method(w: KWorld, t: Task, f: ResetMethodFrame): Yield {
       }
       case 'nested_done':
         f.rc = t.rv;
-        if (f.fn !== 'pci_dev_specific_reset') { f.pc = 'done'; continue; }
+        if (f.fn !== 'pci_dev_specific_reset') {
+          f.pc = 'done';
+          continue;
+        }
         // Wait for the firmware to acknowledge the FLR.
         f.pc = 'firmware_done';
         return sleep(f.result === 0 ? Math.min(10_000_000, QUIRK_FIRMWARE_WAIT_US * 1000) : QUIRK_FIRMWARE_WAIT_US * 1000);

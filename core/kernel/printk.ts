@@ -42,14 +42,20 @@ export function devLog(w: KWorld, level: LogLevel, bdf: string, msg: string): vo
 export function ratelimitOk(w: KWorld, site: string, func: string): boolean {
   let rs = w.k.ratelimit[site];
   const t = w.s.nowNs;
-  if (!rs) { rs = { begin: t, printed: 0, missed: 0 }; w.k.ratelimit[site] = rs; }
+  if (!rs) {
+    rs = { begin: t, printed: 0, missed: 0 };
+    w.k.ratelimit[site] = rs;
+  }
   if (t >= rs.begin + DEFAULT_RATELIMIT_INTERVAL_NS) {
     if (rs.missed) printk(w, 'warn', `${func}: ${rs.missed} callbacks suppressed`);
     rs.begin = t;
     rs.printed = 0;
     rs.missed = 0;
   }
-  if (rs.printed < DEFAULT_RATELIMIT_BURST) { rs.printed++; return true; }
+  if (rs.printed < DEFAULT_RATELIMIT_BURST) {
+    rs.printed++;
+    return true;
+  }
   rs.missed++;
   return false;
 }
@@ -71,4 +77,6 @@ export function warnOn(w: KWorld, pid: number, file: string, func: string, cond:
 }
 
 /** "%#x": 0 prints as "0", others as "0x..". */
-export function hashx(v: number): string { return v === 0 ? '0' : '0x' + v.toString(16); }
+export function hashx(v: number): string {
+  return v === 0 ? '0' : '0x' + v.toString(16);
+}

@@ -26,7 +26,20 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
   const pid = context === 'hardirq' ? 0 : 100 + id;
   let t = w.k.taskPool.pop();
   if (t === undefined) {
-    t = { id, pid, name, context, stack: [f], ids: [fid], rv: 0, wait: null, token: 0, cause: w.s.cause, held: [], startNs: w.s.nowNs };
+    t = {
+      id,
+      pid,
+      name,
+      context,
+      stack: [f],
+      ids: [fid],
+      rv: 0,
+      wait: null,
+      token: 0,
+      cause: w.s.cause,
+      held: [],
+      startNs: w.s.nowNs,
+    };
   } else {
     t.id = id;
     t.pid = pid;
@@ -64,7 +77,12 @@ export function runTask(w: KWorld, t: Task): void {
   const ids = t.ids;
   while (stack.length > 0) {
     if (++n > MAX_STEPS_PER_RUN) {
-      w.out.violations.push({ t: w.s.nowNs, invariant: 'task-progress', message: `task ${t.name} made no progress in ${MAX_STEPS_PER_RUN} steps (in ${stack[stack.length - 1]!.fn})`, traceId: w.s.cause });
+      w.out.violations.push({
+        t: w.s.nowNs,
+        invariant: 'task-progress',
+        message: `task ${t.name} made no progress in ${MAX_STEPS_PER_RUN} steps (in ${stack[stack.length - 1]!.fn})`,
+        traceId: w.s.cause,
+      });
       stack.length = 0;
       ids.length = 0;
       break;
@@ -99,7 +117,12 @@ export function runTask(w: KWorld, t: Task): void {
           continue;
         }
         if (l.owner === t.id) {
-          w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-recursion', message: `${t.name} takes ${y.lock} twice (deadlock in the kernel)`, traceId: w.s.cause });
+          w.out.violations.push({
+            t: w.s.nowNs,
+            invariant: 'lock-recursion',
+            message: `${t.name} takes ${y.lock} twice (deadlock in the kernel)`,
+            traceId: w.s.cause,
+          });
           stack.length = 0;
           ids.length = 0;
           break;
@@ -111,7 +134,10 @@ export function runTask(w: KWorld, t: Task): void {
         return;
       }
       case 'poll': {
-        if (pollSatisfied(w, y.cond)) { t.rv = 0; continue; }
+        if (pollSatisfied(w, y.cond)) {
+          t.rv = 0;
+          continue;
+        }
         const tok = ++t.token;
         const deadline = w.s.nowNs + y.timeoutNs;
         t.cause = w.s.cause;
@@ -125,7 +151,12 @@ export function runTask(w: KWorld, t: Task): void {
   }
   // Finished.
   if (t.held.length > 0) {
-    w.out.violations.push({ t: w.s.nowNs, invariant: 'lock-leak', message: `${t.name} finished holding ${t.held.join(', ')}`, traceId: w.s.cause });
+    w.out.violations.push({
+      t: w.s.nowNs,
+      invariant: 'lock-leak',
+      message: `${t.name} finished holding ${t.held.join(', ')}`,
+      traceId: w.s.cause,
+    });
     for (const h of [...t.held]) unlock(w, t, h);
   }
   removeTask(w, t);

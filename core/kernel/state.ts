@@ -183,7 +183,10 @@ export interface KernelState {
 
 export const BLOCKED_DOMAIN = '__blocked';
 
-export interface KWorld extends PciWorld { kcfg: KernelCfg; k: KernelState }
+export interface KWorld extends PciWorld {
+  kcfg: KernelCfg;
+  k: KernelState;
+}
 
 /** A kernel function as the model runs it: one step over its frame, returning what the task does next. */
 export type StepFn<F extends Frame> = (w: KWorld, t: Task, f: F) => Yield;

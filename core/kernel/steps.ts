@@ -19,7 +19,10 @@ import type { KWorld } from './state.ts';
  * one) and a reset's result as an errno value. The engine parses each step
  * once, when it is added.
  */
-export interface StepArgs { iova: number; result: number }
+export interface StepArgs {
+  iova: number;
+  result: number;
+}
 
 /** Run scenario step `s` now, with its parsed numbers `a`. */
 export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
@@ -48,10 +51,17 @@ export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
     }
     case 'reset': {
       const method = s.method;
-      spawn(w, `reset ${s.device} (${method})`, resetStepFrame({
-        bdf: s.device, method, result: a.result, probe: s.probe ?? false,
-        durNs: (s.durationUs ?? RESET_DURATION_DEFAULTS_US[method]) * 1000,
-      }));
+      spawn(
+        w,
+        `reset ${s.device} (${method})`,
+        resetStepFrame({
+          bdf: s.device,
+          method,
+          result: a.result,
+          probe: s.probe ?? false,
+          durNs: (s.durationUs ?? RESET_DURATION_DEFAULTS_US[method]) * 1000,
+        }),
+      );
       return;
     }
     case 'attach':

@@ -19,9 +19,7 @@ import { FN, type Frame } from './fn.ts';
 
 export type { Frame };
 
-export type PollCond =
-  | { type: 'cmdq_consumed'; prod: number }
-  | { type: 'cmdq_space'; need: number };
+export type PollCond = { type: 'cmdq_consumed'; prod: number } | { type: 'cmdq_space'; need: number };
 
 export type Wait =
   | { kind: 'runnable'; token: number }
@@ -49,7 +47,11 @@ export interface Task {
   startNs: number;
 }
 
-export interface LockState { owner: number | null; waiters: number[]; kind: 'mutex' | 'spinlock' }
+export interface LockState {
+  owner: number | null;
+  waiters: number[];
+  kind: 'mutex' | 'spinlock';
+}
 
 export type Yield =
   | { y: 'ret'; v: number }
@@ -66,9 +68,19 @@ export type Yield =
  */
 const RET: { y: 'ret'; v: number } = { y: 'ret', v: 0 };
 const CALL: { y: 'call'; f: Frame } = { y: 'call', f: { fn: 'step_cmd', id: FN.step_cmd, pc: 'start', startNs: -1 } };
-export const ret = (v = 0): Yield => { RET.v = v; return RET; };
-export const call = (f: Frame): Yield => { CALL.f = f; return CALL; };
+export const ret = (v = 0): Yield => {
+  RET.v = v;
+  return RET;
+};
+export const call = (f: Frame): Yield => {
+  CALL.f = f;
+  return CALL;
+};
 export const sleep = (ns: number): Yield => ({ y: 'sleep', ns });
 export const lock = (name: string): Yield => ({ y: 'lock', lock: name });
 const POLL: { y: 'poll'; cond: PollCond; timeoutNs: number } = { y: 'poll', cond: { type: 'cmdq_space', need: 0 }, timeoutNs: 0 };
-export const poll = (cond: PollCond, timeoutNs: number): Yield => { POLL.cond = cond; POLL.timeoutNs = timeoutNs; return POLL; };
+export const poll = (cond: PollCond, timeoutNs: number): Yield => {
+  POLL.cond = cond;
+  POLL.timeoutNs = timeoutNs;
+  return POLL;
+};

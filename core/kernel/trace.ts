@@ -27,7 +27,15 @@ export interface KernelTrace {
   /** What a scenario's DMA came to. */
   'dma.result': { bdf: string; outcome: DmaOutcome; detail: string };
   /** A group_device's machine takes an event (blocked, reset_depth, broken_pending after it). */
-  'gdev.state': { bdf: string; event: GdevEvent['type']; ok?: boolean; from: Blocked; to: Blocked; resetDepth: number; brokenPending: boolean };
+  'gdev.state': {
+    bdf: string;
+    event: GdevEvent['type'];
+    ok?: boolean;
+    from: Blocked;
+    to: Blocked;
+    resetDepth: number;
+    brokenPending: boolean;
+  };
   /** A group's recovery_cnt changes. */
   recovery_cnt: { group: number; value: number };
   /** iommu_report_device_broken(). */
@@ -122,20 +130,28 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   step: { layer: 'step', describe: stepWords },
   'task.start': { layer: 'kernel', describe: (d) => `${d.name} starts in ${d.fn}()` },
   'lock.wait': { layer: 'kernel', describe: (d) => `${d.name} waits for ${d.lock}` },
-  'poll.timeout': { layer: 'kernel', describe: (d) => `${d.name}: poll timed out after ARM_SMMU_POLL_TIMEOUT_US (CMDQ_CONS ${'0x' + (d.cons >>> 0).toString(16).padStart(8, '0')})` },
+  'poll.timeout': {
+    layer: 'kernel',
+    describe: (d) =>
+      `${d.name}: poll timed out after ARM_SMMU_POLL_TIMEOUT_US (CMDQ_CONS ${'0x' + (d.cons >>> 0).toString(16).padStart(8, '0')})`,
+  },
   log: { layer: 'log', describe: (d) => d.text },
   warn_on: { layer: 'bad', describe: (d) => `WARN_ON(${d.cond}) in ${d.func}` },
   call: { layer: 'core', describe: (d) => `${d.fn}(${d.args.join(', ')}) = ${d.ret}` },
   'dma.result': { layer: 'pci', describe: (d) => `${d.bdf} DMA: ${d.outcome}${d.detail ? ` (${d.detail})` : ''}` },
   'gdev.state': {
     layer: 'core',
-    describe: (d) => `group_device ${d.bdf} gets ${d.event}${d.ok !== undefined ? `(ok=${d.ok})` : ''}: blocked ${d.from === d.to ? `stays ${d.to}` : `${d.from} → ${d.to}`} (reset_depth ${d.resetDepth}${d.brokenPending ? ', broken_pending' : ''})`,
+    describe: (d) =>
+      `group_device ${d.bdf} gets ${d.event}${d.ok !== undefined ? `(ok=${d.ok})` : ''}: blocked ${d.from === d.to ? `stays ${d.to}` : `${d.from} → ${d.to}`} (reset_depth ${d.resetDepth}${d.brokenPending ? ', broken_pending' : ''})`,
     mark: (d) => (d.from !== d.to ? { kind: 'state', label: `${d.bdf}: ${d.from} → ${d.to}` } : null),
   },
   recovery_cnt: { layer: 'core', describe: (d) => `group ${d.group}: recovery_cnt = ${d.value}` },
   report_broken: {
     layer: 'core',
-    describe: (d) => (d.found ? `iommu_report_device_broken(${d.bdf}): broken_pending, worker queued` : `iommu_report_device_broken(${d.bdf}): device not found`),
+    describe: (d) =>
+      d.found
+        ? `iommu_report_device_broken(${d.bdf}): broken_pending, worker queued`
+        : `iommu_report_device_broken(${d.bdf}): device not found`,
   },
   'worker.skip': { layer: 'core', describe: (d) => `worker skips ${d.bdf}: ${d.why}` },
   'attach.busy': { layer: 'core', describe: busyWords },
@@ -146,16 +162,34 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   unmap: { layer: 'kernel', describe: (d) => `iommu_unmap(${d.domain}, ${hex(d.iova)}, ${d.pages} pages): invalidate` },
   'pages.free': { layer: 'kernel', describe: (d) => `pages ${d.pfns.join(', ')} freed and reused by the kernel` },
   'atc_sync_timeouts.set': { layer: 'kernel', describe: (d) => `ISR sets atc_sync_timeouts bit for slot ${d.slot}` },
-  'atc_sync_timeouts.test': { layer: 'kernel', describe: (d) => `issuer finds its atc_sync_timeouts bit for slot ${d.slot}: -EIO` },
+  'atc_sync_timeouts.test': {
+    layer: 'kernel',
+    describe: (d) => `issuer finds its atc_sync_timeouts bit for slot ${d.slot}: -EIO`,
+  },
   'cmdq.rewrite': { layer: 'kernel', describe: (d) => `ISR overwrites slot ${d.slot} with ${d.op} (${d.why})` },
-  'cmdq.coclear': { layer: 'kernel', describe: (d) => `issuer drains the pending CMDQ_ERR itself (GERROR ${d.gerror}, GERRORN ${d.gerrorn})` },
+  'cmdq.coclear': {
+    layer: 'kernel',
+    describe: (d) => `issuer drains the pending CMDQ_ERR itself (GERROR ${d.gerror}, GERRORN ${d.gerrorn})`,
+  },
   'cmdq.full': { layer: 'kernel', describe: (d) => `CMDQ full: needs ${d.need} slots (prod ${d.prod}, cons ${d.cons})` },
   'cmdq.write': { layer: 'kernel', describe: (d) => `driver writes ${d.op} into slot ${d.slot}` },
   'cmdq.sync.done': { layer: 'hw', describe: (d) => `CMD_SYNC at prod ${d.prod} returns ${errnoString(d.ret)}` },
-  'retry.begin': { layer: 'kernel', describe: (d) => `batch of ${d.commands} commands failed with -EIO: retry one ATC_INV per StreamID` },
-  'retry.sid': { layer: 'kernel', describe: (d) => `retry for SID ${hex(d.sid)} (${d.bdf}) times out: this is the broken master` },
-  'blame.all': { layer: 'kernel', describe: (d) => `no retry: every ATS master in the batch is treated as broken (${d.masters.join(', ')})` },
-  'ste.write': { layer: 'kernel', describe: (d) => `driver writes STE for SID ${hex(d.sid)}: EATS=${d.eats}${d.why ? ` (${d.why})` : ''}` },
+  'retry.begin': {
+    layer: 'kernel',
+    describe: (d) => `batch of ${d.commands} commands failed with -EIO: retry one ATC_INV per StreamID`,
+  },
+  'retry.sid': {
+    layer: 'kernel',
+    describe: (d) => `retry for SID ${hex(d.sid)} (${d.bdf}) times out: this is the broken master`,
+  },
+  'blame.all': {
+    layer: 'kernel',
+    describe: (d) => `no retry: every ATS master in the batch is treated as broken (${d.masters.join(', ')})`,
+  },
+  'ste.write': {
+    layer: 'kernel',
+    describe: (d) => `driver writes STE for SID ${hex(d.sid)}: EATS=${d.eats}${d.why ? ` (${d.why})` : ''}`,
+  },
   'ste.mask_eats': { layer: 'kernel', describe: (d) => `ats_broken masks EATS in the STE for SID ${hex(d.sid)}` },
   'ats.enable': { layer: 'kernel', describe: (d) => `${d.bdf}: pci_enable_ats()` },
   'ats.disable': { layer: 'kernel', describe: (d) => `${d.bdf}: pci_disable_ats()${d.why ? ` (${d.why})` : ''}` },
@@ -165,7 +199,10 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
     mark: (d) => ({ kind: 'state', label: `${d.bdf}: ATS disabled (ats_broken)` }),
   },
   'unquarantine.driver': { layer: 'kernel', describe: (d) => `arm_smmu_reset_device_done(): ${d.bdf} ats_broken cleared` },
-  'irq.none': { layer: 'kernel', describe: (d) => `GERROR interrupt with nothing active (GERROR ${d.gerror} = GERRORN ${d.gerrorn}): IRQ_NONE` },
+  'irq.none': {
+    layer: 'kernel',
+    describe: (d) => `GERROR interrupt with nothing active (GERROR ${d.gerror} = GERRORN ${d.gerrorn}): IRQ_NONE`,
+  },
   'attach.begin': { layer: 'core', describe: (d) => `arm_smmu_attach_dev(${d.bdf}, ${d.domain})${d.ats ? ' with ATS' : ''}` },
   'attach.end': { layer: 'core', describe: (d) => `${d.bdf} attached to ${d.domain}` },
   'atc_inv.skip': { layer: 'kernel', describe: (d) => `no ATC_INV for ${d.bdf} (${d.why})` },

@@ -16,14 +16,28 @@ export const ENOMEM = -ERRNO.ENOMEM!;
 export const EOPNOTSUPP = -ERRNO.EOPNOTSUPP!;
 export const EEXIST = -17;
 
-export function masterOf(w: KWorld, bdf: string): KMaster | undefined { return w.k.masters[bdf]; }
-export function blockedOf(g: KGdev): Blocked { return g.m.value; }
-export function depthOf(g: KGdev): number { return g.m.context.reset_depth; }
-export function pendingOf(g: KGdev): boolean { return g.m.context.broken_pending; }
+export function masterOf(w: KWorld, bdf: string): KMaster | undefined {
+  return w.k.masters[bdf];
+}
+export function blockedOf(g: KGdev): Blocked {
+  return g.m.value;
+}
+export function depthOf(g: KGdev): number {
+  return g.m.context.reset_depth;
+}
+export function pendingOf(g: KGdev): boolean {
+  return g.m.context.broken_pending;
+}
 
-export function groupMutex(gid: number): string { return `mutex:group${gid}`; }
-export function atsBrokenLock(bdf: string): string { return `spin:ats_broken_lock:${bdf}`; }
-export function pciDevLock(bdf: string): string { return `mutex:pci_dev_lock:${bdf}`; }
+export function groupMutex(gid: number): string {
+  return `mutex:group${gid}`;
+}
+export function atsBrokenLock(bdf: string): string {
+  return `spin:ats_broken_lock:${bdf}`;
+}
+export function pciDevLock(bdf: string): string {
+  return `mutex:pci_dev_lock:${bdf}`;
+}
 
 /**
  * Send an event to a group_device's machine. The machine owns `blocked`,
@@ -35,7 +49,8 @@ export function gdevEvent(w: KWorld, g: KGdev, ev: GdevEvent): boolean {
   const next = gdevSend(before, ev);
   if (!next) {
     w.out.violations.push({
-      t: w.s.nowNs, invariant: 'group_device-machine',
+      t: w.s.nowNs,
+      invariant: 'group_device-machine',
       message: `group_device ${g.bdf}: event ${ev.type}${'ok' in ev ? `(ok=${ev.ok})` : ''} is not allowed in state ${before.value} (reset_depth ${before.context.reset_depth}, broken_pending ${before.context.broken_pending})`,
       traceId: w.s.cause,
     });
@@ -44,8 +59,13 @@ export function gdevEvent(w: KWorld, g: KGdev, ev: GdevEvent): boolean {
   g.m = next;
   w.k.invDirty = true;
   emit(w, 'gdev.state', {
-    bdf: g.bdf, event: ev.type, ...('ok' in ev ? { ok: ev.ok } : {}),
-    from: before.value, to: next.value, resetDepth: next.context.reset_depth, brokenPending: next.context.broken_pending,
+    bdf: g.bdf,
+    event: ev.type,
+    ...('ok' in ev ? { ok: ev.ok } : {}),
+    from: before.value,
+    to: next.value,
+    resetDepth: next.context.reset_depth,
+    brokenPending: next.context.broken_pending,
   });
   return true;
 }
@@ -63,7 +83,15 @@ export function recordCall(w: KWorld, startNs: number, fn: string, args: string[
 }
 
 /** recordCall() for a call over `pages` pages at `iova` in domain `dom` (iommu_map, iommu_unmap). */
-export function recordRangeCall(w: KWorld, startNs: number, fn: string, dom: string, iova: number, pages: number, rv: number): void {
+export function recordRangeCall(
+  w: KWorld,
+  startNs: number,
+  fn: string,
+  dom: string,
+  iova: number,
+  pages: number,
+  rv: number,
+): void {
   const traceId = w.traceOn ? note(w, 'call', { fn, args: [dom, hexAddr(iova), String(pages)], ret: errnoString(rv) }) : -1;
   w.out.calls.pushRange(startNs, fn, dom, iova, pages, rv, traceId);
 }

@@ -47,7 +47,9 @@ export type GdevEvent =
   | { type: 'CLEAR_BROKEN_PENDING' }
   | { type: 'QUARANTINE' };
 
-export interface GdevInput { nestedResetFix: boolean }
+export interface GdevInput {
+  nestedResetFix: boolean;
+}
 
 export const groupDeviceMachine = setup({
   types: {
@@ -126,4 +128,7 @@ export const groupDeviceMachine = setup({
 });
 
 /** The persisted (plain data) form kept in the simulation state. */
-export interface GdevMachineState { value: Blocked; context: GdevContext }
+export interface GdevMachineState {
+  value: Blocked;
+  context: GdevContext;
+}

@@ -9,7 +9,12 @@
  */
 import { emit, note, type DmaOutcome } from './trace.ts';
 import {
-  atcInvResponseJitterNs, atsTranslationRequest, checkTranslated, translateUntranslated, type HwWorld, type PcieBus,
+  atcInvResponseJitterNs,
+  atsTranslationRequest,
+  checkTranslated,
+  translateUntranslated,
+  type HwWorld,
+  type PcieBus,
 } from '../hw/smmu.ts';
 import { atcInvFirst, atcInvLast, atcInvSsid, atcInvSsv } from '../hw/cmd.ts';
 import { PAGE_FREE, type MemState } from '../hw/memory.ts';
@@ -57,17 +62,34 @@ export interface PciState {
   purging: string[];
 }
 
-export interface PciStats { staleAtcWrites: number; corruptedPages: number }
+export interface PciStats {
+  staleAtcWrites: number;
+  corruptedPages: number;
+}
 
-export interface PciWorld extends HwWorld { pci: PciState; mem: MemState; pciStats: PciStats }
+export interface PciWorld extends HwWorld {
+  pci: PciState;
+  mem: MemState;
+  pciStats: PciStats;
+}
 
 export function pciInit(devs: Array<{ bdf: string; sids: number[]; ats: boolean; pasid: boolean; driver: string }>): PciState {
   const endpoints: Record<string, Endpoint> = {};
   const sidToBdf: Record<number, string> = {};
   for (const d of devs) {
     endpoints[d.bdf] = {
-      bdf: d.bdf, sids: [...d.sids], atsCap: d.ats, atsEnabled: false, pasidCap: d.pasid, driver: d.driver,
-      mode: 'ok', slowNs: 0, atc: [], purges: [], present: true, resetting: false,
+      bdf: d.bdf,
+      sids: [...d.sids],
+      atsCap: d.ats,
+      atsEnabled: false,
+      pasidCap: d.pasid,
+      driver: d.driver,
+      mode: 'ok',
+      slowNs: 0,
+      atc: [],
+      purges: [],
+      present: true,
+      resetting: false,
       stats: { dmaOk: 0, dmaBlocked: 0, staleWrites: 0, atcHits: 0, atcMisses: 0 },
     };
     for (const s of d.sids) sidToBdf[s] = d.bdf;
@@ -93,7 +115,15 @@ export function setEndpointResetting(ep: Endpoint, on: boolean): void {
 }
 
 /** A purge of ATC entries the endpoint performs when it completes an invalidation. */
-export interface PendingPurge { atNs: number; req: number; first: number; last: number; ssid: number; ssv: boolean; late: boolean }
+export interface PendingPurge {
+  atNs: number;
+  req: number;
+  first: number;
+  last: number;
+  ssid: number;
+  ssv: boolean;
+  late: boolean;
+}
 
 /**
  * How the endpoint that owns the SID answers the ATS Invalidate Request for
@@ -121,7 +151,15 @@ function respondAtcInv(hw: HwWorld, q: Uint32Array, base: number, reqId: number,
 }
 
 /** respondAtcInv() for an endpoint that is missing, resetting, unresponsive, slow or has ATS disabled. */
-function respondAtcInvOther(w: PciWorld, ep: Endpoint | undefined, q: Uint32Array, base: number, reqId: number, sentNs: number, deadlineNs: number): number {
+function respondAtcInvOther(
+  w: PciWorld,
+  ep: Endpoint | undefined,
+  q: Uint32Array,
+  base: number,
+  reqId: number,
+  sentNs: number,
+  deadlineNs: number,
+): number {
   if (ep === undefined || !ep.present) {
     if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, sid: q[base + 1]!, why: 'no device' });
     return sentNs;
@@ -154,7 +192,15 @@ function traceAtcInvRecv(w: PciWorld, reqId: number, ep: Endpoint, at: number): 
  * filled afterwards come from the updated page table): those in its range
  * are purged when the endpoint completes it, at `at`.
  */
-function purgeOnCompletion(w: PciWorld, ep: Endpoint, q: Uint32Array, base: number, reqId: number, at: number, deadlineNs: number): void {
+function purgeOnCompletion(
+  w: PciWorld,
+  ep: Endpoint,
+  q: Uint32Array,
+  base: number,
+  reqId: number,
+  at: number,
+  deadlineNs: number,
+): void {
   const w0 = q[base]!;
   const w2 = q[base + 2]!;
   const w3 = q[base + 3]!;
@@ -176,7 +222,17 @@ function atcHolds(ep: Endpoint, first: number, last: number, ssid: number, ssv: 
 }
 
 /** The endpoint purges the range when it completes the invalidation, at `at`. */
-function queuePurge(w: PciWorld, ep: Endpoint, req: number, first: number, last: number, ssid: number, ssv: boolean, at: number, deadlineNs: number): void {
+function queuePurge(
+  w: PciWorld,
+  ep: Endpoint,
+  req: number,
+  first: number,
+  last: number,
+  ssid: number,
+  ssv: boolean,
+  at: number,
+  deadlineNs: number,
+): void {
   if (ep.purges.length === 0) w.pci.purging.push(ep.bdf);
   ep.purges.push({ atNs: at, req, first, last, ssid, ssv, late: at > deadlineNs });
   if (at < w.pci.nextPurgeNs) w.pci.nextPurgeNs = at;
@@ -236,7 +292,13 @@ export type { DmaOutcome };
  * Translated request; a miss sends an ATS Translation Request first (filling
  * the ATC) or falls back to an Untranslated request on UR.
  */
-export function doDma(w: PciWorld, ep: Endpoint, iova: number, write: boolean, ssid: number): { outcome: DmaOutcome; detail: string } {
+export function doDma(
+  w: PciWorld,
+  ep: Endpoint,
+  iova: number,
+  write: boolean,
+  ssid: number,
+): { outcome: DmaOutcome; detail: string } {
   if (!ep.present) return { outcome: 'absent', detail: 'device is not present' };
   if (ep.resetting) return { outcome: 'absent', detail: 'device is resetting' };
   const sid = ep.sids[0]!;
@@ -280,7 +342,12 @@ export function doDma(w: PciWorld, ep: Endpoint, iova: number, write: boolean, s
       }
       const outcome: DmaOutcome = corrupt ? 'corrupt' : 'stale';
       emit(w, 'dma', { bdf: ep.bdf, iova, write, outcome, via: v.via, pfn: entry.pfn, owner: m.owner[entry.pfn] });
-      return { outcome, detail: corrupt ? `wrote page ${entry.pfn} through a stale ATC entry; the page now belongs to someone else` : `wrote page ${entry.pfn} through a stale ATC entry` };
+      return {
+        outcome,
+        detail: corrupt
+          ? `wrote page ${entry.pfn} through a stale ATC entry; the page now belongs to someone else`
+          : `wrote page ${entry.pfn} through a stale ATC entry`,
+      };
     }
     ep.stats.dmaOk++;
     emit(w, 'dma', { bdf: ep.bdf, iova, write, outcome: 'ok', via: v.via, pfn: entry.pfn, stale });

@@ -24,7 +24,17 @@ export interface PciTrace {
   /** An ATS translation fills the endpoint's ATC. */
   'atc.fill': { bdf: string; ssid: number; ipfn: number; pfn: number };
   /** A DMA by the endpoint and what became of it. */
-  dma: { bdf: string; iova: number; write: boolean; outcome: DmaOutcome; via?: string; pfn?: number; detail?: string; owner?: number; stale?: boolean };
+  dma: {
+    bdf: string;
+    iova: number;
+    write: boolean;
+    outcome: DmaOutcome;
+    via?: string;
+    pfn?: number;
+    detail?: string;
+    owner?: number;
+    stale?: boolean;
+  };
   /** The function comes out of a reset that took place. */
   'endpoint.reset': { bdf: string };
 }
@@ -58,10 +68,14 @@ export const PCI_WORDS: TraceWordsOf<PciTrace> = {
     layer: 'pci',
     describe: (d) => `${d.bdf} drops ${d.removed} ATC entr${d.removed === 1 ? 'y' : 'ies'} for invalidation #${d.req}`,
   },
-  'atc.inv.late': { layer: 'pci', describe: (d) => `${d.bdf} finally purges for invalidation #${d.req}, after the SMMU gave up on it` },
+  'atc.inv.late': {
+    layer: 'pci',
+    describe: (d) => `${d.bdf} finally purges for invalidation #${d.req}, after the SMMU gave up on it`,
+  },
   'fault.inject': {
     layer: 'pci',
-    describe: (d) => `${d.bdf} now ${d.kind === 'atc-unresponsive' ? 'ignores ATC invalidations' : d.kind === 'atc-slow' ? `answers ATC invalidations after ${d.latencyUs} µs` : 'answers ATC invalidations again'}`,
+    describe: (d) =>
+      `${d.bdf} now ${d.kind === 'atc-unresponsive' ? 'ignores ATC invalidations' : d.kind === 'atc-slow' ? `answers ATC invalidations after ${d.latencyUs} µs` : 'answers ATC invalidations again'}`,
     mark: (d) => ({ kind: 'fault', label: `${d.bdf}: ${d.kind}` }),
   },
   'atc.fill': { layer: 'pci', describe: (d) => `${d.bdf} caches a translation: IOVA page ${hex(d.ipfn)} → page ${d.pfn}` },

@@ -32,39 +32,70 @@ export interface PolicyFlags {
 }
 
 export const FLAG_NAMES = [
-  'nestedResetFix', 'resetResultAware', 'atcTimeoutDetect', 'coClear',
-  'retryPerSid', 'coreQuarantine', 'atsBrokenFence', 'probeSkipsPrepare', 'driverDisablesPciAts',
+  'nestedResetFix',
+  'resetResultAware',
+  'atcTimeoutDetect',
+  'coClear',
+  'retryPerSid',
+  'coreQuarantine',
+  'atsBrokenFence',
+  'probeSkipsPrepare',
+  'driverDisablesPciAts',
 ] as const satisfies ReadonlyArray<keyof PolicyFlags>;
 export type FlagName = (typeof FLAG_NAMES)[number];
 
 export const PRESETS: Readonly<Record<PresetName, Readonly<PolicyFlags>>> = {
   /** Mainline as the v4 series found it (its base already carries the nested-reset fix). */
   baseline: {
-    nestedResetFix: true, resetResultAware: false, atcTimeoutDetect: false, coClear: false,
-    retryPerSid: false, coreQuarantine: false, atsBrokenFence: false, probeSkipsPrepare: false,
+    nestedResetFix: true,
+    resetResultAware: false,
+    atcTimeoutDetect: false,
+    coClear: false,
+    retryPerSid: false,
+    coreQuarantine: false,
+    atsBrokenFence: false,
+    probeSkipsPrepare: false,
     driverDisablesPciAts: false,
   },
   /** The 24-patch v4 series of seed 003, on top of the nested-reset fix of seed 000. */
   v4: {
-    nestedResetFix: true, resetResultAware: true, atcTimeoutDetect: true, coClear: true,
-    retryPerSid: true, coreQuarantine: true, atsBrokenFence: true, probeSkipsPrepare: true,
+    nestedResetFix: true,
+    resetResultAware: true,
+    atcTimeoutDetect: true,
+    coClear: true,
+    retryPerSid: true,
+    coreQuarantine: true,
+    atsBrokenFence: true,
+    probeSkipsPrepare: true,
     driverDisablesPciAts: false,
   },
   /** The reviewer's smaller design (seed 003 thread, replies to #11 and #19): no retry, no core worker. */
   'driver-only': {
-    nestedResetFix: true, resetResultAware: true, atcTimeoutDetect: true, coClear: true,
-    retryPerSid: false, coreQuarantine: false, atsBrokenFence: true, probeSkipsPrepare: true,
+    nestedResetFix: true,
+    resetResultAware: true,
+    atcTimeoutDetect: true,
+    coClear: true,
+    retryPerSid: false,
+    coreQuarantine: false,
+    atsBrokenFence: true,
+    probeSkipsPrepare: true,
     driverDisablesPciAts: true,
   },
 };
 
 export const PRESET_DESCRIPTIONS: Readonly<Record<PresetName, string>> = {
-  baseline: 'Mainline before the quarantine series: an ATC invalidation timeout is only logged, ATS stays on, later invalidations time out again, and done() unblocks even after a failed reset.',
+  baseline:
+    'Mainline before the quarantine series: an ATC invalidation timeout is only logged, ATS stays on, later invalidations time out again, and done() unblocks even after a failed reset.',
   v4: 'The v4 series: the GERROR ISR marks the timed-out CMD_SYNC, the issuer gets -EIO, retries per StreamID, clears STE.EATS and reports the device broken; the core quarantines it until a good reset.',
-  'driver-only': 'The reviewer\'s proposal: no per-SID retry (every ATS master in the failing batch is treated as broken), driver-level quarantine only, and a successful reset restores everything.',
+  'driver-only':
+    "The reviewer's proposal: no per-SID retry (every ATS master in the failing batch is treated as broken), driver-level quarantine only, and a successful reset restores everything.",
 };
 
-export interface Policy { preset: PresetName; flags: PolicyFlags; label: string }
+export interface Policy {
+  preset: PresetName;
+  flags: PolicyFlags;
+  label: string;
+}
 
 export function isPresetName(s: unknown): s is PresetName {
   return typeof s === 'string' && (POLICY_PRESETS as readonly string[]).includes(s);
@@ -76,10 +107,15 @@ export function resolvePolicy(preset: PresetName, overrides: Partial<PolicyFlags
   const pick = (f: FlagName): boolean => overrides[f] ?? base[f];
   // One literal with every flag rather than a spread of the preset (bench/README.md says why).
   const flags: PolicyFlags = {
-    nestedResetFix: pick('nestedResetFix'), resetResultAware: pick('resetResultAware'),
-    atcTimeoutDetect: pick('atcTimeoutDetect'), coClear: pick('coClear'), retryPerSid: pick('retryPerSid'),
-    coreQuarantine: pick('coreQuarantine'), atsBrokenFence: pick('atsBrokenFence'),
-    probeSkipsPrepare: pick('probeSkipsPrepare'), driverDisablesPciAts: pick('driverDisablesPciAts'),
+    nestedResetFix: pick('nestedResetFix'),
+    resetResultAware: pick('resetResultAware'),
+    atcTimeoutDetect: pick('atcTimeoutDetect'),
+    coClear: pick('coClear'),
+    retryPerSid: pick('retryPerSid'),
+    coreQuarantine: pick('coreQuarantine'),
+    atsBrokenFence: pick('atsBrokenFence'),
+    probeSkipsPrepare: pick('probeSkipsPrepare'),
+    driverDisablesPciAts: pick('driverDisablesPciAts'),
   };
   const changed = FLAG_NAMES.filter((f) => flags[f] !== PRESETS[preset][f]);
   const label = changed.length === 0 ? preset : `${preset} (${changed.map((f) => `${flags[f] ? '+' : '-'}${f}`).join(', ')})`;

@@ -16,31 +16,127 @@ export const FAULT_KINDS = ['atc-unresponsive', 'atc-slow', 'atc-recover'] as co
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export const SMMU_FAULT_KINDS = ['sfm', 'cmdq-abort'] as const;
 export type SmmuFaultKind = (typeof SMMU_FAULT_KINDS)[number];
-export const STEP_OPS = ['map', 'unmap', 'dma', 'fault', 'reset', 'attach', 'deferred-attach', 'report-broken', 'unplug', 'smmu-fault', 'cmd'] as const;
+export const STEP_OPS = [
+  'map',
+  'unmap',
+  'dma',
+  'fault',
+  'reset',
+  'attach',
+  'deferred-attach',
+  'report-broken',
+  'unplug',
+  'smmu-fault',
+  'cmd',
+] as const;
 export type StepOp = (typeof STEP_OPS)[number];
 
-export interface MapStep { at: number; op: 'map'; domain: string; iova: string | number; pages: number }
-export interface UnmapStep { at: number; op: 'unmap'; domain: string; iova: string | number; pages: number }
-export interface DmaStep { at: number; op: 'dma'; device: string; iova: string | number; write?: boolean; pasid?: number }
-export interface FaultStep { at: number; op: 'fault'; device: string; kind: FaultKind; latencyUs?: number }
-export interface ResetStep {
-  at: number; op: 'reset'; device: string; method: ResetMethod; result?: number | string;
-  probe?: boolean; durationUs?: number;
+export interface MapStep {
+  at: number;
+  op: 'map';
+  domain: string;
+  iova: string | number;
+  pages: number;
 }
-export interface AttachStep { at: number; op: 'attach'; group: number; domain: string; pasid?: number }
-export interface DeferredAttachStep { at: number; op: 'deferred-attach'; device: string }
-export interface ReportBrokenStep { at: number; op: 'report-broken'; device: string }
-export interface UnplugStep { at: number; op: 'unplug'; device: string }
-export interface SmmuFaultStep { at: number; op: 'smmu-fault'; kind: SmmuFaultKind }
-export interface CmdSpec { op?: string; raw?: [string, string]; [field: string]: unknown }
-export interface CmdStep { at: number; op: 'cmd'; cmd: CmdSpec; sync?: boolean }
+export interface UnmapStep {
+  at: number;
+  op: 'unmap';
+  domain: string;
+  iova: string | number;
+  pages: number;
+}
+export interface DmaStep {
+  at: number;
+  op: 'dma';
+  device: string;
+  iova: string | number;
+  write?: boolean;
+  pasid?: number;
+}
+export interface FaultStep {
+  at: number;
+  op: 'fault';
+  device: string;
+  kind: FaultKind;
+  latencyUs?: number;
+}
+export interface ResetStep {
+  at: number;
+  op: 'reset';
+  device: string;
+  method: ResetMethod;
+  result?: number | string;
+  probe?: boolean;
+  durationUs?: number;
+}
+export interface AttachStep {
+  at: number;
+  op: 'attach';
+  group: number;
+  domain: string;
+  pasid?: number;
+}
+export interface DeferredAttachStep {
+  at: number;
+  op: 'deferred-attach';
+  device: string;
+}
+export interface ReportBrokenStep {
+  at: number;
+  op: 'report-broken';
+  device: string;
+}
+export interface UnplugStep {
+  at: number;
+  op: 'unplug';
+  device: string;
+}
+export interface SmmuFaultStep {
+  at: number;
+  op: 'smmu-fault';
+  kind: SmmuFaultKind;
+}
+export interface CmdSpec {
+  op?: string;
+  raw?: [string, string];
+  [field: string]: unknown;
+}
+export interface CmdStep {
+  at: number;
+  op: 'cmd';
+  cmd: CmdSpec;
+  sync?: boolean;
+}
 
-export type Step = MapStep | UnmapStep | DmaStep | FaultStep | ResetStep | AttachStep | DeferredAttachStep
-  | ReportBrokenStep | UnplugStep | SmmuFaultStep | CmdStep;
+export type Step =
+  | MapStep
+  | UnmapStep
+  | DmaStep
+  | FaultStep
+  | ResetStep
+  | AttachStep
+  | DeferredAttachStep
+  | ReportBrokenStep
+  | UnplugStep
+  | SmmuFaultStep
+  | CmdStep;
 
-export interface DeviceSpec { bdf: string; sids: number[]; ats?: boolean; pasid?: boolean; driver?: string }
-export interface GroupSpec { id: number; domain?: string | null; devices: DeviceSpec[] }
-export interface DomainSpec { id: string; type: 'paging' | 'identity' }
+export interface DeviceSpec {
+  bdf: string;
+  sids: number[];
+  ats?: boolean;
+  pasid?: boolean;
+  driver?: string;
+}
+export interface GroupSpec {
+  id: number;
+  domain?: string | null;
+  devices: DeviceSpec[];
+}
+export interface DomainSpec {
+  id: string;
+  type: 'paging' | 'identity';
+}
 
 export interface Scenario {
   format: typeof SCENARIO_FORMAT;
@@ -49,9 +145,15 @@ export interface Scenario {
   seed?: number;
   policy?: PolicySpec;
   smmu?: {
-    cmdqLog2Size?: number; atcInvTimeoutUs?: number; pollTimeoutUs?: number; gerrorIrqLatencyUs?: number; cmdCostNs?: number;
+    cmdqLog2Size?: number;
+    atcInvTimeoutUs?: number;
+    pollTimeoutUs?: number;
+    gerrorIrqLatencyUs?: number;
+    cmdCostNs?: number;
     /* extensions */
-    atsChk?: boolean; evtqIrqLatencyUs?: number; atcInvResponseUs?: number;
+    atsChk?: boolean;
+    evtqIrqLatencyUs?: number;
+    atcInvResponseUs?: number;
   };
   kernel?: { workerLatencyUs?: number };
   memory?: { pages?: number };
@@ -62,8 +164,14 @@ export interface Scenario {
 }
 
 export interface ResolvedSmmuConfig {
-  cmdqLog2Size: number; atcInvTimeoutUs: number; pollTimeoutUs: number; gerrorIrqLatencyUs: number; cmdCostNs: number;
-  atsChk: boolean; evtqIrqLatencyUs: number; atcInvResponseUs: number;
+  cmdqLog2Size: number;
+  atcInvTimeoutUs: number;
+  pollTimeoutUs: number;
+  gerrorIrqLatencyUs: number;
+  cmdCostNs: number;
+  atsChk: boolean;
+  evtqIrqLatencyUs: number;
+  atcInvResponseUs: number;
 }
 
 export interface ResolvedScenario {
@@ -81,23 +189,46 @@ export interface ResolvedScenario {
 }
 
 export const SMMU_DEFAULTS: ResolvedSmmuConfig = {
-  cmdqLog2Size: 8, atcInvTimeoutUs: 1000, pollTimeoutUs: 1_000_000, gerrorIrqLatencyUs: 2, cmdCostNs: 50,
-  atsChk: true, evtqIrqLatencyUs: 2, atcInvResponseUs: 2,
+  cmdqLog2Size: 8,
+  atcInvTimeoutUs: 1000,
+  pollTimeoutUs: 1_000_000,
+  gerrorIrqLatencyUs: 2,
+  cmdCostNs: 50,
+  atsChk: true,
+  evtqIrqLatencyUs: 2,
+  atcInvResponseUs: 2,
 };
 export const KERNEL_DEFAULTS = { workerLatencyUs: 10 };
 export const MEMORY_DEFAULTS = { pages: 64 };
 
 /** Default reset durations (µs of virtual time) per method. */
 export const RESET_DURATION_DEFAULTS_US: Readonly<Record<ResetMethod, number>> = {
-  flr: 100_000, af_flr: 100_000, pm: 10_000, bus: 100_000, cxl_bus: 100_000, acpi: 10_000, quirk: 100_000,
+  flr: 100_000,
+  af_flr: 100_000,
+  pm: 10_000,
+  bus: 100_000,
+  cxl_bus: 100_000,
+  acpi: 10_000,
+  quirk: 100_000,
 };
 /** The device-specific (quirk) reset waits this long for firmware after its FLR. */
 export const QUIRK_FIRMWARE_WAIT_US = 250_000;
 
 /** Linux errno values the model uses. */
 export const ERRNO: Readonly<Record<string, number>> = {
-  EPERM: 1, ENOENT: 2, EIO: 5, ENXIO: 6, EAGAIN: 11, ENOMEM: 12, EBUSY: 16, ENODEV: 19, EINVAL: 22,
-  ENOTTY: 25, ENOSPC: 28, EOPNOTSUPP: 95, ETIMEDOUT: 110,
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  ENXIO: 6,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EBUSY: 16,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOTTY: 25,
+  ENOSPC: 28,
+  EOPNOTSUPP: 95,
+  ETIMEDOUT: 110,
 };
 export const ERRNO_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]));
 

@@ -55,9 +55,7 @@ export function encodeScenario(s: Scenario | ResolvedScenario): string {
   return base64urlEncode(deflateSync(strToU8(JSON.stringify(s)), { level: 9 }));
 }
 
-export type DecodeResult =
-  | { ok: true; scenario: ResolvedScenario; raw: Scenario }
-  | { ok: false; error: string };
+export type DecodeResult = { ok: true; scenario: ResolvedScenario; raw: Scenario } | { ok: false; error: string };
 
 /** Decode and validate a `#s=` payload. */
 export function decodeScenario(encoded: string): DecodeResult {

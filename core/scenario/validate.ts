@@ -6,12 +6,24 @@
 import { FLAG_NAMES, isPresetName, POLICY_PRESETS } from '../policy/index.ts';
 import { isKnownOpcode, OPCODE_BY_NAME, cmdFieldNames } from '../hw/cmd.ts';
 import {
-  ERRNO, FAULT_KINDS, KERNEL_DEFAULTS, MEMORY_DEFAULTS, RESET_METHODS, SCENARIO_FORMAT, SMMU_DEFAULTS,
-  SMMU_FAULT_KINDS, STEP_OPS,
-  type PolicySpec, type ResolvedScenario, type Step,
+  ERRNO,
+  FAULT_KINDS,
+  KERNEL_DEFAULTS,
+  MEMORY_DEFAULTS,
+  RESET_METHODS,
+  SCENARIO_FORMAT,
+  SMMU_DEFAULTS,
+  SMMU_FAULT_KINDS,
+  STEP_OPS,
+  type PolicySpec,
+  type ResolvedScenario,
+  type Step,
 } from './types.ts';
 
-export interface ValidationError { path: string; message: string }
+export interface ValidationError {
+  path: string;
+  message: string;
+}
 export type ValidationResult = { ok: true; scenario: ResolvedScenario } | { ok: false; errors: ValidationError[] };
 
 export const LIMITS = {
@@ -37,10 +49,15 @@ type Obj = Record<string, unknown>;
 
 class V {
   errors: ValidationError[] = [];
-  err(path: string, message: string): void { this.errors.push({ path: path || '(root)', message }); }
+  err(path: string, message: string): void {
+    this.errors.push({ path: path || '(root)', message });
+  }
 
   obj(v: unknown, path: string): Obj | null {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) { this.err(path, `expected an object, got ${kind(v)}`); return null; }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      this.err(path, `expected an object, got ${kind(v)}`);
+      return null;
+    }
     return v as Obj;
   }
   keys(o: Obj, path: string, allowed: readonly string[]): void {
@@ -50,23 +67,47 @@ class V {
     }
   }
   required(o: Obj, path: string, k: string): boolean {
-    if (!(k in o) || o[k] === undefined) { this.err(join(path, k), 'required field is missing'); return false; }
+    if (!(k in o) || o[k] === undefined) {
+      this.err(join(path, k), 'required field is missing');
+      return false;
+    }
     return true;
   }
   str(v: unknown, path: string, opts: { re?: RegExp; max?: number; what?: string } = {}): string | null {
-    if (typeof v !== 'string') { this.err(path, `expected a string, got ${kind(v)}`); return null; }
-    if (opts.max !== undefined && v.length > opts.max) { this.err(path, `too long (${v.length} characters, at most ${opts.max})`); return null; }
-    if (opts.re && !opts.re.test(v)) { this.err(path, `"${clip(v)}" is not a valid ${opts.what ?? 'value'}`); return null; }
+    if (typeof v !== 'string') {
+      this.err(path, `expected a string, got ${kind(v)}`);
+      return null;
+    }
+    if (opts.max !== undefined && v.length > opts.max) {
+      this.err(path, `too long (${v.length} characters, at most ${opts.max})`);
+      return null;
+    }
+    if (opts.re && !opts.re.test(v)) {
+      this.err(path, `"${clip(v)}" is not a valid ${opts.what ?? 'value'}`);
+      return null;
+    }
     return v;
   }
   bool(v: unknown, path: string): boolean | null {
-    if (typeof v !== 'boolean') { this.err(path, `expected true or false, got ${kind(v)}`); return null; }
+    if (typeof v !== 'boolean') {
+      this.err(path, `expected true or false, got ${kind(v)}`);
+      return null;
+    }
     return v;
   }
   num(v: unknown, path: string, lo: number, hi: number, integer = false): number | null {
-    if (typeof v !== 'number' || !Number.isFinite(v)) { this.err(path, `expected a number, got ${kind(v)}`); return null; }
-    if (integer && !Number.isInteger(v)) { this.err(path, `expected an integer, got ${v}`); return null; }
-    if (v < lo || v > hi) { this.err(path, `${v} is out of range (${lo}..${hi})`); return null; }
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      this.err(path, `expected a number, got ${kind(v)}`);
+      return null;
+    }
+    if (integer && !Number.isInteger(v)) {
+      this.err(path, `expected an integer, got ${v}`);
+      return null;
+    }
+    if (v < lo || v > hi) {
+      this.err(path, `${v} is out of range (${lo}..${hi})`);
+      return null;
+    }
     return v;
   }
   oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T | null {
@@ -77,8 +118,14 @@ class V {
     return v as T;
   }
   arr(v: unknown, path: string, max: number): unknown[] | null {
-    if (!Array.isArray(v)) { this.err(path, `expected an array, got ${kind(v)}`); return null; }
-    if (v.length > max) { this.err(path, `too many entries (${v.length}, at most ${max})`); return null; }
+    if (!Array.isArray(v)) {
+      this.err(path, `expected an array, got ${kind(v)}`);
+      return null;
+    }
+    if (v.length > max) {
+      this.err(path, `too many entries (${v.length}, at most ${max})`);
+      return null;
+    }
     return v;
   }
 }
@@ -90,7 +137,9 @@ function kind(v: unknown): string {
   if (typeof v === 'object') return 'an object';
   return String(v);
 }
-function clip(s: string): string { return s.length > 40 ? s.slice(0, 37) + '...' : s; }
+function clip(s: string): string {
+  return s.length > 40 ? s.slice(0, 37) + '...' : s;
+}
 function join(path: string, k: string | number): string {
   return typeof k === 'number' ? `${path}[${k}]` : path ? `${path}.${k}` : k;
 }
@@ -133,7 +182,16 @@ export function parseResult(v: unknown): number | null {
 }
 
 const TOP_KEYS = ['format', 'name', 'description', 'seed', 'policy', 'smmu', 'kernel', 'memory', 'domains', 'groups', 'steps'];
-const SMMU_KEYS = ['cmdqLog2Size', 'atcInvTimeoutUs', 'pollTimeoutUs', 'gerrorIrqLatencyUs', 'cmdCostNs', 'atsChk', 'evtqIrqLatencyUs', 'atcInvResponseUs'];
+const SMMU_KEYS = [
+  'cmdqLog2Size',
+  'atcInvTimeoutUs',
+  'pollTimeoutUs',
+  'gerrorIrqLatencyUs',
+  'cmdCostNs',
+  'atsChk',
+  'evtqIrqLatencyUs',
+  'atcInvResponseUs',
+];
 const STEP_KEYS: Record<string, string[]> = {
   map: ['domain', 'iova', 'pages'],
   unmap: ['domain', 'iova', 'pages'],
@@ -176,7 +234,11 @@ export function validateScenario(input: unknown): ValidationResult {
         v.keys(p, 'policy', ['preset', ...FLAG_NAMES]);
         const preset = v.required(p, 'policy', 'preset') ? v.oneOf(p.preset, 'policy.preset', POLICY_PRESETS) : null;
         const spec: Record<string, unknown> = { preset: preset ?? 'v4' };
-        for (const f of FLAG_NAMES) if (p[f] !== undefined) { const b = v.bool(p[f], `policy.${f}`); if (b !== null) spec[f] = b; }
+        for (const f of FLAG_NAMES)
+          if (p[f] !== undefined) {
+            const b = v.bool(p[f], `policy.${f}`);
+            if (b !== null) spec[f] = b;
+          }
         policy = spec as PolicySpec;
       }
     }
@@ -188,14 +250,20 @@ export function validateScenario(input: unknown): ValidationResult {
     const s = v.obj(o.smmu, 'smmu');
     if (s) {
       v.keys(s, 'smmu', SMMU_KEYS);
-      if (s.cmdqLog2Size !== undefined) smmu.cmdqLog2Size = v.num(s.cmdqLog2Size, 'smmu.cmdqLog2Size', 2, 19, true) ?? smmu.cmdqLog2Size;
-      if (s.atcInvTimeoutUs !== undefined) smmu.atcInvTimeoutUs = v.num(s.atcInvTimeoutUs, 'smmu.atcInvTimeoutUs', 1, 1e8) ?? smmu.atcInvTimeoutUs;
-      if (s.pollTimeoutUs !== undefined) smmu.pollTimeoutUs = v.num(s.pollTimeoutUs, 'smmu.pollTimeoutUs', 1, 1e8) ?? smmu.pollTimeoutUs;
-      if (s.gerrorIrqLatencyUs !== undefined) smmu.gerrorIrqLatencyUs = v.num(s.gerrorIrqLatencyUs, 'smmu.gerrorIrqLatencyUs', 0, 1e8) ?? smmu.gerrorIrqLatencyUs;
+      if (s.cmdqLog2Size !== undefined)
+        smmu.cmdqLog2Size = v.num(s.cmdqLog2Size, 'smmu.cmdqLog2Size', 2, 19, true) ?? smmu.cmdqLog2Size;
+      if (s.atcInvTimeoutUs !== undefined)
+        smmu.atcInvTimeoutUs = v.num(s.atcInvTimeoutUs, 'smmu.atcInvTimeoutUs', 1, 1e8) ?? smmu.atcInvTimeoutUs;
+      if (s.pollTimeoutUs !== undefined)
+        smmu.pollTimeoutUs = v.num(s.pollTimeoutUs, 'smmu.pollTimeoutUs', 1, 1e8) ?? smmu.pollTimeoutUs;
+      if (s.gerrorIrqLatencyUs !== undefined)
+        smmu.gerrorIrqLatencyUs = v.num(s.gerrorIrqLatencyUs, 'smmu.gerrorIrqLatencyUs', 0, 1e8) ?? smmu.gerrorIrqLatencyUs;
       if (s.cmdCostNs !== undefined) smmu.cmdCostNs = v.num(s.cmdCostNs, 'smmu.cmdCostNs', 1, 1e6, true) ?? smmu.cmdCostNs;
       if (s.atsChk !== undefined) smmu.atsChk = v.bool(s.atsChk, 'smmu.atsChk') ?? smmu.atsChk;
-      if (s.evtqIrqLatencyUs !== undefined) smmu.evtqIrqLatencyUs = v.num(s.evtqIrqLatencyUs, 'smmu.evtqIrqLatencyUs', 0, 1e8) ?? smmu.evtqIrqLatencyUs;
-      if (s.atcInvResponseUs !== undefined) smmu.atcInvResponseUs = v.num(s.atcInvResponseUs, 'smmu.atcInvResponseUs', 0.001, 1e8) ?? smmu.atcInvResponseUs;
+      if (s.evtqIrqLatencyUs !== undefined)
+        smmu.evtqIrqLatencyUs = v.num(s.evtqIrqLatencyUs, 'smmu.evtqIrqLatencyUs', 0, 1e8) ?? smmu.evtqIrqLatencyUs;
+      if (s.atcInvResponseUs !== undefined)
+        smmu.atcInvResponseUs = v.num(s.atcInvResponseUs, 'smmu.atcInvResponseUs', 0.001, 1e8) ?? smmu.atcInvResponseUs;
     }
   }
   const kernel = { ...KERNEL_DEFAULTS };
@@ -203,7 +271,8 @@ export function validateScenario(input: unknown): ValidationResult {
     const k = v.obj(o.kernel, 'kernel');
     if (k) {
       v.keys(k, 'kernel', ['workerLatencyUs']);
-      if (k.workerLatencyUs !== undefined) kernel.workerLatencyUs = v.num(k.workerLatencyUs, 'kernel.workerLatencyUs', 0, 1e8) ?? kernel.workerLatencyUs;
+      if (k.workerLatencyUs !== undefined)
+        kernel.workerLatencyUs = v.num(k.workerLatencyUs, 'kernel.workerLatencyUs', 0, 1e8) ?? kernel.workerLatencyUs;
     }
   }
   const memory = { ...MEMORY_DEFAULTS };
@@ -225,10 +294,15 @@ export function validateScenario(input: unknown): ValidationResult {
       const dobj = v.obj(d, p);
       if (!dobj) return;
       v.keys(dobj, p, ['id', 'type']);
-      const id = v.required(dobj, p, 'id') ? v.str(dobj.id, `${p}.id`, { re: ID_RE, what: 'domain id (letters, digits, "_", "-", ".", at most 32)' }) : null;
+      const id = v.required(dobj, p, 'id')
+        ? v.str(dobj.id, `${p}.id`, { re: ID_RE, what: 'domain id (letters, digits, "_", "-", ".", at most 32)' })
+        : null;
       const type = v.required(dobj, p, 'type') ? v.oneOf(dobj.type, `${p}.type`, ['paging', 'identity'] as const) : null;
       if (id !== null && domainType.has(id)) v.err(`${p}.id`, `duplicate domain id "${id}"`);
-      if (id !== null && type !== null && !domainType.has(id)) { domainType.set(id, type); domains.push({ id, type }); }
+      if (id !== null && type !== null && !domainType.has(id)) {
+        domainType.set(id, type);
+        domains.push({ id, type });
+      }
     });
   }
 
@@ -264,7 +338,12 @@ export function validateScenario(input: unknown): ValidationResult {
           const dobj = v.obj(dv, dp);
           if (!dobj) return;
           v.keys(dobj, dp, ['bdf', 'sids', 'ats', 'pasid', 'driver']);
-          const bdf = v.required(dobj, dp, 'bdf') ? v.str(dobj.bdf, `${dp}.bdf`, { re: BDF_RE, what: 'PCI address (domain:bus:device.function, lower-case hex, e.g. "0000:01:00.0")' }) : null;
+          const bdf = v.required(dobj, dp, 'bdf')
+            ? v.str(dobj.bdf, `${dp}.bdf`, {
+                re: BDF_RE,
+                what: 'PCI address (domain:bus:device.function, lower-case hex, e.g. "0000:01:00.0")',
+              })
+            : null;
           if (bdf !== null && devices.has(bdf)) v.err(`${dp}.bdf`, `duplicate device "${bdf}"`);
           const sids: number[] = [];
           if (v.required(dobj, dp, 'sids')) {
@@ -274,19 +353,28 @@ export function validateScenario(input: unknown): ValidationResult {
               const sid = v.num(s, `${dp}.sids[${si}]`, 0, LIMITS.maxSid, true);
               if (sid === null) return;
               if (sidOwner.has(sid)) v.err(`${dp}.sids[${si}]`, `StreamID ${sid} is already used by ${sidOwner.get(sid)}`);
-              else { sidOwner.set(sid, bdf ?? dp); sids.push(sid); }
+              else {
+                sidOwner.set(sid, bdf ?? dp);
+                sids.push(sid);
+              }
             });
           }
-          const ats = dobj.ats === undefined ? true : v.bool(dobj.ats, `${dp}.ats`) ?? true;
-          const pasid = dobj.pasid === undefined ? false : v.bool(dobj.pasid, `${dp}.pasid`) ?? false;
-          const driver = dobj.driver === undefined ? 'pci' : v.str(dobj.driver, `${dp}.driver`, { re: DRIVER_RE, what: 'driver name' }) ?? 'pci';
+          const ats = dobj.ats === undefined ? true : (v.bool(dobj.ats, `${dp}.ats`) ?? true);
+          const pasid = dobj.pasid === undefined ? false : (v.bool(dobj.pasid, `${dp}.pasid`) ?? false);
+          const driver =
+            dobj.driver === undefined
+              ? 'pci'
+              : (v.str(dobj.driver, `${dp}.driver`, { re: DRIVER_RE, what: 'driver name' }) ?? 'pci');
           if (bdf !== null && !devices.has(bdf)) {
             devices.set(bdf, { pasid, ats, group: id ?? -1 });
             devs.push({ bdf, sids, ats, pasid, driver });
           }
         });
       }
-      if (id !== null && !groupIds.has(id)) { groupIds.add(id); groups.push({ id, domain, devices: devs }); }
+      if (id !== null && !groupIds.has(id)) {
+        groupIds.add(id);
+        groups.push({ id, domain, devices: devs });
+      }
     });
     if (devices.size > LIMITS.maxDevices) v.err('groups', `too many devices (${devices.size}, at most ${LIMITS.maxDevices})`);
   }
@@ -327,15 +415,24 @@ function validateStep(v: V, s: unknown, p: string, c: StepCtx): Step | null {
   const device = (): string | null => {
     if (!v.required(o, p, 'device')) return null;
     const d = v.str(o.device, `${p}.device`);
-    if (d !== null && !c.devices.has(d)) { v.err(`${p}.device`, `unknown device "${clip(d)}"`); return null; }
+    if (d !== null && !c.devices.has(d)) {
+      v.err(`${p}.device`, `unknown device "${clip(d)}"`);
+      return null;
+    }
     return d;
   };
   const domain = (needPaging: boolean): string | null => {
     if (!v.required(o, p, 'domain')) return null;
     const d = v.str(o.domain, `${p}.domain`);
     if (d === null) return null;
-    if (!c.domainType.has(d)) { v.err(`${p}.domain`, `unknown domain "${clip(d)}"`); return null; }
-    if (needPaging && c.domainType.get(d) !== 'paging') { v.err(`${p}.domain`, `domain "${d}" is an identity domain; map and unmap need a paging domain`); return null; }
+    if (!c.domainType.has(d)) {
+      v.err(`${p}.domain`, `unknown domain "${clip(d)}"`);
+      return null;
+    }
+    if (needPaging && c.domainType.get(d) !== 'paging') {
+      v.err(`${p}.domain`, `domain "${d}" is an identity domain; map and unmap need a paging domain`);
+      return null;
+    }
     return d;
   };
   const iova = (): void => {
@@ -349,14 +446,18 @@ function validateStep(v: V, s: unknown, p: string, c: StepCtx): Step | null {
   switch (op) {
     case 'map':
     case 'unmap':
-      domain(true); iova(); pages();
+      domain(true);
+      iova();
+      pages();
       break;
     case 'dma': {
-      const d = device(); iova();
+      const d = device();
+      iova();
       if (o.write !== undefined) v.bool(o.write, `${p}.write`);
       if (o.pasid !== undefined) {
         const pa = v.num(o.pasid, `${p}.pasid`, 1, LIMITS.maxPasid, true);
-        if (pa !== null && d !== null && !c.devices.get(d)!.pasid) v.err(`${p}.pasid`, `device "${d}" has no PASID capability ("pasid": false)`);
+        if (pa !== null && d !== null && !c.devices.get(d)!.pasid)
+          v.err(`${p}.pasid`, `device "${d}" has no PASID capability ("pasid": false)`);
       }
       break;
     }
@@ -408,8 +509,11 @@ function validateStep(v: V, s: unknown, p: string, c: StepCtx): Step | null {
       if (cmd.raw !== undefined) {
         v.keys(cmd, `${p}.cmd`, ['raw']);
         const raw = v.arr(cmd.raw, `${p}.cmd.raw`, 2);
-        if (raw && raw.length !== 2) v.err(`${p}.cmd.raw`, 'expected two dwords, e.g. ["0x0000010000000040", "0x0000000000010002"]');
-        raw?.forEach((d, i) => v.str(d, `${p}.cmd.raw[${i}]`, { re: HEX64_RE, what: '64-bit hex dword ("0x" and up to 16 hex digits)' }));
+        if (raw && raw.length !== 2)
+          v.err(`${p}.cmd.raw`, 'expected two dwords, e.g. ["0x0000010000000040", "0x0000000000010002"]');
+        raw?.forEach((d, i) =>
+          v.str(d, `${p}.cmd.raw[${i}]`, { re: HEX64_RE, what: '64-bit hex dword ("0x" and up to 16 hex digits)' }),
+        );
       } else {
         const opName = v.required(cmd, `${p}.cmd`, 'op') ? v.str(cmd.op, `${p}.cmd.op`) : null;
         if (opName === null) break;
@@ -425,7 +529,9 @@ function validateStep(v: V, s: unknown, p: string, c: StepCtx): Step | null {
           if (f === 'leaf' || f === 'ssv' || f === 'global') v.bool(cmd[f], `${p}.cmd.${f}`);
           else if (f === 'addr' || f === 'msiaddr') {
             const a = cmd[f];
-            const okAddr = (typeof a === 'number' && Number.isSafeInteger(a) && a >= 0) || (typeof a === 'string' && /^0x[0-9a-fA-F]{1,13}$/.test(a));
+            const okAddr =
+              (typeof a === 'number' && Number.isSafeInteger(a) && a >= 0) ||
+              (typeof a === 'string' && /^0x[0-9a-fA-F]{1,13}$/.test(a));
             if (!okAddr) v.err(`${p}.cmd.${f}`, `${kind(a)} is not an address (a number or "0x..." below 2^52)`);
           } else v.num(cmd[f], `${p}.cmd.${f}`, 0, 0xffffffff, true);
         }

@@ -54,9 +54,25 @@ export interface TraceEntry {
 }
 
 export type LogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warn' | 'notice' | 'info' | 'debug';
-export interface LogLine { t: number; level: LogLevel; text: string; traceId: number }
-export interface CallRecord { atUs: number; fn: string; args: string[]; ret: string; traceId: number }
-export interface Violation { t: number; invariant: string; message: string; traceId: number }
+export interface LogLine {
+  t: number;
+  level: LogLevel;
+  text: string;
+  traceId: number;
+}
+export interface CallRecord {
+  atUs: number;
+  fn: string;
+  args: string[];
+  ret: string;
+  traceId: number;
+}
+export interface Violation {
+  t: number;
+  invariant: string;
+  message: string;
+  traceId: number;
+}
 
 /**
  * The kernel API calls made by steps, kept as columns and turned into
@@ -90,7 +106,9 @@ export class CallLog {
     this.formatRet = formatRet;
   }
 
-  get length(): number { return this.n; }
+  get length(): number {
+    return this.n;
+  }
 
   push(startNs: number, fn: string, args: string[], ret: number | string, traceId: number): void {
     this.add(startNs, fn, args, 0, 0, ret, traceId);
@@ -101,7 +119,15 @@ export class CallLog {
     this.add(startNs, fn, dom, iova, pages, ret, traceId);
   }
 
-  private add(startNs: number, fn: string, args: string[] | string, iova: number, pages: number, ret: number | string, traceId: number): void {
+  private add(
+    startNs: number,
+    fn: string,
+    args: string[] | string,
+    iova: number,
+    pages: number,
+    ret: number | string,
+    traceId: number,
+  ): void {
     const k = this.n;
     let nums = this.nums;
     if ((k + 1) * CALL_NUMS > nums.length) {
@@ -148,7 +174,9 @@ export class CallLog {
     return out;
   }
 
-  [Symbol.iterator](): Iterator<CallRecord> { return this.slice()[Symbol.iterator](); }
+  [Symbol.iterator](): Iterator<CallRecord> {
+    return this.slice()[Symbol.iterator]();
+  }
 
   private record(k: number): CallRecord {
     const at = k * CALL_NUMS;
@@ -156,7 +184,13 @@ export class CallLog {
     const a = this.args[k]!;
     const args = typeof a === 'string' ? [a, hexAddr(nums[at + CALL_IOVA]!), String(nums[at + CALL_PAGES])] : a;
     const r = this.strRets.get(k) ?? nums[at + CALL_RET]!;
-    return { atUs: nums[at + CALL_START]! / 1000, fn: this.fns[k]!, args, ret: typeof r === 'string' ? r : this.formatRet(r), traceId: nums[at + CALL_TRACE]! };
+    return {
+      atUs: nums[at + CALL_START]! / 1000,
+      fn: this.fns[k]!,
+      args,
+      ret: typeof r === 'string' ? r : this.formatRet(r),
+      traceId: nums[at + CALL_TRACE]!,
+    };
   }
 }
 
@@ -175,14 +209,27 @@ export interface SimCtx {
 }
 
 export function simInit(seed: number): SimState {
-  return { nowNs: 0, queue: queueInit<SimEvent>(), prng: prngInit(seed), cause: -1, steps: 0, nextStep: 0, nextStepNs: Number.POSITIVE_INFINITY, horizonNs: Number.POSITIVE_INFINITY, horizonStrict: false, runAhead: true };
+  return {
+    nowNs: 0,
+    queue: queueInit<SimEvent>(),
+    prng: prngInit(seed),
+    cause: -1,
+    steps: 0,
+    nextStep: 0,
+    nextStepNs: Number.POSITIVE_INFINITY,
+    horizonNs: Number.POSITIVE_INFINITY,
+    horizonStrict: false,
+    runAhead: true,
+  };
 }
 
 export function outputsInit(formatRet: (rc: number) => string): Outputs {
   return { trace: [], log: [], calls: new CallLog(formatRet), violations: [] };
 }
 
-export function now(c: SimCtx): number { return c.s.nowNs; }
+export function now(c: SimCtx): number {
+  return c.s.nowNs;
+}
 
 /** Time of the next thing due: a queued event or the next scenario step. */
 export function nextDueNs(c: SimCtx): number {

@@ -5,7 +5,12 @@
  * that allocates nothing (small integers are stored in the object as they
  * are, without the bounds checks of a typed array's elements).
  */
-export interface PrngState { a: number; b: number; c: number; d: number }
+export interface PrngState {
+  a: number;
+  b: number;
+  c: number;
+  d: number;
+}
 
 export function prngInit(seed: number): PrngState {
   // splitmix32 spreads a small integer seed over the 128-bit state.
@@ -24,7 +29,10 @@ export function prngInit(seed: number): PrngState {
 
 /** Next uint32 (the words are kept as int32: the same bits). */
 export function prngNext(st: PrngState): number {
-  const a = st.a, b = st.b, c = st.c, d = st.d;
+  const a = st.a,
+    b = st.b,
+    c = st.c,
+    d = st.d;
   const t = (((a + b) | 0) + d) | 0;
   st.d = (d + 1) | 0;
   st.a = b ^ (b >>> 9);

@@ -20,7 +20,9 @@ export interface QueueState<E> {
   seq: number;
 }
 
-export function queueInit<E>(): QueueState<E> { return { heap: [], seq: 0 }; }
+export function queueInit<E>(): QueueState<E> {
+  return { heap: [], seq: 0 };
+}
 
 function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
   return x.t < y.t || (x.t === y.t && (x.pri < y.pri || (x.pri === y.pri && x.seq < y.seq)));

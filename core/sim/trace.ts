@@ -12,7 +12,10 @@
 export type TraceLayer = 'step' | 'hw' | 'pci' | 'kernel' | 'core' | 'log' | 'bad';
 
 /** A mark on the timeline for an event worth finding again. */
-export interface TraceMark { kind: 'fault' | 'error' | 'state' | 'corrupt' | 'violation'; label: string }
+export interface TraceMark {
+  kind: 'fault' | 'error' | 'state' | 'corrupt' | 'violation';
+  label: string;
+}
 
 /** What the app shows for one kind of event: where it belongs, one line saying what happened, and its timeline mark, if it has one. */
 export interface TraceWords<D> {

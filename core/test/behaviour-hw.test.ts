@@ -10,16 +10,40 @@ import { describe, expect, it } from 'vitest';
 import { Simulation } from '../engine.ts';
 import { CMDQ_ENT_WORDS, CMDQ_OP_CMD_SYNC, CMDQ_SYNC_0_CS_SEV, decodeCmd } from '../hw/cmd.ts';
 import {
-  ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_CR0ACK, ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD,
-  ARM_SMMU_GERROR, ARM_SMMU_GERRORN, CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_SMMUEN, GERROR_CMDQ_ERR,
-  GERROR_EVTQ_ABT_ERR, GERROR_SFM_ERR,
+  ARM_SMMU_CMDQ_CONS,
+  ARM_SMMU_CMDQ_PROD,
+  ARM_SMMU_CR0,
+  ARM_SMMU_CR0ACK,
+  ARM_SMMU_EVTQ_CONS,
+  ARM_SMMU_EVTQ_PROD,
+  ARM_SMMU_GERROR,
+  ARM_SMMU_GERRORN,
+  CR0_ATSCHK,
+  CR0_CMDQEN,
+  CR0_EVTQEN,
+  CR0_SMMUEN,
+  GERROR_CMDQ_ERR,
+  GERROR_EVTQ_ABT_ERR,
+  GERROR_SFM_ERR,
 } from '../hw/regs.ts';
 import { raiseGerror, steL2 } from '../hw/smmu.ts';
 import { setSteEats } from '../hw/ste.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
 import type { TraceKind, TraceRecordOf } from '../trace.ts';
 import {
-  NVME, SMMU, atcTimeoutSteps, dev, first, messages, reg, run, scenario, sharedDomainScenario, simAt, simAtNs, tr,
+  NVME,
+  SMMU,
+  atcTimeoutSteps,
+  dev,
+  first,
+  messages,
+  reg,
+  run,
+  scenario,
+  sharedDomainScenario,
+  simAt,
+  simAtNs,
+  tr,
 } from './behaviour-support.ts';
 import { faultSteps } from './support.ts';
 
@@ -63,8 +87,16 @@ function dmaAt(sim: Simulation, atUs: number) {
 // smmu-facts §1; the registers seed 003 #13-#15 read and write (GERROR, GERRORN, CMDQ_CONS).
 describe('SMMU register file', () => {
   it('holds the registers in a Uint32Array at their architectural offsets', () => {
-    expect([ARM_SMMU_CR0, ARM_SMMU_CR0ACK, ARM_SMMU_GERROR, ARM_SMMU_GERRORN, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CMDQ_CONS,
-      ARM_SMMU_EVTQ_PROD, ARM_SMMU_EVTQ_CONS]).toEqual([0x20, 0x24, 0x60, 0x64, 0x98, 0x9c, 0xa8, 0xac]);
+    expect([
+      ARM_SMMU_CR0,
+      ARM_SMMU_CR0ACK,
+      ARM_SMMU_GERROR,
+      ARM_SMMU_GERRORN,
+      ARM_SMMU_CMDQ_PROD,
+      ARM_SMMU_CMDQ_CONS,
+      ARM_SMMU_EVTQ_PROD,
+      ARM_SMMU_EVTQ_CONS,
+    ]).toEqual([0x20, 0x24, 0x60, 0x64, 0x98, 0x9c, 0xa8, 0xac]);
     const sim = simAt(scenario({ steps: [{ at: 5, op: 'cmd', cmd: { op: 'CFGI_ALL' } }] }), 'v4', 1000);
     const regs = sim.world.smmu.regs;
     expect(regs).toBeInstanceOf(Uint32Array);
@@ -93,15 +125,18 @@ describe('GERROR / GERRORN toggle protocol', () => {
   });
 
   it('toggles GERROR.CMDQ_ERR for every new error instead of setting it', () => {
-    const r = run(scenario({
-      steps: [
-        ...faultSteps(),
-        ...[3000, 6000, 9000].flatMap((at): Step[] => [
-          { at, op: 'map', domain: 'dma0', iova: '0x40000', pages: 1 },
-          { at: at + 100, op: 'unmap', domain: 'dma0', iova: '0x40000', pages: 1 },
-        ]),
-      ],
-    }), 'baseline');
+    const r = run(
+      scenario({
+        steps: [
+          ...faultSteps(),
+          ...[3000, 6000, 9000].flatMap((at): Step[] => [
+            { at, op: 'map', domain: 'dma0', iova: '0x40000', pages: 1 },
+            { at: at + 100, op: 'unmap', domain: 'dma0', iova: '0x40000', pages: 1 },
+          ]),
+        ],
+      }),
+      'baseline',
+    );
     expect(r.result.stats.cmdqErrors).toBe(4);
     expect(tr(r, 'gerror.toggle').map((t) => t.d.gerror)).toEqual(['0x00000001', '0x00000000', '0x00000001', '0x00000000']);
     expect(tr(r, 'gerrorn.write').map((t) => t.d.value)).toEqual(['0x00000001', '0x00000000', '0x00000001', '0x00000000']);
@@ -138,7 +173,10 @@ describe('CMDQ_CONS.ERR and the CERROR codes', () => {
   });
 
   it('reports CERROR_ILL (1) with CONS.RD on an undefined opcode', () => {
-    const s = scenario({ smmu: { gerrorIrqLatencyUs: 500 }, steps: [{ at: 10, op: 'cmd', cmd: { raw: ['0x000000000000007f', '0x0'] } }] });
+    const s = scenario({
+      smmu: { gerrorIrqLatencyUs: 500 },
+      steps: [{ at: 10, op: 'cmd', cmd: { raw: ['0x000000000000007f', '0x0'] } }],
+    });
     const sim = simAtNs(s, 'v4', firstNs(s, 'v4', 'cmdq.error'));
     const cons = reg(sim, ARM_SMMU_CMDQ_CONS);
     expect(consErr(cons)).toBe(1);
@@ -148,7 +186,10 @@ describe('CMDQ_CONS.ERR and the CERROR codes', () => {
   it('reports CERROR_ABT (2) when the command fetch aborts (smmu-fault cmdq-abort)', () => {
     const s = scenario({
       smmu: { gerrorIrqLatencyUs: 500 },
-      steps: [{ at: 5, op: 'smmu-fault', kind: 'cmdq-abort' }, { at: 10, op: 'cmd', cmd: { op: 'CFGI_ALL' } }],
+      steps: [
+        { at: 5, op: 'smmu-fault', kind: 'cmdq-abort' },
+        { at: 10, op: 'cmd', cmd: { op: 'CFGI_ALL' } },
+      ],
     });
     const sim = simAtNs(s, 'v4', firstNs(s, 'v4', 'cmdq.error'));
     const cons = reg(sim, ARM_SMMU_CMDQ_CONS);
@@ -160,15 +201,22 @@ describe('CMDQ_CONS.ERR and the CERROR codes', () => {
 // smmu-facts §4 "HW behaviour on ATC timeout"; the kernel comment in __arm_smmu_cmdq_skip_err() (seed 003 #12 context).
 describe('CMD_SYNC and ATC invalidations', () => {
   it('completes a CMD_SYNC only after every earlier ATC_INV has completed', () => {
-    const A = '0000:01:00.0', B = '0000:02:00.0';
-    const r = run(sharedDomainScenario([dev(A, [256]), dev(B, [512])], [
-      { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 10, op: 'dma', device: A, iova: '0x10000', write: true },
-      { at: 11, op: 'dma', device: B, iova: '0x10000', write: true },
-      { at: 20, op: 'fault', device: A, kind: 'atc-slow', latencyUs: 200 },
-      { at: 21, op: 'fault', device: B, kind: 'atc-slow', latencyUs: 600 },
-      { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
-    ]), 'baseline');
+    const A = '0000:01:00.0',
+      B = '0000:02:00.0';
+    const r = run(
+      sharedDomainScenario(
+        [dev(A, [256]), dev(B, [512])],
+        [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: A, iova: '0x10000', write: true },
+          { at: 11, op: 'dma', device: B, iova: '0x10000', write: true },
+          { at: 20, op: 'fault', device: A, kind: 'atc-slow', latencyUs: 200 },
+          { at: 21, op: 'fault', device: B, kind: 'atc-slow', latencyUs: 600 },
+          { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+        ],
+      ),
+      'baseline',
+    );
     const sends = tr(r, 'atc.inv.send');
     expect(sends.map((t) => t.d.sid)).toEqual([256, 512]);
     const sync = first(r, 'cmdq.consume', (d) => d.op === 'CMD_SYNC')!;
@@ -206,14 +254,17 @@ describe('CMD_SYNC and ATC invalidations', () => {
   });
 
   it('fails the CMD_SYNC of an endpoint that answers later than the ATC invalidation timeout', () => {
-    const r = run(scenario({
-      steps: [
-        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-        { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
-        { at: 20, op: 'fault', device: NVME, kind: 'atc-slow', latencyUs: 2000 },
-        { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
-      ],
-    }), 'baseline');
+    const r = run(
+      scenario({
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+          { at: 20, op: 'fault', device: NVME, kind: 'atc-slow', latencyUs: 2000 },
+          { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+        ],
+      }),
+      'baseline',
+    );
     expect(tr(r, 'cmdq.error').map((t) => t.d.cerror)).toEqual(['CERROR_ATC_INV_SYNC']);
   });
 });
@@ -233,8 +284,13 @@ describe('illegal commands and fetch aborts', () => {
     const err = first(r, 'cmdq.error')!;
     expect(err.d).toMatchObject({ cerror: 'CERROR_ILL', slot: 0 });
     const ack = first(r, 'gerrorn.write')!;
-    const after = tr(r, 'cmdq.consume').filter((t) => t.id > ack.id).map((t) => [t.d.slot, t.d.op]);
-    expect(after.slice(0, 2)).toEqual([[0, 'CMD_SYNC'], [1, 'CMD_SYNC']]);
+    const after = tr(r, 'cmdq.consume')
+      .filter((t) => t.id > ack.id)
+      .map((t) => [t.d.slot, t.d.op]);
+    expect(after.slice(0, 2)).toEqual([
+      [0, 'CMD_SYNC'],
+      [1, 'CMD_SYNC'],
+    ]);
     const slot0 = decodeCmd(r.sim.world.smmu.cmdq, 0);
     expect(slot0.op).toBe(CMDQ_OP_CMD_SYNC);
     expect(slot0.cs).toBe(CMDQ_SYNC_0_CS_SEV);
@@ -245,19 +301,28 @@ describe('illegal commands and fetch aborts', () => {
   });
 
   it('re-fetches the same command after CERROR_ABT is acknowledged (nothing is rewritten or skipped)', () => {
-    const r = run(scenario({
-      steps: [
-        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-        { at: 5, op: 'smmu-fault', kind: 'cmdq-abort' },
-        { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
-      ],
-    }), 'v4');
+    const r = run(
+      scenario({
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 5, op: 'smmu-fault', kind: 'cmdq-abort' },
+          { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+        ],
+      }),
+      'v4',
+    );
     const err = first(r, 'cmdq.error')!;
     expect(err.d).toMatchObject({ cerror: 'CERROR_ABT', slot: 0 });
     expect(tr(r, 'cmdq.rewrite')).toHaveLength(0);
     const ack = first(r, 'gerrorn.write')!;
-    const after = tr(r, 'cmdq.consume').filter((t) => t.id > ack.id).map((t) => [t.d.slot, t.d.op]);
-    expect(after).toEqual([[0, 'TLBI_NH_VA'], [1, 'ATC_INV'], [2, 'CMD_SYNC']]);
+    const after = tr(r, 'cmdq.consume')
+      .filter((t) => t.id > ack.id)
+      .map((t) => [t.d.slot, t.d.op]);
+    expect(after).toEqual([
+      [0, 'TLBI_NH_VA'],
+      [1, 'ATC_INV'],
+      [2, 'CMD_SYNC'],
+    ]);
     expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0');
   });
 });
@@ -291,12 +356,20 @@ describe('Service Failure Mode', () => {
 // smmu-facts §3 (EATS = 0b00 with ATSCHK) and DESIGN "Hardware model"; seed 003 #24 relies on it ("reject any further ATS transaction").
 describe('CR0.ATSCHK and STE.EATS on Translated traffic', () => {
   it('accepts Translated requests while STE.EATS is set', () => {
-    const r = run(scenario({ steps: [
-      { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
-      { at: 20, op: 'dma', device: NVME, iova: '0x10000', write: true },
-    ] }), 'v4');
-    expect(tr(r, 'dma').map((t) => [t.d.outcome, t.d.via])).toEqual([['ok', 'translated'], ['ok', 'translated']]);
+    const r = run(
+      scenario({
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+          { at: 20, op: 'dma', device: NVME, iova: '0x10000', write: true },
+        ],
+      }),
+      'v4',
+    );
+    expect(tr(r, 'dma').map((t) => [t.d.outcome, t.d.via])).toEqual([
+      ['ok', 'translated'],
+      ['ok', 'translated'],
+    ]);
   });
 
   it('with ATSCHK = 1 aborts Translated traffic once STE.EATS = 0 and records F_TRANSL_FORBIDDEN', () => {
@@ -307,7 +380,9 @@ describe('CR0.ATSCHK and STE.EATS on Translated traffic', () => {
   });
 
   it('with ATSCHK = 0 lets Translated traffic bypass the SMMU unchecked', () => {
-    const sim = withEatsCleared([{ at: 300, op: 'dma', device: NVME, iova: '0x10000', write: true }], { smmu: { atsChk: false } });
+    const sim = withEatsCleared([{ at: 300, op: 'dma', device: NVME, iova: '0x10000', write: true }], {
+      smmu: { atsChk: false },
+    });
     expect(reg(sim, ARM_SMMU_CR0) & CR0_ATSCHK).toBe(0);
     expect(dmaAt(sim, 300)!.d).toMatchObject({ outcome: 'ok', via: 'bypass' });
     expect(tr(sim, 'evtq.record')).toHaveLength(0);
@@ -374,7 +449,10 @@ describe('event queue', () => {
 // DESIGN "Hardware model" (endpoint fault modes); smmu-facts §8 ATS summary.
 describe('PCIe endpoint fault modes', () => {
   it('unresponsive: ignores the invalidation, never completes it, and keeps its stale ATC entry', () => {
-    const r = run(scenario({ steps: [...faultSteps(), { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true }] }), 'baseline');
+    const r = run(
+      scenario({ steps: [...faultSteps(), { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true }] }),
+      'baseline',
+    );
     expect(tr(r, 'atc.inv.complete')).toHaveLength(0);
     expect(r.result.stats.atcInvTimeouts).toBe(1);
     const d = first(r, 'dma', (x) => x.iova === 0x10000 && x.outcome !== 'ok')!;
@@ -382,13 +460,18 @@ describe('PCIe endpoint fault modes', () => {
   });
 
   it('slow: purges and completes the invalidation after its latency', () => {
-    const r = run(scenario({ steps: [
-      { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
-      { at: 20, op: 'fault', device: NVME, kind: 'atc-slow', latencyUs: 300 },
-      { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 1000, op: 'dma', device: NVME, iova: '0x10000', write: true },
-    ] }), 'baseline');
+    const r = run(
+      scenario({
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+          { at: 20, op: 'fault', device: NVME, kind: 'atc-slow', latencyUs: 300 },
+          { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 1000, op: 'dma', device: NVME, iova: '0x10000', write: true },
+        ],
+      }),
+      'baseline',
+    );
     const send = first(r, 'atc.inv.send')!;
     const sync = first(r, 'cmdq.consume', (d) => d.op === 'CMD_SYNC')!;
     expect(sync.t - send.t).toBeGreaterThanOrEqual(300_000);
@@ -398,25 +481,35 @@ describe('PCIe endpoint fault modes', () => {
   });
 
   it('slow past the timeout: the CMD_SYNC fails, but the late answer still purges the ATC', () => {
-    const r = run(scenario({ steps: [
-      { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
-      { at: 20, op: 'fault', device: NVME, kind: 'atc-slow', latencyUs: 2000 },
-      { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true },
-    ] }), 'baseline');
+    const r = run(
+      scenario({
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+          { at: 20, op: 'fault', device: NVME, kind: 'atc-slow', latencyUs: 2000 },
+          { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true },
+        ],
+      }),
+      'baseline',
+    );
     expect(r.result.stats.atcInvTimeouts).toBe(1);
     expect(r.result.stats.staleAtcWrites).toBe(0);
   });
 
   it('recover: answers invalidations again, so the next unmap completes without a CMDQ error', () => {
-    const r = run(scenario({ steps: [
-      ...faultSteps(),
-      { at: 2000, op: 'fault', device: NVME, kind: 'atc-recover' },
-      { at: 2100, op: 'map', domain: 'dma0', iova: '0x20000', pages: 1 },
-      { at: 2110, op: 'dma', device: NVME, iova: '0x20000', write: true },
-      { at: 2200, op: 'unmap', domain: 'dma0', iova: '0x20000', pages: 1 },
-    ] }), 'baseline');
+    const r = run(
+      scenario({
+        steps: [
+          ...faultSteps(),
+          { at: 2000, op: 'fault', device: NVME, kind: 'atc-recover' },
+          { at: 2100, op: 'map', domain: 'dma0', iova: '0x20000', pages: 1 },
+          { at: 2110, op: 'dma', device: NVME, iova: '0x20000', write: true },
+          { at: 2200, op: 'unmap', domain: 'dma0', iova: '0x20000', pages: 1 },
+        ],
+      }),
+      'baseline',
+    );
     expect(r.result.stats.cmdqErrors).toBe(1);
     const last = tr(r, 'cmdq.consume', (d) => d.op === 'CMD_SYNC').pop()!;
     expect(last.t).toBeGreaterThan(2200_000);
@@ -426,12 +519,19 @@ describe('PCIe endpoint fault modes', () => {
 
 // Seed 003 cover letter: stale ATC entries "for memory pages that the OS has already reclaimed and reassigned".
 describe('memory corruption through a stale ATC entry', () => {
-  const stale = (write: boolean, times: number): Scenario => scenario({
-    steps: [
-      ...faultSteps(),
-      ...Array.from({ length: times }, (_, i): Step => ({ at: 5000 + i * 10, op: 'dma', device: NVME, iova: '0x10000', write })),
-    ],
-  });
+  const stale = (write: boolean, times: number): Scenario =>
+    scenario({
+      steps: [
+        ...faultSteps(),
+        ...Array.from({ length: times }, (_, i): Step => ({
+          at: 5000 + i * 10,
+          op: 'dma',
+          device: NVME,
+          iova: '0x10000',
+          write,
+        })),
+      ],
+    });
 
   it('counts a write through a stale entry into a freed and reused page as corruption', () => {
     const r = run(stale(true, 1), 'baseline');
@@ -454,12 +554,17 @@ describe('memory corruption through a stale ATC entry', () => {
   });
 
   it('does not corrupt anything when the endpoint answers the invalidation', () => {
-    const r = run(scenario({ steps: [
-      { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
-      { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
-      { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true },
-    ] }), 'baseline');
+    const r = run(
+      scenario({
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+          { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true },
+        ],
+      }),
+      'baseline',
+    );
     expect(r.result.stats.staleAtcWrites).toBe(0);
     expect(r.result.stats.corruptedPages).toBe(0);
   });
@@ -468,7 +573,8 @@ describe('memory corruption through a stale ATC entry', () => {
 // Seed 003 #19-#24: a shared unmap batch sends one ATC_INV per ATS StreamID before one CMD_SYNC.
 describe('ATC_INV routing', () => {
   it('sends each ATC_INV to the endpoint that owns its StreamID', () => {
-    const A = '0000:01:00.0', B = '0000:02:00.0';
+    const A = '0000:01:00.0',
+      B = '0000:02:00.0';
     const r = run(sharedDomainScenario([dev(A, [256]), dev(B, [512])], atcTimeoutSteps([A, B], B)), 'baseline');
     const ignored = tr(r, 'atc.inv.ignored');
     expect(ignored.map((t) => t.d.bdf)).toEqual([B]);

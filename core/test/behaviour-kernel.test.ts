@@ -11,15 +11,42 @@
 import { describe, expect, it } from 'vitest';
 import { CMDQ_ENT_WORDS, CMDQ_OP_CMD_SYNC, CMDQ_SYNC_0_CS_SEV, decodeCmd, encodeCmd, makeCmdAtcInv } from '../hw/cmd.ts';
 import {
-  ARM_SMMU_GERROR, ARM_SMMU_GERRORN, GERROR_EVTQ_ABT_ERR, GERROR_MSI_CMDQ_ABT_ERR,
-  GERROR_MSI_EVTQ_ABT_ERR, GERROR_MSI_GERROR_ABT_ERR, GERROR_MSI_PRIQ_ABT_ERR, GERROR_PRIQ_ABT_ERR,
+  ARM_SMMU_GERROR,
+  ARM_SMMU_GERRORN,
+  GERROR_EVTQ_ABT_ERR,
+  GERROR_MSI_CMDQ_ABT_ERR,
+  GERROR_MSI_EVTQ_ABT_ERR,
+  GERROR_MSI_GERROR_ABT_ERR,
+  GERROR_MSI_PRIQ_ABT_ERR,
+  GERROR_PRIQ_ABT_ERR,
 } from '../hw/regs.ts';
 import { raiseGerror } from '../hw/smmu.ts';
 import type { PolicySpec, Scenario, Step } from '../scenario/types.ts';
 import type { TraceRecordOf } from '../trace.ts';
 import {
-  DMESG_TS, NVME, SMMU, atcTimeoutSteps, blockedPath, dev, depthPath, first, lineUs, messages, msgIndex, msgsWith,
-  oneGroupScenario, reg, retAt, rets, run, scenario, sharedDomainScenario, simAt, simAtNs, tr, type Run,
+  DMESG_TS,
+  NVME,
+  SMMU,
+  atcTimeoutSteps,
+  blockedPath,
+  dev,
+  depthPath,
+  first,
+  lineUs,
+  messages,
+  msgIndex,
+  msgsWith,
+  oneGroupScenario,
+  reg,
+  retAt,
+  rets,
+  run,
+  scenario,
+  sharedDomainScenario,
+  simAt,
+  simAtNs,
+  tr,
+  type Run,
 } from './behaviour-support.ts';
 import { device, faultSteps, resolve } from './support.ts';
 import { Simulation } from '../engine.ts';
@@ -50,10 +77,15 @@ const LATE_ISR = { smmu: { gerrorIrqLatencyUs: 1_500_000 } };
 const issueRet = (r: Run): string | undefined => retAt(r, 'arm_smmu_cmdq_issue_cmdlist', 30);
 
 /** The three-device shared batch of seed 003 #24's commit message: 02:00.0 is the unresponsive one. */
-const A = '0000:01:00.0', B = '0000:02:00.0', C = '0000:03:00.0';
+const A = '0000:01:00.0',
+  B = '0000:02:00.0',
+  C = '0000:03:00.0';
 const sharedBatch = (extra: Step[] = [], over: Partial<Scenario> = {}): Scenario =>
-  sharedDomainScenario([dev(A, [256]), dev(B, [512], { driver: 'mlx5_core' }), dev(C, [768], { driver: 'ixgbe' })],
-    [...atcTimeoutSteps([A, B, C], B), ...extra], over);
+  sharedDomainScenario(
+    [dev(A, [256]), dev(B, [512], { driver: 'mlx5_core' }), dev(C, [768], { driver: 'ixgbe' })],
+    [...atcTimeoutSteps([A, B, C], B), ...extra],
+    over,
+  );
 
 /* ========================================================================= */
 /* 1. The command queue issuer                                                */
@@ -84,7 +116,9 @@ describe('arm_smmu_cmdq_issue_cmdlist(): ATC timeout (-EIO) vs poll timeout (-ET
       expect(issueRet(r)).toBe('-ETIMEDOUT');
       const lines = msgsWith(r, 'CMD_SYNC timeout at ');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^arm-smmu-v3 arm-smmu-v3\.0\.auto: CMD_SYNC timeout at 0x[0-9a-f]{8} \[hwprod 0x00000002, hwcons 0x03000001\]$/);
+      expect(lines[0]).toMatch(
+        /^arm-smmu-v3 arm-smmu-v3\.0\.auto: CMD_SYNC timeout at 0x[0-9a-f]{8} \[hwprod 0x00000002, hwcons 0x03000001\]$/,
+      );
       expect(msgsWith(r, EIO_LINE)).toEqual([]);
       // ARM_SMMU_POLL_TIMEOUT_US after the command was issued.
       expect(lineUs(r.log.find((l) => l.includes('CMD_SYNC timeout at '))!)).toBe(1_000_030);
@@ -96,7 +130,9 @@ describe('arm_smmu_cmdq_issue_cmdlist(): ATC timeout (-EIO) vs poll timeout (-ET
   // producer index after this cmdlist (hwprod for a lone issuer), not the CMD_SYNC's index.
   it('the poll timeout line prints llq.prod as the poll left it, not sync_prod', () => {
     const r = run(rawAtcInv(LATE_ISR), 'baseline');
-    expect(msgsWith(r, 'CMD_SYNC timeout at ')).toEqual([`${SMMU}CMD_SYNC timeout at 0x00000002 [hwprod 0x00000002, hwcons 0x03000001]`]);
+    expect(msgsWith(r, 'CMD_SYNC timeout at ')).toEqual([
+      `${SMMU}CMD_SYNC timeout at 0x00000002 [hwprod 0x00000002, hwcons 0x03000001]`,
+    ]);
   });
 
   // Seed 003 #15: on a poll error, cmdq_err_handler() drains a pending CMDQ_ERR before the bit is tested.
@@ -122,7 +158,9 @@ describe('arm_smmu_cmdq_issue_cmdlist(): ATC timeout (-EIO) vs poll timeout (-ET
     raiseGerror(sim.world, GERROR_EVTQ_ABT_ERR);
     sim.run();
     const coclear = tr(sim, 'cmdq.coclear')[0]!;
-    const write = sim.out.trace.find((t): t is TraceRecordOf<'gerrorn.write'> => t.kind === 'gerrorn.write' && t.id > coclear.id)!;
+    const write = sim.out.trace.find(
+      (t): t is TraceRecordOf<'gerrorn.write'> => t.kind === 'gerrorn.write' && t.id > coclear.id,
+    )!;
     expect(write.d.toggled).toBe('0x00000001');
     const log = sim.result().log.map((l) => l.replace(DMESG_TS, ''));
     expect(log).toContain(`${SMMU}unexpected global error reported (0x00000004), this could be serious`);
@@ -182,7 +220,9 @@ describe('arm_smmu_cmdq_issue_cmdlist(): ATC timeout (-EIO) vs poll timeout (-ET
 describe('arm_smmu_gerror_handler()', () => {
   it('logs the active bits (GERROR ^ GERRORN) and acknowledges with GERRORN := GERROR', () => {
     const r = run(scenario({ steps: faultSteps() }), 'baseline');
-    expect(msgsWith(r, 'unexpected global error')).toEqual([`${SMMU}unexpected global error reported (0x00000001), this could be serious`]);
+    expect(msgsWith(r, 'unexpected global error')).toEqual([
+      `${SMMU}unexpected global error reported (0x00000001), this could be serious`,
+    ]);
     const ack = first(r, 'gerrorn.write')!;
     expect(ack.d.value).toBe(ack.d.gerror);
   });
@@ -192,8 +232,15 @@ describe('arm_smmu_gerror_handler()', () => {
     const errNs = first(run(s, 'baseline'), 'cmdq.error')!.t;
     for (const p of ['baseline', 'v4'] as const) {
       const sim = simAtNs(s, p, errNs);
-      for (const bit of [GERROR_EVTQ_ABT_ERR, GERROR_PRIQ_ABT_ERR, GERROR_MSI_CMDQ_ABT_ERR, GERROR_MSI_EVTQ_ABT_ERR,
-        GERROR_MSI_PRIQ_ABT_ERR, GERROR_MSI_GERROR_ABT_ERR]) raiseGerror(sim.world, bit);
+      for (const bit of [
+        GERROR_EVTQ_ABT_ERR,
+        GERROR_PRIQ_ABT_ERR,
+        GERROR_MSI_CMDQ_ABT_ERR,
+        GERROR_MSI_EVTQ_ABT_ERR,
+        GERROR_MSI_PRIQ_ABT_ERR,
+        GERROR_MSI_GERROR_ABT_ERR,
+      ])
+        raiseGerror(sim.world, bit);
       sim.run();
       const log = sim.result().log.map((l) => l.replace(DMESG_TS, ''));
       const i = log.indexOf(`${SMMU}unexpected global error reported (0x000000fd), this could be serious`);
@@ -229,7 +276,10 @@ describe('arm_smmu_gerror_handler()', () => {
 
   // Seed 003 #13: on SFM, ack GERRORN, log, disable and return; upstream carries on with the other causes.
   describe('Service Failure Mode with a CMDQ_ERR pending', () => {
-    const s = scenario({ smmu: { gerrorIrqLatencyUs: 300 }, steps: [...faultSteps(), { at: 1100, op: 'smmu-fault', kind: 'sfm' }] });
+    const s = scenario({
+      smmu: { gerrorIrqLatencyUs: 300 },
+      steps: [...faultSteps(), { at: 1100, op: 'smmu-fault', kind: 'sfm' }],
+    });
 
     it('v4 skips the other causes: only the SFM message after "unexpected global error"', () => {
       const r = run(s, 'v4');
@@ -273,7 +323,15 @@ describe('arm_smmu_gerror_handler()', () => {
   });
 
   it('CERROR_ABT: logs "retrying command fetch" and rewrites nothing', () => {
-    const r = run(scenario({ steps: [{ at: 5, op: 'smmu-fault', kind: 'cmdq-abort' }, { at: 10, op: 'cmd', cmd: { op: 'CFGI_ALL' } }] }), 'v4');
+    const r = run(
+      scenario({
+        steps: [
+          { at: 5, op: 'smmu-fault', kind: 'cmdq-abort' },
+          { at: 10, op: 'cmd', cmd: { op: 'CFGI_ALL' } },
+        ],
+      }),
+      'v4',
+    );
     const i = msgIndex(r, 'CMDQ error (cons 0x02000000): Abort on command fetch');
     expect(messages(r)[i + 1]).toBe(`${SMMU}retrying command fetch`);
     expect(tr(r, 'cmdq.rewrite')).toHaveLength(0);
@@ -298,10 +356,20 @@ describe('arm_smmu_gerror_handler()', () => {
 // Seed 003 #19 and #24; CMDQ_BATCH_ENTRIES = BITS_PER_LONG = 64 (smmu-facts §2).
 describe('command batches', () => {
   /** Nine ATS devices with eight StreamIDs each in dma0: one unmap needs 1 TLBI + 72 ATC_INVs. */
-  const wide = (extra: Step[] = []): Scenario => sharedDomainScenario(
-    Array.from({ length: 9 }, (_, g) => dev(`0000:1${g}:00.0`, Array.from({ length: 8 }, (__, i) => 0x1000 + g * 16 + i))),
-    [{ at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 }, ...extra, { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 }],
-  );
+  const wide = (extra: Step[] = []): Scenario =>
+    sharedDomainScenario(
+      Array.from({ length: 9 }, (_, g) =>
+        dev(
+          `0000:1${g}:00.0`,
+          Array.from({ length: 8 }, (__, i) => 0x1000 + g * 16 + i),
+        ),
+      ),
+      [
+        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+        ...extra,
+        { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+      ],
+    );
 
   // Seed 003 #24: arm_smmu_cmdq_batch_add_cmd_p() flushes a full batch with sync = cmds->has_ats (upstream: sync = false).
   it('flushes a full batch of CMDQ_BATCH_ENTRIES (64) early: with a CMD_SYNC in v4 because it carries ATC_INVs, without one upstream', () => {
@@ -314,10 +382,13 @@ describe('command batches', () => {
   // Seed 003 #19/#24: the flushed sub-batch carries cmds->invs, so a timeout in it is retried and blamed there.
   it('v4 retries a flushed sub-batch that timed out and quarantines only its unresponsive master', () => {
     const bad = '0000:10:00.0';
-    const r = run(wide([
-      { at: 10, op: 'dma', device: bad, iova: '0x10000', write: true },
-      { at: 20, op: 'fault', device: bad, kind: 'atc-unresponsive' },
-    ]), 'v4');
+    const r = run(
+      wide([
+        { at: 10, op: 'dma', device: bad, iova: '0x10000', write: true },
+        { at: 20, op: 'fault', device: bad, kind: 'atc-unresponsive' },
+      ]),
+      'v4',
+    );
     expect(r.result.devices.filter((d) => d.atsBroken).map((d) => d.bdf)).toEqual([bad]);
     expect(tr(r, 'retry.sid').map((t) => t.d.bdf)).toContain(bad);
     expect(r.result.violations).toEqual([]);
@@ -326,7 +397,7 @@ describe('command batches', () => {
 
 // Seed 003 #24: arm_smmu_cmdq_batch_retry().
 describe('arm_smmu_cmdq_batch_retry(): one ATC_INV per StreamID after -EIO', () => {
-  it('re-issues, one at a time with a CMD_SYNC each, the batch\'s own ATC_INV for every StreamID', () => {
+  it("re-issues, one at a time with a CMD_SYNC each, the batch's own ATC_INV for every StreamID", () => {
     const r = run(sharedBatch(), 'v4');
     expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256, 512, 768]);
     const ring = r.sim.world.smmu.cmdq;
@@ -346,31 +417,51 @@ describe('arm_smmu_cmdq_batch_retry(): one ATC_INV per StreamID after -EIO', () 
 
   it('quarantines only the master whose retried ATC_INV times out again', () => {
     const r = run(sharedBatch(), 'v4');
-    expect(r.result.devices.map((d) => [d.bdf, d.atsBroken, d.steEats[0]])).toEqual([[A, false, 1], [B, true, 0], [C, false, 1]]);
+    expect(r.result.devices.map((d) => [d.bdf, d.atsBroken, d.steEats[0]])).toEqual([
+      [A, false, 1],
+      [B, true, 0],
+      [C, false, 1],
+    ]);
     expect(r.result.stats.quarantines).toBe(1);
     expect(msgsWith(r, QUARANTINED)).toEqual([`mlx5_core ${B}: ${QUARANTINED}`]);
   });
 
   it('retries a StreamID once (consecutive ATC_INVs for its PASIDs are skipped) and skips the sibling SIDs of a master already broken', () => {
-    const r = run(oneGroupScenario([dev(NVME, [256, 257], { pasid: true })], [
-      { at: 0, op: 'attach', group: 0, domain: 'dma0', pasid: 1 },
-      ...faultSteps(),
-    ]), 'v4');
+    const r = run(
+      oneGroupScenario(
+        [dev(NVME, [256, 257], { pasid: true })],
+        [{ at: 0, op: 'attach', group: 0, domain: 'dma0', pasid: 1 }, ...faultSteps()],
+      ),
+      'v4',
+    );
     expect(tr(r, 'cmdq.write', (d) => d.op === 'ATC_INV').length).toBeGreaterThanOrEqual(4);
     expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256]);
     expect(device(r).steEats).toEqual([0, 0]);
   });
 
   it('__arm_smmu_domain_inv_range() writes the words arm_smmu_atc_inv_to_cmd() gives: one ATC_INV per SID, SSV and the SubstreamID for a PASID', () => {
-    const r = run(oneGroupScenario([dev(NVME, [256, 257], { pasid: true })], [
-      { at: 0, op: 'attach', group: 0, domain: 'dma0', pasid: 1 },
-      { at: 10, op: 'map', domain: 'dma0', iova: '0x200000', pages: 2 },
-      { at: 20, op: 'unmap', domain: 'dma0', iova: '0x200000', pages: 2 },
-    ]), 'v4');
+    const r = run(
+      oneGroupScenario(
+        [dev(NVME, [256, 257], { pasid: true })],
+        [
+          { at: 0, op: 'attach', group: 0, domain: 'dma0', pasid: 1 },
+          { at: 10, op: 'map', domain: 'dma0', iova: '0x200000', pages: 2 },
+          { at: 20, op: 'unmap', domain: 'dma0', iova: '0x200000', pages: 2 },
+        ],
+      ),
+      'v4',
+    );
     const writes = tr(r, 'cmdq.write', (d) => d.op === 'ATC_INV').filter((t) => t.t >= 20_000);
     const q = r.sim.world.smmu.cmdq;
-    const got = writes.map((t) => Array.from(q.subarray((t.d.slot as number) * CMDQ_ENT_WORDS, ((t.d.slot as number) + 1) * CMDQ_ENT_WORDS)));
-    const want = [[256, 0], [257, 0], [256, 1], [257, 1]].map(([sid, ssid]) => encodeCmd(makeCmdAtcInv(sid!, ssid!, 0x200000, 2 * 4096)));
+    const got = writes.map((t) =>
+      Array.from(q.subarray((t.d.slot as number) * CMDQ_ENT_WORDS, ((t.d.slot as number) + 1) * CMDQ_ENT_WORDS)),
+    );
+    const want = [
+      [256, 0],
+      [257, 0],
+      [256, 1],
+      [257, 1],
+    ].map(([sid, ssid]) => encodeCmd(makeCmdAtcInv(sid!, ssid!, 0x200000, 2 * 4096)));
     expect(got.sort()).toEqual(want.sort());
   });
 
@@ -380,24 +471,31 @@ describe('arm_smmu_cmdq_batch_retry(): one ATC_INV per StreamID after -EIO', () 
     // (the newcomer's SIDs sort first: every entry after them moves).
     const bdf = (i: number): string => `0000:${(0x10 + (i >> 3)).toString(16)}:0${i & 7}.0`;
     const devs = Array.from({ length: 41 }, (_, i) => dev(bdf(i), i < 40 ? [0x200 + 2 * i, 0x201 + 2 * i] : [0x100, 0x101]));
-    const s = sharedDomainScenario(devs, [
-      { at: 0, op: 'map', domain: 'dma0', iova: '0x200000', pages: 1 },
-      { at: 10, op: 'unmap', domain: 'dma0', iova: '0x200000', pages: 1 },
-      { at: 50, op: 'attach', group: 40, domain: 'dma0' },
-      { at: 100, op: 'map', domain: 'dma0', iova: '0x300000', pages: 1 },
-      { at: 110, op: 'unmap', domain: 'dma0', iova: '0x300000', pages: 1 },
-    ], { smmu: { cmdqLog2Size: 10 } });
+    const s = sharedDomainScenario(
+      devs,
+      [
+        { at: 0, op: 'map', domain: 'dma0', iova: '0x200000', pages: 1 },
+        { at: 10, op: 'unmap', domain: 'dma0', iova: '0x200000', pages: 1 },
+        { at: 50, op: 'attach', group: 40, domain: 'dma0' },
+        { at: 100, op: 'map', domain: 'dma0', iova: '0x300000', pages: 1 },
+        { at: 110, op: 'unmap', domain: 'dma0', iova: '0x300000', pages: 1 },
+      ],
+      { smmu: { cmdqLog2Size: 10 } },
+    );
     s.groups![40]!.domain = null;
     const atcInvWords = (sim: Simulation, fromUs: number): number[][] => {
       const q = sim.world.smmu.cmdq;
-      return tr(sim, 'cmdq.write', (d) => d.op === 'ATC_INV').filter((t) => t.t >= fromUs * 1000)
+      return tr(sim, 'cmdq.write', (d) => d.op === 'ATC_INV')
+        .filter((t) => t.t >= fromUs * 1000)
         .map((t) => Array.from(q.subarray((t.d.slot as number) * CMDQ_ENT_WORDS, ((t.d.slot as number) + 1) * CMDQ_ENT_WORDS)));
     };
     const sids = Array.from({ length: 80 }, (_, i) => 0x200 + i);
     const first = simAt(s, 'v4', 40);
     expect(atcInvWords(first, 10)).toEqual(sids.map((sid) => encodeCmd(makeCmdAtcInv(sid, 0, 0x200000, 4096))));
     const second = simAt(s, 'v4', 140);
-    expect(atcInvWords(second, 110)).toEqual([0x100, 0x101, ...sids].map((sid) => encodeCmd(makeCmdAtcInv(sid, 0, 0x300000, 4096))));
+    expect(atcInvWords(second, 110)).toEqual(
+      [0x100, 0x101, ...sids].map((sid) => encodeCmd(makeCmdAtcInv(sid, 0, 0x300000, 4096))),
+    );
     // Trace off, through a snapshot taken between the two unmaps: the ring ends as in one straight run.
     const straight = new Simulation(resolve(s), { policy: 'v4', trace: false });
     straight.runUntil(140_000);
@@ -423,7 +521,11 @@ describe('driver-only: every ATS master of the failing batch is treated as broke
   it('blames all three masters without a retry and clears STE.EATS on each', () => {
     const r = run(sharedBatch(), 'driver-only');
     expect(tr(r, 'retry.sid')).toHaveLength(0);
-    expect(r.result.devices.map((d) => [d.bdf, d.atsBroken, d.steEats[0]])).toEqual([[A, true, 0], [B, true, 0], [C, true, 0]]);
+    expect(r.result.devices.map((d) => [d.bdf, d.atsBroken, d.steEats[0]])).toEqual([
+      [A, true, 0],
+      [B, true, 0],
+      [C, true, 0],
+    ]);
     expect(r.result.stats.quarantines).toBe(3);
   });
 
@@ -444,7 +546,13 @@ describe('driver-only: every ATS master of the failing batch is treated as broke
   // Thread, 2026-05-19 22:30 and 23:02: "3. Driver calls pci_disable_ats() and clears STE.EATS", and a later blocking
   // domain must "restore core/driver/hw synchronization of EATS and the pci_enable_ats()".
   it('turns ATS off at the endpoint, so its stale ATC is no longer used even with CR0.ATSCHK = 0', () => {
-    const r = run(scenario({ smmu: { atsChk: false }, steps: [...faultSteps(), { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true }] }), 'driver-only');
+    const r = run(
+      scenario({
+        smmu: { atsChk: false },
+        steps: [...faultSteps(), { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true }],
+      }),
+      'driver-only',
+    );
     expect(device(r).atsBroken).toBe(true);
     expect(r.result.stats.staleAtcWrites).toBe(0);
     expect(r.result.stats.corruptedPages).toBe(0);
@@ -453,15 +561,18 @@ describe('driver-only: every ATS master of the failing batch is treated as broke
 
 // Seed 003 #22: arm_smmu_atc_inv_master() builds its batch on master->ats_invs, so its timeouts are retried too.
 describe('ATC flush of one master (arm_smmu_atc_inv_master)', () => {
-  it('v4 retries and quarantines when the disable-ATS flush of a reset\'s blocking attach times out', () => {
-    const r = run(scenario({
-      steps: [
-        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-        { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
-        { at: 20, op: 'fault', device: NVME, kind: 'atc-unresponsive' },
-        { at: 50, op: 'reset', device: NVME, method: 'flr', result: '-ETIMEDOUT' },
-      ],
-    }), 'v4');
+  it("v4 retries and quarantines when the disable-ATS flush of a reset's blocking attach times out", () => {
+    const r = run(
+      scenario({
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+          { at: 20, op: 'fault', device: NVME, kind: 'atc-unresponsive' },
+          { at: 50, op: 'reset', device: NVME, method: 'flr', result: '-ETIMEDOUT' },
+        ],
+      }),
+      'v4',
+    );
     expect(first(r, 'atc.inv.send')!.d.all).toBe(true);
     expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256]);
     expect(device(r).atsBroken).toBe(true);
@@ -473,16 +584,22 @@ describe('ATC flush of one master (arm_smmu_atc_inv_master)', () => {
 describe('atc_sync_timeouts after the ring wraps', () => {
   it('prints prod with the wrap bit and marks the slot index', () => {
     const cfg = (at: number): Step => ({ at, op: 'cmd', cmd: { op: 'CFGI_ALL' } });
-    const r = run(scenario({
-      smmu: { cmdqLog2Size: 3 },
-      steps: [
-        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-        { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
-        { at: 20, op: 'fault', device: NVME, kind: 'atc-unresponsive' },
-        cfg(30), cfg(40), cfg(50), cfg(60),
-        { at: 100, op: 'cmd', cmd: { op: 'ATC_INV', sid: 256, size: 52 } },
-      ],
-    }), 'v4');
+    const r = run(
+      scenario({
+        smmu: { cmdqLog2Size: 3 },
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+          { at: 20, op: 'fault', device: NVME, kind: 'atc-unresponsive' },
+          cfg(30),
+          cfg(40),
+          cfg(50),
+          cfg(60),
+          { at: 100, op: 'cmd', cmd: { op: 'ATC_INV', sid: 256, size: 52 } },
+        ],
+      }),
+      'v4',
+    );
     expect(tr(r, 'atc_sync_timeouts.set').map((t) => t.d.slot)).toEqual([1]);
     expect(msgsWith(r, EIO_LINE)).toEqual([`${SMMU}${EIO_LINE}0x00000009`]);
     expect(retAt(r, 'arm_smmu_cmdq_issue_cmdlist', 100)).toBe('-EIO');
@@ -503,11 +620,16 @@ describe('arm_smmu_master_disable_ats(): the surgical STE update', () => {
       const q = first(r, 'quarantine.driver')!;
       const steWrites = tr(r, 'ste.write', (d) => d.eats === 0 && !('config' in d)).filter((t) => t.id < q.id);
       expect(steWrites.map((t) => t.d.sid)).toEqual([256, 257]);
-      const after = tr(r, 'cmdq.write').filter((t) => t.id > steWrites[1]!.id && t.id < q.id).map((t) => t.d.op);
+      const after = tr(r, 'cmdq.write')
+        .filter((t) => t.id > steWrites[1]!.id && t.id < q.id)
+        .map((t) => t.d.op);
       expect(after).toEqual(['CFGI_STE', 'CFGI_STE', 'CMD_SYNC']);
       // The SMMU re-read both STEs and saw EATS = 0 before ats_broken was set.
       const cfgi = tr(r, 'ste.cfgi').filter((t) => t.id > steWrites[1]!.id && t.id < q.id);
-      expect(cfgi.map((t) => [t.d.sid, t.d.eats])).toEqual([[256, 0], [257, 0]]);
+      expect(cfgi.map((t) => [t.d.sid, t.d.eats])).toEqual([
+        [256, 0],
+        [257, 0],
+      ]);
       expect(device(r).steEats).toEqual([0, 0]);
       expect(device(r).atsBroken).toBe(true);
     }
@@ -568,7 +690,10 @@ describe('ats_broken', () => {
 // Seed 003 #10 and #11: iommu_report_device_broken() and iommu_group_broken_worker().
 describe('iommu_group_broken_worker()', () => {
   it('blocks the device with BLOCKED_BROKEN, recovery_cnt++, and warns "IOMMU has quarantined the device"', () => {
-    const r = run(scenario({ steps: [...faultSteps(), { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true }] }), 'v4');
+    const r = run(
+      scenario({ steps: [...faultSteps(), { at: 5000, op: 'dma', device: NVME, iova: '0x10000', write: true }] }),
+      'v4',
+    );
     expect(device(r).blocked).toBe('BROKEN');
     expect(device(r).brokenPending).toBe(false);
     expect(r.result.groups[0]!.recoveryCnt).toBe(1);
@@ -582,24 +707,30 @@ describe('iommu_group_broken_worker()', () => {
   });
 
   it('moves PASIDs to the blocking domain too (iommu_remove_dev_pasid)', () => {
-    const r = run(oneGroupScenario([dev(NVME, [256], { pasid: true })], [
-      { at: 0, op: 'attach', group: 0, domain: 'dma1', pasid: 3 },
-      ...faultSteps(),
-    ]), 'v4');
+    const r = run(
+      oneGroupScenario(
+        [dev(NVME, [256], { pasid: true })],
+        [{ at: 0, op: 'attach', group: 0, domain: 'dma1', pasid: 3 }, ...faultSteps()],
+      ),
+      'v4',
+    );
     expect(device(r).blocked).toBe('BROKEN');
     expect(tr(r, 'pasid.remove').map((t) => t.d.pasid)).toEqual([3]);
   });
 
   it('skips the quarantine when a successful reset cleared broken_pending before the work ran', () => {
-    const r = run(scenario({
-      kernel: { workerLatencyUs: 1000 },
-      steps: [
-        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-        { at: 100, op: 'report-broken', device: NVME },
-        { at: 110, op: 'reset', device: NVME, method: 'flr', result: 0, durationUs: 200 },
-        { at: 2000, op: 'dma', device: NVME, iova: '0x10000', write: true },
-      ],
-    }), 'v4');
+    const r = run(
+      scenario({
+        kernel: { workerLatencyUs: 1000 },
+        steps: [
+          { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+          { at: 100, op: 'report-broken', device: NVME },
+          { at: 110, op: 'reset', device: NVME, method: 'flr', result: 0, durationUs: 200 },
+          { at: 2000, op: 'dma', device: NVME, iova: '0x10000', write: true },
+        ],
+      }),
+      'v4',
+    );
     expect(tr(r, 'worker.skip')).toHaveLength(1);
     expect(msgsWith(r, QUARANTINED)).toEqual([]);
     expect(device(r).blocked).toBe('NO');
@@ -607,13 +738,16 @@ describe('iommu_group_broken_worker()', () => {
   });
 
   it('escalates a device that is being reset (RESETTING -> BROKEN) without a second recovery_cnt', () => {
-    const r = run(scenario({
-      steps: [
-        { at: 100, op: 'reset', device: NVME, method: 'flr', result: 0, durationUs: 10_000 },
-        { at: 200, op: 'report-broken', device: NVME },
-        { at: 5000, op: 'attach', group: 0, domain: 'dma1' },
-      ],
-    }), 'v4');
+    const r = run(
+      scenario({
+        steps: [
+          { at: 100, op: 'reset', device: NVME, method: 'flr', result: 0, durationUs: 10_000 },
+          { at: 200, op: 'report-broken', device: NVME },
+          { at: 5000, op: 'attach', group: 0, domain: 'dma1' },
+        ],
+      }),
+      'v4',
+    );
     expect(blockedPath(r)).toEqual(['RESETTING', 'BROKEN', 'NO']);
     const cnts = tr(r, 'recovery_cnt').map((t) => Number(t.d.value));
     expect(Math.max(...cnts)).toBe(1);
@@ -630,10 +764,16 @@ describe('iommu_group_broken_worker()', () => {
 
   // Seed 003 #11 ("quarantine it indefinitely") and #04: prepare/done return early without ATS.
   it('keeps a device without ATS quarantined through a successful reset', () => {
-    const r = run(oneGroupScenario([dev(NVME, [256], { ats: false })], [
-      { at: 100, op: 'report-broken', device: NVME },
-      { at: 1000, op: 'reset', device: NVME, method: 'flr', result: 0, durationUs: 1000 },
-    ]), 'v4');
+    const r = run(
+      oneGroupScenario(
+        [dev(NVME, [256], { ats: false })],
+        [
+          { at: 100, op: 'report-broken', device: NVME },
+          { at: 1000, op: 'reset', device: NVME, method: 'flr', result: 0, durationUs: 1000 },
+        ],
+      ),
+      'v4',
+    );
     expect(device(r).blocked).toBe('BROKEN');
     expect(r.result.groups[0]!.recoveryCnt).toBe(1);
     expect(msgsWith(r, UNBLOCKED)).toEqual([]);
@@ -641,10 +781,16 @@ describe('iommu_group_broken_worker()', () => {
 
   // Seed 003 #11: disable_work_sync() in __iommu_group_free_device().
   it('never runs for a device unplugged before it', () => {
-    const r = run(scenario({
-      kernel: { workerLatencyUs: 1000 },
-      steps: [{ at: 100, op: 'report-broken', device: NVME }, { at: 200, op: 'unplug', device: NVME }],
-    }), 'v4');
+    const r = run(
+      scenario({
+        kernel: { workerLatencyUs: 1000 },
+        steps: [
+          { at: 100, op: 'report-broken', device: NVME },
+          { at: 200, op: 'unplug', device: NVME },
+        ],
+      }),
+      'v4',
+    );
     expect(msgsWith(r, QUARANTINED)).toEqual([]);
     expect(r.result.groups[0]!.recoveryCnt).toBe(0);
   });
@@ -663,9 +809,10 @@ describe('iommu_group_broken_worker()', () => {
 /* ========================================================================= */
 
 const PLAIN = ['flr', 'af_flr', 'pm', 'bus', 'acpi'] as const;
-const resetOnly = (method: string, result: number | string = 0, probe = false, extra: Step[] = []): Scenario => scenario({
-  steps: [{ at: 100, op: 'reset', device: NVME, method, result, probe } as Step, ...extra],
-});
+const resetOnly = (method: string, result: number | string = 0, probe = false, extra: Step[] = []): Scenario =>
+  scenario({
+    steps: [{ at: 100, op: 'reset', device: NVME, method, result, probe } as Step, ...extra],
+  });
 
 // Seed 003 #01, #04 and upstream "PCI: Suspend iommu function prior to resetting a device".
 describe('PCI reset methods and pci_dev_reset_iommu_prepare/done()', () => {
@@ -713,7 +860,12 @@ describe('PCI reset methods and pci_dev_reset_iommu_prepare/done()', () => {
     const r = run(resetOnly('cxl_bus', 0, false, [{ at: 50_000, op: 'attach', group: 0, domain: 'dma1' }]), 'v4');
     expect(depthPath(r)).toEqual([1, 2, 1, 0]);
     const states = tr(r, 'gdev.state', (d) => d.event === 'PREPARE' || d.event === 'RESET_DONE').map((t) => [t.d.event, t.d.to]);
-    expect(states).toEqual([['PREPARE', 'RESETTING'], ['PREPARE', 'RESETTING'], ['RESET_DONE', 'RESETTING'], ['RESET_DONE', 'NO']]);
+    expect(states).toEqual([
+      ['PREPARE', 'RESETTING'],
+      ['PREPARE', 'RESETTING'],
+      ['RESET_DONE', 'RESETTING'],
+      ['RESET_DONE', 'NO'],
+    ]);
     expect(rets(r, 'pci_dev_reset_iommu_prepare')).toEqual(['0', '0']);
     expect(retAt(r, 'iommu_attach_group', 50_000)).toBe('-EBUSY');
     expect(r.result.groups[0]!.recoveryCnt).toBe(0);
@@ -723,13 +875,18 @@ describe('PCI reset methods and pci_dev_reset_iommu_prepare/done()', () => {
     const r = run(resetOnly('cxl_bus'), { preset: 'v4', nestedResetFix: false });
     expect(rets(r, 'pci_dev_reset_iommu_prepare')).toEqual(['0', '-EBUSY']);
     expect(msgsWith(r, 'WARNING:').some((l) => l.includes('pci_dev_reset_iommu_prepare'))).toBe(true);
-    expect(msgsWith(r, 'failed to stop IOMMU for a PCI reset')).toEqual([`nvme ${NVME}: failed to stop IOMMU for a PCI reset: -16`]);
+    expect(msgsWith(r, 'failed to stop IOMMU for a PCI reset')).toEqual([
+      `nvme ${NVME}: failed to stop IOMMU for a PCI reset: -16`,
+    ]);
     expect(rets(r, 'cxl_reset_bus_function')).toEqual(['-EBUSY']);
   });
 
   // Seed 000 (Kevin Tian on reset_hinic_vf_dev()) and seed 003 #02.
   it('a device-specific reset whose firmware wait times out after its FLR keeps the device blocked', () => {
-    const r = run(resetOnly('quirk', '-ETIMEDOUT', false, [{ at: 150_000, op: 'dma', device: NVME, iova: '0x10000', write: true }]), 'v4');
+    const r = run(
+      resetOnly('quirk', '-ETIMEDOUT', false, [{ at: 150_000, op: 'dma', device: NVME, iova: '0x10000', write: true }]),
+      'v4',
+    );
     expect(depthPath(r).slice(0, 3)).toEqual([1, 2, 1]);
     // The inner FLR's done(0) only moved reset_depth; the device was still blocked during the firmware wait.
     const inner = tr(r, 'gdev.state', (d) => d.event === 'RESET_DONE')[0]!;
@@ -742,10 +899,13 @@ describe('PCI reset methods and pci_dev_reset_iommu_prepare/done()', () => {
 
   // Seed 001: "pci_dev_reset_iommu_prepare() already does an early return for non-ATS devices".
   it('prepare/done are no-ops for a device without ATS, whatever the reset result', () => {
-    const s = oneGroupScenario([dev(NVME, [256], { ats: false })], [
-      { at: 100, op: 'reset', device: NVME, method: 'flr', result: '-ETIMEDOUT', durationUs: 1000 },
-      { at: 200, op: 'attach', group: 0, domain: 'dma1' },
-    ]);
+    const s = oneGroupScenario(
+      [dev(NVME, [256], { ats: false })],
+      [
+        { at: 100, op: 'reset', device: NVME, method: 'flr', result: '-ETIMEDOUT', durationUs: 1000 },
+        { at: 200, op: 'attach', group: 0, domain: 'dma1' },
+      ],
+    );
     for (const p of ['baseline', 'v4'] as const) {
       const r = run(s, p);
       expect(tr(r, 'gdev.state')).toHaveLength(0);
@@ -792,7 +952,10 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
   });
 
   it('a quarantined device stays BROKEN through a prepare and a failed reset, counted once in recovery_cnt', () => {
-    const r = run(scenario({ steps: [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: '-ETIMEDOUT' }] }), 'v4');
+    const r = run(
+      scenario({ steps: [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: '-ETIMEDOUT' }] }),
+      'v4',
+    );
     expect(blockedPath(r)).toEqual(['NO', 'BROKEN']);
     const prep = first(r, 'gdev.state', (d) => d.event === 'PREPARE')!;
     expect([prep.d.from, prep.d.to]).toEqual(['BROKEN', 'BROKEN']);
@@ -802,14 +965,17 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
   });
 
   it('success: reset_device_done clears ats_broken, then broken_pending, then the RID is re-attached and the device unblocked', () => {
-    const r = run(scenario({
-      steps: [
-        ...faultSteps(),
-        { at: 5000, op: 'reset', device: NVME, method: 'flr', result: 0 },
-        { at: 200_000, op: 'map', domain: 'dma0', iova: '0x20000', pages: 1 },
-        { at: 200_010, op: 'dma', device: NVME, iova: '0x20000', write: true },
-      ],
-    }), 'v4');
+    const r = run(
+      scenario({
+        steps: [
+          ...faultSteps(),
+          { at: 5000, op: 'reset', device: NVME, method: 'flr', result: 0 },
+          { at: 200_000, op: 'map', domain: 'dma0', iova: '0x20000', pages: 1 },
+          { at: 200_010, op: 'dma', device: NVME, iova: '0x20000', write: true },
+        ],
+      }),
+      'v4',
+    );
     const unq = first(r, 'unquarantine.driver')!;
     const clear = first(r, 'gdev.state', (d) => d.event === 'CLEAR_BROKEN_PENDING')!;
     const attach = tr(r, 'attach.end', (d) => d.domain === 'dma0').pop()!;
@@ -828,7 +994,10 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
 
   it('prints "Device is unblocked after successful reset" only when the device had been worse than RESETTING', () => {
     expect(msgsWith(run(resetOnly('flr'), 'v4'), UNBLOCKED)).toEqual([]);
-    const again = run(resetOnly('bus', '-ENOTTY', false, [{ at: 300_000, op: 'reset', device: NVME, method: 'flr', result: 0 }]), 'v4');
+    const again = run(
+      resetOnly('bus', '-ENOTTY', false, [{ at: 300_000, op: 'reset', device: NVME, method: 'flr', result: 0 }]),
+      'v4',
+    );
     expect(blockedPath(again)).toEqual(['RESETTING', 'RESET_FAILED', 'NO']);
     expect(msgsWith(again, UNBLOCKED)).toHaveLength(1);
     expect(again.result.groups[0]!.recoveryCnt).toBe(0);
@@ -845,7 +1014,10 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
   });
 
   it('driver-only: a successful FLR restores everything (ats_broken cleared, STE.EATS back on)', () => {
-    const r = run(scenario({ steps: [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: 0 }] }), 'driver-only');
+    const r = run(
+      scenario({ steps: [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: 0 }] }),
+      'driver-only',
+    );
     const d = device(r);
     expect([d.blocked, d.atsBroken, d.steEats]).toEqual(['NO', false, [1]]);
     expect(r.result.stats.unquarantines).toBe(1);
@@ -860,20 +1032,28 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
 // Seed 000 (recovery_cnt gates __iommu_group_set_domain_internal and iommu_attach_device_pasid), upstream
 // iommu_deferred_attach() on gdev->blocked (smmu-facts §6), seed 003 #04 (unplug of a blocked device).
 describe('attach while recovery_cnt > 0, deferred attach and unplug', () => {
-  const F0 = '0000:07:00.0', F1 = '0000:07:00.1';
-  const card = (extra: Step[]): Scenario => oneGroupScenario([dev(F0, [1792], { driver: 'ice', pasid: true }), dev(F1, [1793], { driver: 'ice', pasid: true })], [
-    { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
-    { at: 10, op: 'dma', device: F0, iova: '0x10000', write: true },
-    { at: 20, op: 'fault', device: F0, kind: 'atc-unresponsive' },
-    { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
-    ...extra,
-  ]);
+  const F0 = '0000:07:00.0',
+    F1 = '0000:07:00.1';
+  const card = (extra: Step[]): Scenario =>
+    oneGroupScenario(
+      [dev(F0, [1792], { driver: 'ice', pasid: true }), dev(F1, [1793], { driver: 'ice', pasid: true })],
+      [
+        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 2 },
+        { at: 10, op: 'dma', device: F0, iova: '0x10000', write: true },
+        { at: 20, op: 'fault', device: F0, kind: 'atc-unresponsive' },
+        { at: 30, op: 'unmap', domain: 'dma0', iova: '0x10000', pages: 2 },
+        ...extra,
+      ],
+    );
 
   it('rejects group and PASID attaches with -EBUSY for every device of the group', () => {
-    const r = run(card([
-      { at: 5000, op: 'attach', group: 0, domain: 'dma1' },
-      { at: 5010, op: 'attach', group: 0, domain: 'dma1', pasid: 2 },
-    ]), 'v4');
+    const r = run(
+      card([
+        { at: 5000, op: 'attach', group: 0, domain: 'dma1' },
+        { at: 5010, op: 'attach', group: 0, domain: 'dma1', pasid: 2 },
+      ]),
+      'v4',
+    );
     expect(r.result.groups[0]!.recoveryCnt).toBe(1);
     expect(retAt(r, 'iommu_attach_group', 5000)).toBe('-EBUSY');
     expect(retAt(r, 'iommu_attach_device_pasid', 5010)).toBe('-EBUSY');
@@ -881,31 +1061,40 @@ describe('attach while recovery_cnt > 0, deferred attach and unplug', () => {
   });
 
   it('rejects a deferred attach of the blocked device only', () => {
-    const r = run(card([
-      { at: 5000, op: 'deferred-attach', device: F0 },
-      { at: 5010, op: 'deferred-attach', device: F1 },
-    ]), 'v4');
+    const r = run(
+      card([
+        { at: 5000, op: 'deferred-attach', device: F0 },
+        { at: 5010, op: 'deferred-attach', device: F1 },
+      ]),
+      'v4',
+    );
     expect(retAt(r, 'iommu_deferred_attach', 5000)).toBe('-EBUSY');
     expect(retAt(r, 'iommu_deferred_attach', 5010)).toBe('0');
   });
 
   it('rejects attaches during a plain reset (RESETTING counts too)', () => {
-    const r = run(resetOnly('flr', 0, false, [
-      { at: 1000, op: 'attach', group: 0, domain: 'dma1' },
-      { at: 1010, op: 'deferred-attach', device: NVME },
-      { at: 200_000, op: 'attach', group: 0, domain: 'dma1' },
-    ]), 'v4');
+    const r = run(
+      resetOnly('flr', 0, false, [
+        { at: 1000, op: 'attach', group: 0, domain: 'dma1' },
+        { at: 1010, op: 'deferred-attach', device: NVME },
+        { at: 200_000, op: 'attach', group: 0, domain: 'dma1' },
+      ]),
+      'v4',
+    );
     expect(retAt(r, 'iommu_attach_group', 1000)).toBe('-EBUSY');
     expect(retAt(r, 'iommu_deferred_attach', 1010)).toBe('-EBUSY');
     expect(retAt(r, 'iommu_attach_group', 200_000)).toBe('0');
   });
 
   it('unplugging the blocked device gives its recovery_cnt back, and the group can be attached again', () => {
-    const r = run(card([
-      { at: 5000, op: 'attach', group: 0, domain: 'dma1' },
-      { at: 6000, op: 'unplug', device: F0 },
-      { at: 8000, op: 'attach', group: 0, domain: 'dma1' },
-    ]), 'v4');
+    const r = run(
+      card([
+        { at: 5000, op: 'attach', group: 0, domain: 'dma1' },
+        { at: 6000, op: 'unplug', device: F0 },
+        { at: 8000, op: 'attach', group: 0, domain: 'dma1' },
+      ]),
+      'v4',
+    );
     expect(retAt(r, 'iommu_attach_group', 5000)).toBe('-EBUSY');
     expect(r.result.groups[0]!.recoveryCnt).toBe(0);
     expect(retAt(r, 'iommu_attach_group', 8000)).toBe('0');
@@ -931,24 +1120,33 @@ describe('kernel log format', () => {
   });
 
   it('keeps the seconds right-aligned in five columns past ten seconds', () => {
-    const r = run(scenario({ steps: [{ at: 12_345_678, op: 'reset', device: NVME, method: 'pm', result: '-EIO', durationUs: 1000 }] }), 'v4');
+    const r = run(
+      scenario({ steps: [{ at: 12_345_678, op: 'reset', device: NVME, method: 'pm', result: '-EIO', durationUs: 1000 }] }),
+      'v4',
+    );
     const line = r.log.find((l) => l.includes(RESET_FAILED))!;
     expect(line).toMatch(/^\[ {3}12\.3466\d\d\] nvme 0000:01:00\.0: Reset failed\. Keep it blocked to protect memory$/);
   });
 
   it('prints SMMU messages as "arm-smmu-v3 arm-smmu-v3.0.auto: " and device messages as "<driver> <bdf>: " ("pci" when unbound)', () => {
-    const r = run(oneGroupScenario([{ bdf: NVME, sids: [256], ats: true, pasid: false } as ReturnType<typeof dev>], [
-      ...faultSteps(),
-      { at: 5000, op: 'reset', device: NVME, method: 'flr', result: '-EIO' },
-    ]), 'v4');
+    const r = run(
+      oneGroupScenario(
+        [{ bdf: NVME, sids: [256], ats: true, pasid: false } as ReturnType<typeof dev>],
+        [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: '-EIO' }],
+      ),
+      'v4',
+    );
     expect(msgsWith(r, 'unexpected global error').every((m) => m.startsWith(SMMU))).toBe(true);
     expect(msgsWith(r, QUARANTINED)).toEqual([`pci ${NVME}: ${QUARANTINED}`]);
     expect(msgsWith(r, RESET_FAILED)).toEqual([`pci ${NVME}: ${RESET_FAILED}`]);
   });
 
-  it('uses the kernel\'s log levels: dev_warn, dev_err, pci_info', () => {
+  it("uses the kernel's log levels: dev_warn, dev_err, pci_info", () => {
     const levels = (r: Run, needle: string) => r.sim.out.log.filter((l) => l.text.includes(needle)).map((l) => l.level);
-    const q = run(scenario({ steps: [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: 0 }] }), 'v4');
+    const q = run(
+      scenario({ steps: [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: 0 }] }),
+      'v4',
+    );
     expect(levels(q, 'unexpected global error')).toEqual(['warn', 'warn']);
     expect(levels(q, 'CMDQ error')).toEqual(['err', 'err']);
     expect(levels(q, EIO_LINE)).toEqual(['err', 'err']);
@@ -958,14 +1156,17 @@ describe('kernel log format', () => {
     expect(levels(run(resetOnly('flr', '-EIO'), 'v4'), RESET_FAILED)).toEqual(['err']);
   });
 
-  it('prints the cover letter\'s pair of lines for each upstream ATC timeout, CONS moving with each new CMD_SYNC', () => {
-    const r = run(scenario({
-      steps: [
-        ...faultSteps(),
-        { at: 3000, op: 'map', domain: 'dma0', iova: '0x40000', pages: 1 },
-        { at: 3100, op: 'unmap', domain: 'dma0', iova: '0x40000', pages: 1 },
-      ],
-    }), 'baseline');
+  it("prints the cover letter's pair of lines for each upstream ATC timeout, CONS moving with each new CMD_SYNC", () => {
+    const r = run(
+      scenario({
+        steps: [
+          ...faultSteps(),
+          { at: 3000, op: 'map', domain: 'dma0', iova: '0x40000', pages: 1 },
+          { at: 3100, op: 'unmap', domain: 'dma0', iova: '0x40000', pages: 1 },
+        ],
+      }),
+      'baseline',
+    );
     expect(messages(r).slice(2)).toEqual([
       `${SMMU}unexpected global error reported (0x00000001), this could be serious`,
       `${SMMU}CMDQ error (cons 0x03000002): ATC invalidate timeout`,

@@ -18,7 +18,11 @@ export const SMMU = 'arm-smmu-v3 arm-smmu-v3.0.auto: ';
 /** "[%5lu.%06lu] " — the dmesg timestamp printk puts in front of every line. */
 export const DMESG_TS = /^\[[ \d]{5}\d*\.\d{6}\] /;
 
-export interface DevOpts { ats?: boolean; pasid?: boolean; driver?: string }
+export interface DevOpts {
+  ats?: boolean;
+  pasid?: boolean;
+  driver?: string;
+}
 
 export function dev(bdf: string, sids: number[], o: DevOpts = {}) {
   return { bdf, sids, ats: o.ats ?? true, pasid: o.pasid ?? false, driver: o.driver ?? 'nvme' };
@@ -47,13 +51,19 @@ export function atcTimeoutSteps(bdfs: string[], bad: string, unmapAt = 30): Step
 /* ------------------------------------------------------------------ log */
 
 /** A log line without its dmesg timestamp. */
-export function msg(line: string): string { return line.replace(DMESG_TS, ''); }
+export function msg(line: string): string {
+  return line.replace(DMESG_TS, '');
+}
 
 /** All log messages without timestamps. */
-export function messages(r: Run): string[] { return r.log.map(msg); }
+export function messages(r: Run): string[] {
+  return r.log.map(msg);
+}
 
 /** Messages (without timestamp) that contain `needle`. */
-export function msgsWith(r: Run, needle: string): string[] { return messages(r).filter((m) => m.includes(needle)); }
+export function msgsWith(r: Run, needle: string): string[] {
+  return messages(r).filter((m) => m.includes(needle));
+}
 
 /** Index of the first message containing `needle`, or -1. */
 export function msgIndex(r: Run, needle: string, from = 0): number {
@@ -72,12 +82,20 @@ export function lineUs(line: string): number {
 /* ---------------------------------------------------------------- trace */
 
 /** The records of one kind (for which `pred` holds), typed for their kind. */
-export function tr<K extends TraceKind>(r: Run | Simulation, kind: K, pred: (d: TraceEvents[K]) => boolean = () => true): Array<TraceRecordOf<K>> {
+export function tr<K extends TraceKind>(
+  r: Run | Simulation,
+  kind: K,
+  pred: (d: TraceEvents[K]) => boolean = () => true,
+): Array<TraceRecordOf<K>> {
   const trace = r instanceof Simulation ? r.out.trace : r.trace;
   return trace.filter((t): t is TraceRecordOf<K> => t.kind === kind && pred(t.d as TraceEvents[K]));
 }
 
-export function first<K extends TraceKind>(r: Run | Simulation, kind: K, pred?: (d: TraceEvents[K]) => boolean): TraceRecordOf<K> | undefined {
+export function first<K extends TraceKind>(
+  r: Run | Simulation,
+  kind: K,
+  pred?: (d: TraceEvents[K]) => boolean,
+): TraceRecordOf<K> | undefined {
   return tr(r, kind, pred)[0];
 }
 
@@ -93,8 +111,9 @@ export function blockedPath(r: Run, bdf = NVME): string[] {
 
 /** reset_depth after each prepare and done (the PREPARE and RESET_DONE group_device events). */
 export function depthPath(r: Run, bdf = NVME): number[] {
-  return tr(r, 'gdev.state', (d) => d.bdf === bdf && (d.event === 'PREPARE' || d.event === 'RESET_DONE'))
-    .map((t) => Number(t.d.resetDepth));
+  return tr(r, 'gdev.state', (d) => d.bdf === bdf && (d.event === 'PREPARE' || d.event === 'RESET_DONE')).map((t) =>
+    Number(t.d.resetDepth),
+  );
 }
 
 /** Returns of the calls to `fn` made by steps, in the order they returned. */
@@ -121,7 +140,9 @@ export function simAtNs(s: Scenario, policy: PolicySpec, tNs: number): Simulatio
   return sim;
 }
 
-export function reg(sim: Simulation, off: number): number { return readReg(sim.world, off); }
+export function reg(sim: Simulation, off: number): number {
+  return readReg(sim.world, off);
+}
 
 /** Run a scenario under every preset. */
 export function runAll(s: Scenario): Record<PresetId, Run> {

@@ -11,7 +11,20 @@ import { ARM_SMMU_CR0, ARM_SMMU_GERROR, ARM_SMMU_GERRORN, CR0_ATSCHK } from '../
 import type { PolicySpec } from '../scenario/types.ts';
 import type { TraceRecordOf } from '../trace.ts';
 import {
-  POLICIES, SMMU, blockedPath, depthPath, first, messages, msgIndex, msgsWith, reg, retAt, rets, run, simAtNs, tr,
+  POLICIES,
+  SMMU,
+  blockedPath,
+  depthPath,
+  first,
+  messages,
+  msgIndex,
+  msgsWith,
+  reg,
+  retAt,
+  rets,
+  run,
+  simAtNs,
+  tr,
   type Run,
 } from './behaviour-support.ts';
 import { device } from './support.ts';
@@ -80,7 +93,9 @@ describe('spam-vs-quarantine', () => {
     expect(device(r)).toMatchObject({ blocked: 'BROKEN', atsBroken: true, steEats: [0] });
     expect(r.result.stats.corruptedPages).toBe(0);
     expect(r.result.stats.staleAtcWrites).toBe(0);
-    expect(msgsWith(r, 'ATC invalidate timeout').length).toBeLessThan(msgsWith(b('spam-vs-quarantine', 'baseline'), 'ATC invalidate timeout').length);
+    expect(msgsWith(r, 'ATC invalidate timeout').length).toBeLessThan(
+      msgsWith(b('spam-vs-quarantine', 'baseline'), 'ATC invalidate timeout').length,
+    );
   });
 });
 
@@ -88,7 +103,9 @@ describe('spam-vs-quarantine', () => {
 describe('shared-batch', () => {
   it('puts the three ATC_INVs of one unmap in one batch behind one CMD_SYNC', () => {
     const r = b('shared-batch', 'v4');
-    const first5 = tr(r, 'cmdq.write').slice(0, 5).map((t) => t.d.op);
+    const first5 = tr(r, 'cmdq.write')
+      .slice(0, 5)
+      .map((t) => t.d.op);
     expect(first5).toEqual(['TLBI_NH_VA', 'ATC_INV', 'ATC_INV', 'ATC_INV', 'CMD_SYNC']);
   });
 
@@ -96,13 +113,19 @@ describe('shared-batch', () => {
     const r = b('shared-batch', 'v4');
     expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256, 512, 768]);
     expect(r.result.devices.map((d) => [d.bdf, d.atsBroken, d.blocked])).toEqual([
-      ['0000:01:00.0', false, 'NO'], ['0000:02:00.0', true, 'BROKEN'], ['0000:03:00.0', false, 'NO'],
+      ['0000:01:00.0', false, 'NO'],
+      ['0000:02:00.0', true, 'BROKEN'],
+      ['0000:03:00.0', false, 'NO'],
     ]);
   });
 
   it('driver-only (no retry): all three lose ATS', () => {
     const r = b('shared-batch', 'driver-only');
-    expect(r.result.devices.map((d) => [d.atsBroken, d.steEats[0]])).toEqual([[true, 0], [true, 0], [true, 0]]);
+    expect(r.result.devices.map((d) => [d.atsBroken, d.steEats[0]])).toEqual([
+      [true, 0],
+      [true, 0],
+      [true, 0],
+    ]);
   });
 });
 
@@ -115,7 +138,9 @@ describe('recovery-flr', () => {
     expect(tr(r, 'attach.end', (d) => d.domain === 'dma0').pop()!.t).toBeGreaterThan(10_000_000);
     expect(device(r)).toMatchObject({ blocked: 'NO', atsBroken: false, steEats: [1] });
     expect(r.result.groups[0]!.recoveryCnt).toBe(0);
-    expect(msgsWith(r, 'Device is unblocked after successful reset')).toEqual(['nvme 0000:01:00.0: Device is unblocked after successful reset']);
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toEqual([
+      'nvme 0000:01:00.0: Device is unblocked after successful reset',
+    ]);
     expect(dmaAt(r, 200_010)!.d).toMatchObject({ outcome: 'ok', via: 'translated' });
     expect(errorsAfter(r, 10_000)).toHaveLength(0);
     expect(tr(r, 'atc.inv.complete').filter((t) => t.t > 200_100_000).length).toBeGreaterThan(0);
@@ -285,7 +310,7 @@ describe('service-failure-mode', () => {
     expect(msgsWith(base, 'CMDQ error (cons 0x03000002): ATC invalidate timeout')).toHaveLength(1);
   });
 
-  it('with the SMMU disabled all DMA aborts and the issuer\'s poll ends in a timeout', () => {
+  it("with the SMMU disabled all DMA aborts and the issuer's poll ends in a timeout", () => {
     for (const p of POLICIES) {
       const r = b('service-failure-mode', p);
       expect(dmaAt(r, 3000)!.d.outcome).toBe('blocked');
@@ -355,7 +380,8 @@ describe('poll-timeout-before-atc-timeout', () => {
 
 // Seed 003 #18 and #23.
 describe('attach-races-quarantine', () => {
-  const attachEats = (r: Run) => tr(r, 'ste.write', (d) => typeof d.why === 'string' && d.why.includes('dma1')).map((t) => t.d.eats);
+  const attachEats = (r: Run) =>
+    tr(r, 'ste.write', (d) => typeof d.why === 'string' && d.why.includes('dma1')).map((t) => t.d.eats);
 
   it('v4: the attach before the worker runs is allowed, but the fence keeps EATS off and nothing is corrupted', () => {
     const r = b('attach-races-quarantine', 'v4');

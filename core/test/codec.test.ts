@@ -10,35 +10,128 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  ARM_SMMU_MEMATTR_OIWB, ARM_SMMU_SH_ISH, ATC_INV_SIZE_ALL, CFGI_ALL_RANGE, CMDQ_OP_ATC_INV, CMDQ_OP_CFGI_ALL,
-  CMDQ_OP_CFGI_STE, CMDQ_OP_CMD_SYNC, CMDQ_OP_TLBI_NH_ASID, CMDQ_OP_TLBI_NH_VA, CMDQ_SYNC_0_CS_IRQ,
-  CMDQ_SYNC_0_CS_NONE, CMDQ_SYNC_0_CS_SEV, OPCODE_BY_NAME, OPCODE_NAMES, atcInvPageRange, cmdFieldNames, decodeCmd,
-  describeCmd, encodeCmd, encodeCmdInto, makeCmdAtcInv, makeCmdCfgiAll, makeCmdCfgiSte, makeCmdSync,
-  makeCmdTlbiNhAsid, makeCmdTlbiNhVa, opcodeName, type Cmd,
+  ARM_SMMU_MEMATTR_OIWB,
+  ARM_SMMU_SH_ISH,
+  ATC_INV_SIZE_ALL,
+  CFGI_ALL_RANGE,
+  CMDQ_OP_ATC_INV,
+  CMDQ_OP_CFGI_ALL,
+  CMDQ_OP_CFGI_STE,
+  CMDQ_OP_CMD_SYNC,
+  CMDQ_OP_TLBI_NH_ASID,
+  CMDQ_OP_TLBI_NH_VA,
+  CMDQ_SYNC_0_CS_IRQ,
+  CMDQ_SYNC_0_CS_NONE,
+  CMDQ_SYNC_0_CS_SEV,
+  OPCODE_BY_NAME,
+  OPCODE_NAMES,
+  atcInvPageRange,
+  cmdFieldNames,
+  decodeCmd,
+  describeCmd,
+  encodeCmd,
+  encodeCmdInto,
+  makeCmdAtcInv,
+  makeCmdCfgiAll,
+  makeCmdCfgiSte,
+  makeCmdSync,
+  makeCmdTlbiNhAsid,
+  makeCmdTlbiNhVa,
+  opcodeName,
+  type Cmd,
 } from '../hw/cmd.ts';
 import {
-  ARM_SMMU_CMDQ_BASE, ARM_SMMU_CMDQ_CONS, ARM_SMMU_CMDQ_PROD, ARM_SMMU_CR0, ARM_SMMU_CR0ACK, ARM_SMMU_EVTQ_BASE,
-  ARM_SMMU_EVTQ_CONS, ARM_SMMU_EVTQ_PROD, ARM_SMMU_GERROR, ARM_SMMU_GERRORN, ARM_SMMU_IDR0, ARM_SMMU_IDR1,
-  ARM_SMMU_IRQ_CTRL, ARM_SMMU_IRQ_CTRLACK, ARM_SMMU_STRTAB_BASE, ARM_SMMU_STRTAB_BASE_CFG, CERROR_NAMES,
-  CMDQ_CONS_ERR_MASK, CMDQ_CONS_ERR_SHIFT, CMDQ_ERR_CERROR_ABT_IDX, CMDQ_ERR_CERROR_ATC_INV_IDX,
-  CMDQ_ERR_CERROR_ILL_IDX, CMDQ_ERR_CERROR_NONE_IDX, CR0_ATSCHK, CR0_CMDQEN, CR0_EVTQEN, CR0_PRIQEN, CR0_SMMUEN,
-  GERROR_BITS, GERROR_CMDQ_ERR, GERROR_ERR_MASK, GERROR_EVTQ_ABT_ERR, GERROR_MSI_CMDQ_ABT_ERR,
-  GERROR_MSI_EVTQ_ABT_ERR, GERROR_MSI_GERROR_ABT_ERR, GERROR_MSI_PRIQ_ABT_ERR, GERROR_PRIQ_ABT_ERR, GERROR_SFM_ERR,
-  IDR0_ATS, IDR0_MSI, IDR0_PRI, IDR0_S1P, IDR0_S2P, IDR0_SEV, IDR1_CMDQS_SHIFT, IDR1_EVTQS_SHIFT,
-  IDR1_SIDSIZE_SHIFT, IDR1_SSIDSIZE_SHIFT, IRQ_CTRL_EVTQ_IRQEN, IRQ_CTRL_GERROR_IRQEN, IRQ_CTRL_PRIQ_IRQEN, Q_IDX,
-  Q_WRP, cerrorName, cerrorStr, queueConsumed, queueEmpty, queueFull, queueIncN, queueSpace,
+  ARM_SMMU_CMDQ_BASE,
+  ARM_SMMU_CMDQ_CONS,
+  ARM_SMMU_CMDQ_PROD,
+  ARM_SMMU_CR0,
+  ARM_SMMU_CR0ACK,
+  ARM_SMMU_EVTQ_BASE,
+  ARM_SMMU_EVTQ_CONS,
+  ARM_SMMU_EVTQ_PROD,
+  ARM_SMMU_GERROR,
+  ARM_SMMU_GERRORN,
+  ARM_SMMU_IDR0,
+  ARM_SMMU_IDR1,
+  ARM_SMMU_IRQ_CTRL,
+  ARM_SMMU_IRQ_CTRLACK,
+  ARM_SMMU_STRTAB_BASE,
+  ARM_SMMU_STRTAB_BASE_CFG,
+  CERROR_NAMES,
+  CMDQ_CONS_ERR_MASK,
+  CMDQ_CONS_ERR_SHIFT,
+  CMDQ_ERR_CERROR_ABT_IDX,
+  CMDQ_ERR_CERROR_ATC_INV_IDX,
+  CMDQ_ERR_CERROR_ILL_IDX,
+  CMDQ_ERR_CERROR_NONE_IDX,
+  CR0_ATSCHK,
+  CR0_CMDQEN,
+  CR0_EVTQEN,
+  CR0_PRIQEN,
+  CR0_SMMUEN,
+  GERROR_BITS,
+  GERROR_CMDQ_ERR,
+  GERROR_ERR_MASK,
+  GERROR_EVTQ_ABT_ERR,
+  GERROR_MSI_CMDQ_ABT_ERR,
+  GERROR_MSI_EVTQ_ABT_ERR,
+  GERROR_MSI_GERROR_ABT_ERR,
+  GERROR_MSI_PRIQ_ABT_ERR,
+  GERROR_PRIQ_ABT_ERR,
+  GERROR_SFM_ERR,
+  IDR0_ATS,
+  IDR0_MSI,
+  IDR0_PRI,
+  IDR0_S1P,
+  IDR0_S2P,
+  IDR0_SEV,
+  IDR1_CMDQS_SHIFT,
+  IDR1_EVTQS_SHIFT,
+  IDR1_SIDSIZE_SHIFT,
+  IDR1_SSIDSIZE_SHIFT,
+  IRQ_CTRL_EVTQ_IRQEN,
+  IRQ_CTRL_GERROR_IRQEN,
+  IRQ_CTRL_PRIQ_IRQEN,
+  Q_IDX,
+  Q_WRP,
+  cerrorName,
+  cerrorStr,
+  queueConsumed,
+  queueEmpty,
+  queueFull,
+  queueIncN,
+  queueSpace,
 } from '../hw/regs.ts';
 import {
-  CD_WORDS, STE_WORDS, STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_NESTED,
-  STRTAB_STE_0_CFG_S1_TRANS, STRTAB_STE_0_CFG_S2_TRANS, STRTAB_STE_1_EATS_ABT, STRTAB_STE_1_EATS_S1CHK,
-  STRTAB_STE_1_EATS_TRANS, readCd, readSte, setSteEats, steEats, writeCd, writeSte, type SteFields,
+  CD_WORDS,
+  STE_WORDS,
+  STRTAB_STE_0_CFG_ABORT,
+  STRTAB_STE_0_CFG_BYPASS,
+  STRTAB_STE_0_CFG_NESTED,
+  STRTAB_STE_0_CFG_S1_TRANS,
+  STRTAB_STE_0_CFG_S2_TRANS,
+  STRTAB_STE_1_EATS_ABT,
+  STRTAB_STE_1_EATS_S1CHK,
+  STRTAB_STE_1_EATS_TRANS,
+  readCd,
+  readSte,
+  setSteEats,
+  steEats,
+  writeCd,
+  writeSte,
+  type SteFields,
 } from '../hw/ste.ts';
 import { NVME, run, scenario } from './support.ts';
 
 /* ------------------------------------------------------------ helpers */
 
 /** A field as smmu-facts writes it: dw index and bit range [hi:lo]. */
-interface Pos { dw: 0 | 1; hi: number; lo: number; kind: 'num' | 'bool' | 'addr' }
+interface Pos {
+  dw: 0 | 1;
+  hi: number;
+  lo: number;
+  kind: 'num' | 'bool' | 'addr';
+}
 const P = (dw: 0 | 1, hi: number, lo: number, kind: Pos['kind'] = 'num'): Pos => ({ dw, hi, lo, kind });
 
 /** Words [dw0 lo, dw0 hi, dw1 lo, dw1 hi] from two 64-bit dwords. */
@@ -59,8 +152,14 @@ const ones = (width: number): bigint => (1n << BigInt(width)) - 1n;
  */
 const CFGI = { ssid: P(0, 31, 12), sid: P(0, 63, 32), ssv: P(0, 11, 11, 'bool'), leaf: P(1, 0, 0, 'bool'), range: P(1, 4, 0) };
 const TLBI = {
-  num: P(0, 16, 12), scale: P(0, 24, 20), vmid: P(0, 47, 32), asid: P(0, 63, 48),
-  leaf: P(1, 0, 0, 'bool'), ttl: P(1, 9, 8), tg: P(1, 11, 10), addr: P(1, 63, 12, 'addr'),
+  num: P(0, 16, 12),
+  scale: P(0, 24, 20),
+  vmid: P(0, 47, 32),
+  asid: P(0, 63, 48),
+  leaf: P(1, 0, 0, 'bool'),
+  ttl: P(1, 9, 8),
+  tg: P(1, 11, 10),
+  addr: P(1, 63, 12, 'addr'),
 };
 const pick = <T extends Record<string, Pos>>(o: T, ...k: Array<keyof T>): Record<string, Pos> =>
   Object.fromEntries(k.map((x) => [x, o[x]!]));
@@ -82,8 +181,12 @@ const SPEC: Record<string, Record<string, Pos>> = {
   TLBI_S2_IPA: { ...pick(TLBI, 'num', 'scale', 'vmid', 'leaf', 'ttl', 'tg'), addr: P(1, 51, 12, 'addr') },
   TLBI_NSNH_ALL: {},
   ATC_INV: {
-    global: P(0, 9, 9, 'bool'), ssv: P(0, 11, 11, 'bool'), ssid: P(0, 31, 12), sid: P(0, 63, 32),
-    size: P(1, 5, 0), addr: P(1, 63, 12, 'addr'),
+    global: P(0, 9, 9, 'bool'),
+    ssv: P(0, 11, 11, 'bool'),
+    ssid: P(0, 31, 12),
+    sid: P(0, 63, 32),
+    size: P(1, 5, 0),
+    addr: P(1, 63, 12, 'addr'),
   },
   PRI_RESP: { ssv: P(0, 11, 11, 'bool'), ssid: P(0, 31, 12), sid: P(0, 63, 32), grpid: P(1, 8, 0), resp: P(1, 13, 12) },
   RESUME: { resp: P(0, 13, 12), sid: P(0, 63, 32), stag: P(1, 15, 0) },
@@ -92,10 +195,25 @@ const SPEC: Record<string, Record<string, Pos>> = {
 
 /** smmu-facts §2 opcode table. */
 const SPEC_OPCODES: Record<string, number> = {
-  PREFETCH_CFG: 0x01, CFGI_STE: 0x03, CFGI_ALL: 0x04, CFGI_CD: 0x05, CFGI_CD_ALL: 0x06,
-  TLBI_NH_ALL: 0x10, TLBI_NH_ASID: 0x11, TLBI_NH_VA: 0x12, TLBI_NH_VAA: 0x13,
-  TLBI_EL2_ALL: 0x20, TLBI_EL2_ASID: 0x21, TLBI_EL2_VA: 0x22, TLBI_S12_VMALL: 0x28, TLBI_S2_IPA: 0x2a,
-  TLBI_NSNH_ALL: 0x30, ATC_INV: 0x40, PRI_RESP: 0x41, RESUME: 0x44, CMD_SYNC: 0x46,
+  PREFETCH_CFG: 0x01,
+  CFGI_STE: 0x03,
+  CFGI_ALL: 0x04,
+  CFGI_CD: 0x05,
+  CFGI_CD_ALL: 0x06,
+  TLBI_NH_ALL: 0x10,
+  TLBI_NH_ASID: 0x11,
+  TLBI_NH_VA: 0x12,
+  TLBI_NH_VAA: 0x13,
+  TLBI_EL2_ALL: 0x20,
+  TLBI_EL2_ASID: 0x21,
+  TLBI_EL2_VA: 0x22,
+  TLBI_S12_VMALL: 0x28,
+  TLBI_S2_IPA: 0x2a,
+  TLBI_NSNH_ALL: 0x30,
+  ATC_INV: 0x40,
+  PRI_RESP: 0x41,
+  RESUME: 0x44,
+  CMD_SYNC: 0x46,
 };
 
 /**
@@ -106,12 +224,14 @@ const SPEC_OPCODES: Record<string, number> = {
  */
 function patterned(name: string, pattern: bigint, fullAddr = false): { cmd: Cmd; w: number[] } {
   const op = OPCODE_BY_NAME[name]!;
-  let dw0 = BigInt(op), dw1 = 0n;
+  let dw0 = BigInt(op),
+    dw1 = 0n;
   const cmd: Record<string, number | boolean> = { op };
   for (const [key, pos] of Object.entries(SPEC[name]!)) {
     const width = pos.kind === 'addr' && !fullAddr ? Math.min(pos.hi, 52) - pos.lo + 1 : pos.hi - pos.lo + 1;
     const v = pattern & ones(width);
-    if (pos.dw === 0) dw0 |= v << BigInt(pos.lo); else dw1 |= v << BigInt(pos.lo);
+    if (pos.dw === 0) dw0 |= v << BigInt(pos.lo);
+    else dw1 |= v << BigInt(pos.lo);
     cmd[key] = pos.kind === 'bool' ? v === 1n : pos.kind === 'addr' ? Number(v << BigInt(pos.lo)) : Number(v);
   }
   return { cmd: cmd as unknown as Cmd, w: words(dw0, dw1) };
@@ -152,7 +272,10 @@ describe('command encode/decode round trip, bit-exact, every opcode of OPCODE_NA
       it(`${name}: fields ${label}`, () => {
         const { cmd, w } = patterned(name, pattern);
         const enc = encodeCmd(cmd);
-        expect(enc.map((x) => '0x' + x.toString(16)), 'encode').toEqual(w.map((x) => '0x' + x.toString(16)));
+        expect(
+          enc.map((x) => '0x' + x.toString(16)),
+          'encode',
+        ).toEqual(w.map((x) => '0x' + x.toString(16)));
         expect(decodeCmd(enc), 'decode(encode(cmd))').toEqual(cmd);
         expect(encodeCmd(decodeCmd(w)), 'encode(decode(words))').toEqual(w);
       });
@@ -161,14 +284,14 @@ describe('command encode/decode round trip, bit-exact, every opcode of OPCODE_NA
 
   it('random field values round trip for every opcode (property)', () => {
     const names = Object.values(OPCODE_NAMES);
-    fc.assert(fc.property(
-      fc.constantFrom(...names), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-      (name, pattern) => {
+    fc.assert(
+      fc.property(fc.constantFrom(...names), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (name, pattern) => {
         const { cmd, w } = patterned(name, pattern);
         expect(encodeCmd(cmd)).toEqual(w);
         expect(decodeCmd(w)).toEqual(cmd);
-      },
-    ), { numRuns: 500, seed: 7 });
+      }),
+      { numRuns: 500, seed: 7 },
+    );
   });
 
   it('raw dwords with address bits 63:53 set (a raw `cmd` step) decode to a non-negative address and re-encode bit-exactly', () => {
@@ -261,7 +384,17 @@ describe('individual field positions (smmu-facts §2)', () => {
   });
 
   it('TLBI_NH_VA: NUM dw0[16:12], SCALE dw0[24:20], LEAF dw1 bit 0, TTL dw1[9:8], TG dw1[11:10], VA dw1[63:12]', () => {
-    const w = encodeCmd({ op: CMDQ_OP_TLBI_NH_VA, num: 31, scale: 0, asid: 0, vmid: 0, leaf: true, ttl: 2, tg: 1, addr: 0x1234_5678_9000 });
+    const w = encodeCmd({
+      op: CMDQ_OP_TLBI_NH_VA,
+      num: 31,
+      scale: 0,
+      asid: 0,
+      vmid: 0,
+      leaf: true,
+      ttl: 2,
+      tg: 1,
+      addr: 0x1234_5678_9000,
+    });
     expect((w[0]! >>> 12) & 0x1f).toBe(31);
     expect((w[0]! >>> 20) & 0x1f).toBe(0);
     expect(w[2]! & 1).toBe(1);
@@ -339,45 +472,48 @@ describe('arm_smmu_atc_inv_to_cmd range rounding (smmu-facts §2: log2_span = fl
   });
 
   it('matches the 64-bit kernel computation for any range in the 48-bit IOVA space (property)', () => {
-    fc.assert(fc.property(
-      fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), fc.bigInt({ min: 1n, max: 1n << 40n }),
-      (iova, size) => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: (1n << 48n) - 1n }), fc.bigInt({ min: 1n, max: 1n << 40n }), (iova, size) => {
         fc.pre(iova + size <= 1n << 48n);
         const want = refAtcInv(iova, size);
         const c = makeCmdAtcInv(1, 0, Number(iova), Number(size));
         expect({ addr: c.addr, size: c.size }).toEqual({ addr: Number(want.addr), size: want.size });
-      },
-    ), { numRuns: 2000, seed: 11 });
+      }),
+      { numRuns: 2000, seed: 11 },
+    );
   });
 
-  it('end to end: an unmap of 2 pages across IOVA 2^44 invalidates both pages in a healthy device\'s ATC', () => {
+  it("end to end: an unmap of 2 pages across IOVA 2^44 invalidates both pages in a healthy device's ATC", () => {
     // SCENARIO-FORMAT.md: iova is any 4 KiB-aligned IOVA below 2^48; `unmap` invalidates
     // (ATC_INV for every ATS device) before the pages are freed and reused, so a DMA
     // through the old translation must not find a stale ATC entry.
     for (const iovaNum of [0x10000, 2 ** 44 - 0x1000]) {
       const iova = '0x' + iovaNum.toString(16);
-      const r = run(scenario({
-        steps: [
-          { at: 0, op: 'map', domain: 'dma0', iova, pages: 2 },
-          { at: 10, op: 'dma', device: NVME, iova, write: true },
-          { at: 30, op: 'unmap', domain: 'dma0', iova, pages: 2 },
-          { at: 40, op: 'map', domain: 'dma1', iova: '0x10000', pages: 30 },
-          { at: 100, op: 'dma', device: NVME, iova, write: true },
-        ],
-      }), 'v4');
+      const r = run(
+        scenario({
+          steps: [
+            { at: 0, op: 'map', domain: 'dma0', iova, pages: 2 },
+            { at: 10, op: 'dma', device: NVME, iova, write: true },
+            { at: 30, op: 'unmap', domain: 'dma0', iova, pages: 2 },
+            { at: 40, op: 'map', domain: 'dma1', iova: '0x10000', pages: 30 },
+            { at: 100, op: 'dma', device: NVME, iova, write: true },
+          ],
+        }),
+        'v4',
+      );
       expect(r.result.stats.staleAtcWrites, `iova ${iova}`).toBe(0);
       expect(r.result.stats.corruptedPages, `iova ${iova}`).toBe(0);
     }
   });
 
   it('the rounded range is the smallest naturally aligned power of two that covers the request (property)', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 2 ** 24 }),
-      (page, bytes) => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 2 ** 24 }), (page, bytes) => {
         const iova = page * 4096 + (bytes % 4096);
         const c = makeCmdAtcInv(1, 0, iova, bytes);
         const [first, last] = atcInvPageRange(c);
-        const f = Math.floor(iova / 4096), l = Math.floor((iova + bytes - 1) / 4096);
+        const f = Math.floor(iova / 4096),
+          l = Math.floor((iova + bytes - 1) / 4096);
         expect(first).toBeLessThanOrEqual(f);
         expect(last).toBeGreaterThanOrEqual(l);
         expect(first % 2 ** c.size!).toBe(0);
@@ -386,8 +522,9 @@ describe('arm_smmu_atc_inv_to_cmd range rounding (smmu-facts §2: log2_span = fl
           const half = 2 ** (c.size! - 1);
           expect(Math.floor(f / half)).not.toBe(Math.floor(l / half));
         }
-      },
-    ), { numRuns: 1000, seed: 3 });
+      }),
+      { numRuns: 1000, seed: 3 },
+    );
   });
 });
 
@@ -447,7 +584,9 @@ describe('queue pointer macros (smmu-facts §1, arm-smmu-v3.h)', () => {
   });
 
   it('all macros agree with arithmetic modulo 2·size for every (prod, cons) of a 8-entry ring', () => {
-    const shift = 3, n = 8, m = 2 * n;
+    const shift = 3,
+      n = 8,
+      m = 2 * n;
     for (let p = 0; p < m; p++) {
       for (let c = 0; c < m; c++) {
         const used = (p - c + m) % m; // entries between cons and prod
@@ -470,15 +609,39 @@ describe('queue pointer macros (smmu-facts §1, arm-smmu-v3.h)', () => {
 describe('registers, GERROR and CERROR (smmu-facts §1)', () => {
   it('page-0 register offsets', () => {
     expect({
-      IDR0: ARM_SMMU_IDR0, IDR1: ARM_SMMU_IDR1, CR0: ARM_SMMU_CR0, CR0ACK: ARM_SMMU_CR0ACK,
-      IRQ_CTRL: ARM_SMMU_IRQ_CTRL, IRQ_CTRLACK: ARM_SMMU_IRQ_CTRLACK, GERROR: ARM_SMMU_GERROR, GERRORN: ARM_SMMU_GERRORN,
-      STRTAB_BASE: ARM_SMMU_STRTAB_BASE, STRTAB_BASE_CFG: ARM_SMMU_STRTAB_BASE_CFG, CMDQ_BASE: ARM_SMMU_CMDQ_BASE,
-      CMDQ_PROD: ARM_SMMU_CMDQ_PROD, CMDQ_CONS: ARM_SMMU_CMDQ_CONS, EVTQ_BASE: ARM_SMMU_EVTQ_BASE,
-      EVTQ_PROD: ARM_SMMU_EVTQ_PROD, EVTQ_CONS: ARM_SMMU_EVTQ_CONS,
+      IDR0: ARM_SMMU_IDR0,
+      IDR1: ARM_SMMU_IDR1,
+      CR0: ARM_SMMU_CR0,
+      CR0ACK: ARM_SMMU_CR0ACK,
+      IRQ_CTRL: ARM_SMMU_IRQ_CTRL,
+      IRQ_CTRLACK: ARM_SMMU_IRQ_CTRLACK,
+      GERROR: ARM_SMMU_GERROR,
+      GERRORN: ARM_SMMU_GERRORN,
+      STRTAB_BASE: ARM_SMMU_STRTAB_BASE,
+      STRTAB_BASE_CFG: ARM_SMMU_STRTAB_BASE_CFG,
+      CMDQ_BASE: ARM_SMMU_CMDQ_BASE,
+      CMDQ_PROD: ARM_SMMU_CMDQ_PROD,
+      CMDQ_CONS: ARM_SMMU_CMDQ_CONS,
+      EVTQ_BASE: ARM_SMMU_EVTQ_BASE,
+      EVTQ_PROD: ARM_SMMU_EVTQ_PROD,
+      EVTQ_CONS: ARM_SMMU_EVTQ_CONS,
     }).toEqual({
-      IDR0: 0x00, IDR1: 0x04, CR0: 0x20, CR0ACK: 0x24, IRQ_CTRL: 0x50, IRQ_CTRLACK: 0x54, GERROR: 0x60, GERRORN: 0x64,
-      STRTAB_BASE: 0x80, STRTAB_BASE_CFG: 0x88, CMDQ_BASE: 0x90, CMDQ_PROD: 0x98, CMDQ_CONS: 0x9c, EVTQ_BASE: 0xa0,
-      EVTQ_PROD: 0xa8, EVTQ_CONS: 0xac,
+      IDR0: 0x00,
+      IDR1: 0x04,
+      CR0: 0x20,
+      CR0ACK: 0x24,
+      IRQ_CTRL: 0x50,
+      IRQ_CTRLACK: 0x54,
+      GERROR: 0x60,
+      GERRORN: 0x64,
+      STRTAB_BASE: 0x80,
+      STRTAB_BASE_CFG: 0x88,
+      CMDQ_BASE: 0x90,
+      CMDQ_PROD: 0x98,
+      CMDQ_CONS: 0x9c,
+      EVTQ_BASE: 0xa0,
+      EVTQ_PROD: 0xa8,
+      EVTQ_CONS: 0xac,
     });
   });
 
@@ -491,21 +654,42 @@ describe('registers, GERROR and CERROR (smmu-facts §1)', () => {
 
   it('GERROR_ERR_MASK = 0x1fd: bits 0 and 2-8, not the reserved bit 1 nor bits 9/10', () => {
     expect(GERROR_ERR_MASK).toBe(0x1fd);
-    const bits = [GERROR_CMDQ_ERR, GERROR_EVTQ_ABT_ERR, GERROR_PRIQ_ABT_ERR, GERROR_MSI_CMDQ_ABT_ERR,
-      GERROR_MSI_EVTQ_ABT_ERR, GERROR_MSI_PRIQ_ABT_ERR, GERROR_MSI_GERROR_ABT_ERR, GERROR_SFM_ERR];
+    const bits = [
+      GERROR_CMDQ_ERR,
+      GERROR_EVTQ_ABT_ERR,
+      GERROR_PRIQ_ABT_ERR,
+      GERROR_MSI_CMDQ_ABT_ERR,
+      GERROR_MSI_EVTQ_ABT_ERR,
+      GERROR_MSI_PRIQ_ABT_ERR,
+      GERROR_MSI_GERROR_ABT_ERR,
+      GERROR_SFM_ERR,
+    ];
     expect(bits).toEqual([1 << 0, 1 << 2, 1 << 3, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 8]);
     expect(bits.reduce((a, b) => a | b, 0)).toBe(GERROR_ERR_MASK);
     expect(GERROR_ERR_MASK & (1 << 1)).toBe(0);
     expect(GERROR_ERR_MASK & ((1 << 9) | (1 << 10))).toBe(0);
     expect(GERROR_BITS.map((b) => [b.bit, b.name])).toEqual([
-      [0, 'CMDQ_ERR'], [2, 'EVTQ_ABT_ERR'], [3, 'PRIQ_ABT_ERR'], [4, 'MSI_CMDQ_ABT_ERR'], [5, 'MSI_EVTQ_ABT_ERR'],
-      [6, 'MSI_PRIQ_ABT_ERR'], [7, 'MSI_GERROR_ABT_ERR'], [8, 'SFM_ERR'],
+      [0, 'CMDQ_ERR'],
+      [2, 'EVTQ_ABT_ERR'],
+      [3, 'PRIQ_ABT_ERR'],
+      [4, 'MSI_CMDQ_ABT_ERR'],
+      [5, 'MSI_EVTQ_ABT_ERR'],
+      [6, 'MSI_PRIQ_ABT_ERR'],
+      [7, 'MSI_GERROR_ABT_ERR'],
+      [8, 'SFM_ERR'],
     ]);
   });
 
   it('CERROR codes and the kernel cerror_str[] strings; index >= 4 prints "Unknown"', () => {
-    expect([CMDQ_ERR_CERROR_NONE_IDX, CMDQ_ERR_CERROR_ILL_IDX, CMDQ_ERR_CERROR_ABT_IDX, CMDQ_ERR_CERROR_ATC_INV_IDX]).toEqual([0, 1, 2, 3]);
-    expect([0, 1, 2, 3].map(cerrorStr)).toEqual(['No error', 'Illegal command', 'Abort on command fetch', 'ATC invalidate timeout']);
+    expect([CMDQ_ERR_CERROR_NONE_IDX, CMDQ_ERR_CERROR_ILL_IDX, CMDQ_ERR_CERROR_ABT_IDX, CMDQ_ERR_CERROR_ATC_INV_IDX]).toEqual([
+      0, 1, 2, 3,
+    ]);
+    expect([0, 1, 2, 3].map(cerrorStr)).toEqual([
+      'No error',
+      'Illegal command',
+      'Abort on command fetch',
+      'ATC invalidate timeout',
+    ]);
     expect(cerrorStr(4)).toBe('Unknown');
     expect(cerrorStr(0x7f)).toBe('Unknown');
     expect(CERROR_NAMES).toEqual(['CERROR_NONE', 'CERROR_ILL', 'CERROR_ABT', 'CERROR_ATC_INV_SYNC']);
@@ -532,24 +716,47 @@ describe('STE and CD fields (smmu-facts §3)', () => {
   it('an STE and a CD are 8 dwords (16 words); Config and EATS values', () => {
     expect(STE_WORDS).toBe(16);
     expect(CD_WORDS).toBe(16);
-    expect([STRTAB_STE_0_CFG_ABORT, STRTAB_STE_0_CFG_BYPASS, STRTAB_STE_0_CFG_S1_TRANS, STRTAB_STE_0_CFG_S2_TRANS, STRTAB_STE_0_CFG_NESTED])
-      .toEqual([0b000, 0b100, 0b101, 0b110, 0b111]);
+    expect([
+      STRTAB_STE_0_CFG_ABORT,
+      STRTAB_STE_0_CFG_BYPASS,
+      STRTAB_STE_0_CFG_S1_TRANS,
+      STRTAB_STE_0_CFG_S2_TRANS,
+      STRTAB_STE_0_CFG_NESTED,
+    ]).toEqual([0b000, 0b100, 0b101, 0b110, 0b111]);
     expect([STRTAB_STE_1_EATS_ABT, STRTAB_STE_1_EATS_TRANS, STRTAB_STE_1_EATS_S1CHK]).toEqual([0, 1, 2]);
   });
 
   const extremes: SteFields = {
-    v: 1, config: 7, s1fmt: 3, s1ContextPtr: (2 ** 46 - 1) * 64, s1cdmax: 31, s1dss: 3, eats: 3, strw: 3,
+    v: 1,
+    config: 7,
+    s1fmt: 3,
+    s1ContextPtr: (2 ** 46 - 1) * 64,
+    s1cdmax: 31,
+    s1dss: 3,
+    eats: 3,
+    strw: 3,
   };
   const typical: SteFields = {
-    v: 1, config: STRTAB_STE_0_CFG_S1_TRANS, s1fmt: 0, s1ContextPtr: 0x9000_1040, s1cdmax: 0, s1dss: 2, eats: 1, strw: 0,
+    v: 1,
+    config: STRTAB_STE_0_CFG_S1_TRANS,
+    s1fmt: 0,
+    s1ContextPtr: 0x9000_1040,
+    s1cdmax: 0,
+    s1dss: 2,
+    eats: 1,
+    strw: 0,
   };
 
-  for (const [label, s] of [['extreme values', extremes], ['a typical S1 STE', typical]] as const) {
+  for (const [label, s] of [
+    ['extreme values', extremes],
+    ['a typical S1 STE', typical],
+  ] as const) {
     it(`round trip and raw positions: ${label}`, () => {
       const a = new Uint32Array(48).fill(0xffff_ffff);
       writeSte(a, 16, s);
       expect(readSte(a, 16)).toEqual(s);
-      const d0 = dw(a, 16, 0), d1 = dw(a, 16, 1);
+      const d0 = dw(a, 16, 0),
+        d1 = dw(a, 16, 1);
       expect(d0 & 1n).toBe(BigInt(s.v)); // V dw0 bit 0
       expect((d0 >> 1n) & 7n).toBe(BigInt(s.config)); // Config dw0[3:1]
       expect((d0 >> 4n) & 3n).toBe(BigInt(s.s1fmt)); // S1Fmt dw0[5:4]

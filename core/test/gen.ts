@@ -13,9 +13,19 @@
 import fc from 'fast-check';
 import { formatErrors, validateScenario } from '../scenario/validate.ts';
 import {
-  FAULT_KINDS, RESET_METHODS, SCENARIO_FORMAT,
-  type AttachStep, type DeviceSpec, type DmaStep, type FaultKind, type FaultStep, type GroupSpec, type ResetMethod,
-  type ResetStep, type Scenario, type Step,
+  FAULT_KINDS,
+  RESET_METHODS,
+  SCENARIO_FORMAT,
+  type AttachStep,
+  type DeviceSpec,
+  type DmaStep,
+  type FaultKind,
+  type FaultStep,
+  type GroupSpec,
+  type ResetMethod,
+  type ResetStep,
+  type Scenario,
+  type Step,
 } from '../scenario/types.ts';
 
 /** Map/unmap/DMA addresses come from this small set so unmaps and DMAs hit mapped ranges. */
@@ -97,23 +107,46 @@ export const v4SafeTimings: fc.Arbitrary<Timings> = fc.record({
 
 /* ---------------------------------------------------- abstract scenarios */
 
-interface AbsDevice { ats: boolean; pasid: boolean; nsids: number; driver: number }
+interface AbsDevice {
+  ats: boolean;
+  pasid: boolean;
+  nsids: number;
+  driver: number;
+}
 
 type AbsOp =
   | { op: 'map' | 'unmap'; dom: number; iova: number; pages: number }
   | { op: 'dma'; dev: number; iova: number; page: number; write: boolean; pasid: number | null }
   | { op: 'fault'; dev: number; kind: FaultKind; latencyUs: number }
-  | { op: 'reset'; dev: number; method: ResetMethod; result: (typeof RESET_RESULTS)[number]; probe: boolean | null; durationUs: number | null }
+  | {
+      op: 'reset';
+      dev: number;
+      method: ResetMethod;
+      result: (typeof RESET_RESULTS)[number];
+      probe: boolean | null;
+      durationUs: number | null;
+    }
   | { op: 'attach'; group: number; dom: number; pasid: number | null }
   | { op: 'deferred-attach' | 'report-broken' | 'unplug'; dev: number }
   | { op: 'smmu-fault'; kind: 'sfm' | 'cmdq-abort' }
   | { op: 'cmd'; which: number; dev: number }
   | {
-    op: 'stale-motif'; dom: number; dev: number; iova: number; pages: number; page: number; slow: number | null;
-    gaps: [number, number, number, number, number]; remap: boolean;
-  };
+      op: 'stale-motif';
+      dom: number;
+      dev: number;
+      iova: number;
+      pages: number;
+      page: number;
+      slow: number | null;
+      gaps: [number, number, number, number, number];
+      remap: boolean;
+    };
 
-interface AbsStep { cluster: number; offset: number; body: AbsOp }
+interface AbsStep {
+  cluster: number;
+  offset: number;
+  body: AbsOp;
+}
 
 export interface AbsScenario {
   seed: number;
@@ -144,27 +177,54 @@ const pasidArb = fc.integer({ min: 1, max: 15 });
  * property 3 to bite, racing with whatever else the scenario does.
  */
 const absOp: fc.Arbitrary<AbsOp> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('map' as const), dom: fc.nat({ max: 2 }), iova: iovaIdx, pages: fc.integer({ min: 1, max: MAX_MAP_PAGES }) }) },
-  { weight: 5, arbitrary: fc.record({ op: fc.constant('unmap' as const), dom: fc.nat({ max: 2 }), iova: iovaIdx, pages: fc.integer({ min: 1, max: MAX_MAP_PAGES }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('map' as const),
+      dom: fc.nat({ max: 2 }),
+      iova: iovaIdx,
+      pages: fc.integer({ min: 1, max: MAX_MAP_PAGES }),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('unmap' as const),
+      dom: fc.nat({ max: 2 }),
+      iova: iovaIdx,
+      pages: fc.integer({ min: 1, max: MAX_MAP_PAGES }),
+    }),
+  },
   {
     weight: 8,
     arbitrary: fc.record({
-      op: fc.constant('dma' as const), dev, iova: iovaIdx, page: fc.nat({ max: MAX_MAP_PAGES - 1 }), write: fc.boolean(),
+      op: fc.constant('dma' as const),
+      dev,
+      iova: iovaIdx,
+      page: fc.nat({ max: MAX_MAP_PAGES - 1 }),
+      write: fc.boolean(),
       pasid: fc.option(pasidArb, { nil: null, freq: 4 }),
     }),
   },
   {
     weight: 5,
     arbitrary: fc.record({
-      op: fc.constant('fault' as const), dev, kind: fc.constantFrom(...FAULT_KINDS),
+      op: fc.constant('fault' as const),
+      dev,
+      kind: fc.constantFrom(...FAULT_KINDS),
       latencyUs: fc.oneof(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 5000 })),
     }),
   },
   {
     weight: 4,
     arbitrary: fc.record({
-      op: fc.constant('reset' as const), dev, method: fc.constantFrom(...RESET_METHODS),
-      result: fc.oneof({ weight: 3, arbitrary: fc.constant(0 as const) }, { weight: 2, arbitrary: fc.constantFrom(...RESET_RESULTS) }),
+      op: fc.constant('reset' as const),
+      dev,
+      method: fc.constantFrom(...RESET_METHODS),
+      result: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(0 as const) },
+        { weight: 2, arbitrary: fc.constantFrom(...RESET_RESULTS) },
+      ),
       probe: fc.option(fc.boolean(), { nil: null, freq: 3 }),
       durationUs: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: null, freq: 8 }),
     }),
@@ -172,7 +232,9 @@ const absOp: fc.Arbitrary<AbsOp> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
-      op: fc.constant('attach' as const), group: fc.nat({ max: 3 }), dom: fc.nat({ max: 3 }),
+      op: fc.constant('attach' as const),
+      group: fc.nat({ max: 3 }),
+      dom: fc.nat({ max: 3 }),
       pasid: fc.option(pasidArb, { nil: null, freq: 3 }),
     }),
   },
@@ -182,16 +244,29 @@ const absOp: fc.Arbitrary<AbsOp> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
-      op: fc.constant('stale-motif' as const), dom: fc.nat({ max: 2 }), dev, iova: iovaIdx,
-      pages: fc.integer({ min: 1, max: MAX_MAP_PAGES }), page: fc.nat({ max: MAX_MAP_PAGES - 1 }),
+      op: fc.constant('stale-motif' as const),
+      dom: fc.nat({ max: 2 }),
+      dev,
+      iova: iovaIdx,
+      pages: fc.integer({ min: 1, max: MAX_MAP_PAGES }),
+      page: fc.nat({ max: MAX_MAP_PAGES - 1 }),
       slow: fc.option(fc.integer({ min: 1, max: 5000 }), { nil: null, freq: 4 }),
-      gaps: fc.tuple(fc.nat({ max: 300 }), fc.nat({ max: 300 }), fc.nat({ max: 300 }), fc.nat({ max: 6000 }), fc.nat({ max: 6000 })),
+      gaps: fc.tuple(
+        fc.nat({ max: 300 }),
+        fc.nat({ max: 300 }),
+        fc.nat({ max: 300 }),
+        fc.nat({ max: 6000 }),
+        fc.nat({ max: 6000 }),
+      ),
       remap: fc.boolean(),
     }),
   },
 );
 /** SFM and CMDQ fetch aborts stop or stall the whole SMMU: rare (about one scenario in ten). */
-const absRareOp: fc.Arbitrary<AbsOp> = fc.record({ op: fc.constant('smmu-fault' as const), kind: fc.constantFrom('sfm' as const, 'cmdq-abort' as const) });
+const absRareOp: fc.Arbitrary<AbsOp> = fc.record({
+  op: fc.constant('smmu-fault' as const),
+  kind: fc.constantFrom('sfm' as const, 'cmdq-abort' as const),
+});
 
 /**
  * Step times: a few cluster centres in 0..20 000 µs and small offsets from
@@ -212,9 +287,14 @@ const absDevice: fc.Arbitrary<AbsDevice> = fc.record({
 });
 
 /** StreamIDs: mostly small and dense (one L2 stream table), sometimes anywhere in 16 bits. */
-const sidArb = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 63 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) });
+const sidArb = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 63 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) },
+);
 /** A BDF code: bus 1..0x3f, device 0..31, function 0..7. */
-const bdfArb = fc.record({ bus: fc.integer({ min: 1, max: 0x3f }), d: fc.nat({ max: 31 }), fn: fc.nat({ max: 7 }) }).map(({ bus, d, fn }) => (bus << 8) | (d << 3) | fn);
+const bdfArb = fc
+  .record({ bus: fc.integer({ min: 1, max: 0x3f }), d: fc.nat({ max: 31 }), fn: fc.nat({ max: 7 }) })
+  .map(({ bus, d, fn }) => (bus << 8) | (d << 3) | fn);
 
 export interface GenOptions {
   timings?: fc.Arbitrary<Timings>;
@@ -250,7 +330,10 @@ export function bdfString(code: number): string {
 
 function smmuOf(t: Timings): NonNullable<Scenario['smmu']> {
   const s: NonNullable<Scenario['smmu']> = {
-    cmdqLog2Size: t.cmdqLog2Size, atcInvTimeoutUs: t.atcInvTimeoutUs, gerrorIrqLatencyUs: t.gerrorIrqLatencyUs, cmdCostNs: t.cmdCostNs,
+    cmdqLog2Size: t.cmdqLog2Size,
+    atcInvTimeoutUs: t.atcInvTimeoutUs,
+    gerrorIrqLatencyUs: t.gerrorIrqLatencyUs,
+    cmdCostNs: t.cmdCostNs,
   };
   if (t.pollTimeoutUs !== undefined) s.pollTimeoutUs = t.pollTimeoutUs;
   if (!t.atsChk) s.atsChk = false;
@@ -262,15 +345,25 @@ export function toScenario(a: AbsScenario, name = 'generated'): Scenario {
   const n = a.devices.length;
   const ng = Math.min(a.ngroups, n);
   const devices: DeviceSpec[] = a.devices.map((d, i) => ({
-    bdf: bdfString(a.bdfs[i]!), sids: a.sids.slice(i * 3, i * 3 + d.nsids), ats: d.ats, pasid: d.pasid, driver: DRIVERS[d.driver]!,
+    bdf: bdfString(a.bdfs[i]!),
+    sids: a.sids.slice(i * 3, i * 3 + d.nsids),
+    ats: d.ats,
+    pasid: d.pasid,
+    driver: DRIVERS[d.driver]!,
   }));
   // The first `ng` devices open one group each; the others join any group.
   const gIndexOf = devices.map((_, i) => (i < ng ? i : a.groupOf[i]! % ng));
   const domains = DOMAIN_IDS.slice(0, a.ndomains).map((id) => ({ id, type: 'paging' as const }));
-  const allDomains: Array<{ id: string; type: 'paging' | 'identity' }> = a.identity ? [...domains, { id: IDENTITY_DOMAIN, type: 'identity' }] : domains;
+  const allDomains: Array<{ id: string; type: 'paging' | 'identity' }> = a.identity
+    ? [...domains, { id: IDENTITY_DOMAIN, type: 'identity' }]
+    : domains;
   const groups: GroupSpec[] = [];
   for (let g = 0; g < ng; g++) {
-    groups.push({ id: a.groupIds[g]!, domain: domains[a.groupDomain[g]! % a.ndomains]!.id, devices: devices.filter((_, i) => gIndexOf[i] === g) });
+    groups.push({
+      id: a.groupIds[g]!,
+      domain: domains[a.groupDomain[g]! % a.ndomains]!.id,
+      devices: devices.filter((_, i) => gIndexOf[i] === g),
+    });
   }
   const devAt = (k: number): DeviceSpec => devices[k % n]!;
 
@@ -346,10 +439,14 @@ export function toScenario(a: AbsScenario, name = 'generated'): Scenario {
         // rightly flag one aimed at a quarantined master, and the fence only
         // covers the driver's own invalidation paths.
         switch (b.which) {
-          case 0: return { at, op: 'cmd', cmd: { op: 'CMD_SYNC' } };
-          case 1: return { at, op: 'cmd', cmd: { op: 'CFGI_STE', sid: devAt(b.dev).sids[0]!, leaf: true } };
-          case 2: return { at, op: 'cmd', cmd: { op: 'TLBI_NH_ALL' }, sync: false };
-          default: return { at, op: 'cmd', cmd: { raw: ['0x00000000000000ff', '0x0'] } }; // illegal opcode: CERROR_ILL
+          case 0:
+            return { at, op: 'cmd', cmd: { op: 'CMD_SYNC' } };
+          case 1:
+            return { at, op: 'cmd', cmd: { op: 'CFGI_STE', sid: devAt(b.dev).sids[0]!, leaf: true } };
+          case 2:
+            return { at, op: 'cmd', cmd: { op: 'TLBI_NH_ALL' }, sync: false };
+          default:
+            return { at, op: 'cmd', cmd: { raw: ['0x00000000000000ff', '0x0'] } }; // illegal opcode: CERROR_ILL
         }
     }
   }
@@ -421,7 +518,12 @@ export const arbCanonicalParams: fc.Arbitrary<CanonicalParams> = fc.record({
   pages: fc.integer({ min: 1, max: MAX_MAP_PAGES }),
   page: fc.nat({ max: MAX_MAP_PAGES - 1 }),
   t0: fc.nat({ max: 2000 }),
-  gaps: fc.tuple(fc.integer({ min: 1, max: 500 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 5000 })),
+  gaps: fc.tuple(
+    fc.integer({ min: 1, max: 500 }),
+    fc.integer({ min: 0, max: 500 }),
+    fc.integer({ min: 0, max: 500 }),
+    fc.integer({ min: 0, max: 5000 }),
+  ),
   readFirst: fc.boolean(),
   remapOther: fc.boolean(),
 });
@@ -432,12 +534,18 @@ export function canonicalScenario(p: CanonicalParams): Scenario {
   const t = p.timings;
   const victim: DeviceSpec = { bdf: CANONICAL_VICTIM, sids: p.victimSids, ats: true, pasid: p.victimPasid, driver: 'nvme' };
   const others: DeviceSpec[] = p.bystanders.map((d, i) => ({
-    bdf: bdfString(((i + 2) << 8) | 0), sids: [1000 + i * 3, 1001 + i * 3, 1002 + i * 3].slice(0, d.nsids), ats: d.ats, pasid: d.pasid,
+    bdf: bdfString(((i + 2) << 8) | 0),
+    sids: [1000 + i * 3, 1001 + i * 3, 1002 + i * 3].slice(0, d.nsids),
+    ats: d.ats,
+    pasid: d.pasid,
     driver: DRIVERS[d.driver]!,
   }));
   const groups: GroupSpec[] = p.sameGroup
     ? [{ id: 0, domain: 'dma0', devices: [victim, ...others] }]
-    : [{ id: 0, domain: 'dma0', devices: [victim] }, ...others.map((d, i) => ({ id: i + 1, domain: i % 2 ? 'dma0' : 'dma1', devices: [d] }))];
+    : [
+        { id: 0, domain: 'dma0', devices: [victim] },
+        ...others.map((d, i) => ({ id: i + 1, domain: i % 2 ? 'dma0' : 'dma1', devices: [d] })),
+      ];
   const iova = IOVAS[p.iova]!;
   const page = Math.min(p.page, p.pages - 1);
   const target = hex(iova + page * 4096);
@@ -449,7 +557,10 @@ export function canonicalScenario(p: CanonicalParams): Scenario {
   // timed-out ATC_INV, each handled by the GERROR ISR, plus the commands of
   // every batch. Every ATS SID in dma0 counts: with an ATC timeout below the
   // endpoints' response time (2 µs) the healthy bystanders time out as well.
-  const atsSidsInDma0 = groups.filter((g) => g.domain === 'dma0').flatMap((g) => g.devices).filter((d) => d.ats !== false)
+  const atsSidsInDma0 = groups
+    .filter((g) => g.domain === 'dma0')
+    .flatMap((g) => g.devices)
+    .filter((d) => d.ats !== false)
     .reduce((n, d) => n + d.sids.length, 0);
   const tRemap = tUnmap + atsSidsInDma0 * (t.atcInvTimeoutUs + t.gerrorIrqLatencyUs + 20) + 300;
   const tStale = tRemap + 10 + g4;
@@ -472,7 +583,10 @@ export function canonicalScenario(p: CanonicalParams): Scenario {
     kernel: { workerLatencyUs: t.workerLatencyUs },
     // Few pages, so the re-map takes back the very pages the unmap freed.
     memory: { pages: 8 + 2 * MAX_MAP_PAGES },
-    domains: [{ id: 'dma0', type: 'paging' }, { id: 'dma1', type: 'paging' }],
+    domains: [
+      { id: 'dma0', type: 'paging' },
+      { id: 'dma1', type: 'paging' },
+    ],
     groups,
     steps,
   });

@@ -23,8 +23,16 @@ export const LAYERS: ReadonlyArray<{ layer: string; path: RegExp; may: readonly 
   { layer: 'scenario/types', path: /^scenario\/types\.ts$/, may: ['policy'] },
   { layer: 'kernel', path: /^kernel\//, may: ['sim', 'hw', 'pci', 'machines', 'policy', 'scenario/types'] },
   { layer: 'scenario', path: /^scenario\//, may: ['scenario/types', 'policy', 'hw'] },
-  { layer: 'engine', path: /^(engine|trace)\.ts$/, may: ['sim', 'hw', 'pci', 'machines', 'policy', 'scenario/types', 'kernel', 'scenario'] },
-  { layer: 'view', path: /^(view|timeline)\.ts$/, may: ['sim', 'hw', 'pci', 'machines', 'policy', 'scenario/types', 'kernel', 'scenario', 'engine'] },
+  {
+    layer: 'engine',
+    path: /^(engine|trace)\.ts$/,
+    may: ['sim', 'hw', 'pci', 'machines', 'policy', 'scenario/types', 'kernel', 'scenario'],
+  },
+  {
+    layer: 'view',
+    path: /^(view|timeline)\.ts$/,
+    may: ['sim', 'hw', 'pci', 'machines', 'policy', 'scenario/types', 'kernel', 'scenario', 'engine'],
+  },
   { layer: 'api', path: /^index\.ts$/, may: ['*'] },
   { layer: 'cli', path: /^cli\//, may: ['*'] },
 ];
@@ -49,7 +57,8 @@ function sources(dir: string): string[] {
 /** Every relative module a file imports or re-exports, as paths relative to core/. */
 export function importsOf(file: string, text: string): string[] {
   const out: string[] = [];
-  const re = /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'(\.[^']+)'|(?:^|\n)\s*import\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g;
+  const re =
+    /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'(\.[^']+)'|(?:^|\n)\s*import\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     const spec = m[1] ?? m[2] ?? m[3]!;
     if (spec.endsWith('.json')) continue;
@@ -58,7 +67,9 @@ export function importsOf(file: string, text: string): string[] {
   return out;
 }
 
-export interface ImportGraph { edges: Map<string, string[]> }
+export interface ImportGraph {
+  edges: Map<string, string[]>;
+}
 
 function graph(): ImportGraph {
   const edges = new Map<string, string[]>();
@@ -121,8 +132,11 @@ describe('layers of the core', () => {
     };
     expect(wrongWay(bad)).toEqual(['hw/smmu.ts → pci/endpoint.ts (hw may not import pci)']);
     expect(cycles(bad)).toEqual([['hw/smmu.ts', 'pci/endpoint.ts', 'hw/smmu.ts']]);
-    expect(importsOf(join(CORE, 'kernel/x.ts'), "import type { A } from '../sim/context.ts';\nexport { b } from './y.ts';\nimport './z.ts';")).toEqual([
-      'sim/context.ts', 'kernel/y.ts', 'kernel/z.ts',
-    ]);
+    expect(
+      importsOf(
+        join(CORE, 'kernel/x.ts'),
+        "import type { A } from '../sim/context.ts';\nexport { b } from './y.ts';\nimport './z.ts';",
+      ),
+    ).toEqual(['sim/context.ts', 'kernel/y.ts', 'kernel/z.ts']);
   });
 });

@@ -21,15 +21,34 @@ import { gdevCan } from '../machines/drive.ts';
 import { prepareFrame } from '../kernel/iommu.ts';
 import type { PolicySpec } from '../scenario/types.ts';
 import {
-  BDF, definedTransitions, eventLabel, feasibleTransitions, kernelCall, kernelGdev, kernelView, machineStep, MAX_DEPTH,
-  microEvents, newKernel, offeredEvents, plain, recoveryCnt, sentEvents, serialize, settle, takenTransition,
+  BDF,
+  definedTransitions,
+  eventLabel,
+  feasibleTransitions,
+  kernelCall,
+  kernelGdev,
+  kernelView,
+  machineStep,
+  MAX_DEPTH,
+  microEvents,
+  newKernel,
+  offeredEvents,
+  plain,
+  recoveryCnt,
+  sentEvents,
+  serialize,
+  settle,
+  takenTransition,
   type GdevSnapshot,
 } from './mbt-support.ts';
 
 const V4: PolicySpec = 'v4';
 const V4_NO_NESTED_FIX: PolicySpec = { preset: 'v4', nestedResetFix: false };
 
-interface MbtPath { state: GdevSnapshot; steps: Array<{ state: GdevSnapshot; event: GdevEvent }> }
+interface MbtPath {
+  state: GdevSnapshot;
+  steps: Array<{ state: GdevSnapshot; event: GdevEvent }>;
+}
 
 function traversalOptions(nestedResetFix: boolean) {
   return { events: offeredEvents, serializeState: serialize, input: { nestedResetFix } };
@@ -63,8 +82,11 @@ function generatePaths(nestedResetFix: boolean): PathSets {
   // state offers (self-loops included, e.g. a second report while pending).
   // getPathsFromEvents() does not pass `input` to the initial snapshot, so start it from the traversal's own.
   const fromState = shortest[0]!.steps[0]!.state;
-  const edges = shortest.flatMap((p) => offeredEvents(p.state).map((e) =>
-    (getPathsFromEvents(kernelView, [...eventsOf(p), e], { ...opts, fromState }) as unknown as MbtPath[])[0]!));
+  const edges = shortest.flatMap((p) =>
+    offeredEvents(p.state).map(
+      (e) => (getPathsFromEvents(kernelView, [...eventsOf(p), e], { ...opts, fromState }) as unknown as MbtPath[])[0]!,
+    ),
+  );
   return { shortest, simple, edges };
 }
 
@@ -95,7 +117,11 @@ function replay(p: MbtPath, policy: PolicySpec): Set<string> {
     const want = plain(p.steps[i]!.state);
     const traceFrom = sim.out.trace.length;
     const callsFrom = sim.out.calls.length;
-    const logs = { failed: logCount(sim, LOG.failed), unblocked: logCount(sim, LOG.unblocked), quarantined: logCount(sim, LOG.quarantined) };
+    const logs = {
+      failed: logCount(sim, LOG.failed),
+      unblocked: logCount(sim, LOG.unblocked),
+      quarantined: logCount(sim, LOG.quarantined),
+    };
 
     kernelCall(sim, ev);
 
@@ -128,16 +154,25 @@ function replay(p: MbtPath, policy: PolicySpec): Set<string> {
     // What the kernel returns and prints at this call (seed 003 #04, #11).
     const calls = sim.out.calls.slice(callsFrom);
     if (ev.type === 'PREPARE') {
-      expect(calls.map((c) => [c.fn, c.ret]), `${where(i)}: prepare returns 0`).toEqual([['pci_dev_reset_iommu_prepare', '0']]);
+      expect(
+        calls.map((c) => [c.fn, c.ret]),
+        `${where(i)}: prepare returns 0`,
+      ).toEqual([['pci_dev_reset_iommu_prepare', '0']]);
     }
     if (ev.type === 'RESET_DONE') {
-      expect(calls.map((c) => c.fn), `${where(i)}: one done() call`).toEqual(['pci_dev_reset_iommu_done']);
+      expect(
+        calls.map((c) => c.fn),
+        `${where(i)}: one done() call`,
+      ).toEqual(['pci_dev_reset_iommu_done']);
       const outermost = prev.context.reset_depth === 1;
       expect(logCount(sim, LOG.failed) - logs.failed, `${where(i)}: "${LOG.failed}"`).toBe(outermost && !ev.ok ? 1 : 0);
-      expect(logCount(sim, LOG.unblocked) - logs.unblocked, `${where(i)}: "${LOG.unblocked}"`)
-        .toBe(outermost && ev.ok && (prev.value === 'RESET_FAILED' || prev.value === 'BROKEN') ? 1 : 0);
+      expect(logCount(sim, LOG.unblocked) - logs.unblocked, `${where(i)}: "${LOG.unblocked}"`).toBe(
+        outermost && ev.ok && (prev.value === 'RESET_FAILED' || prev.value === 'BROKEN') ? 1 : 0,
+      );
     }
-    expect(logCount(sim, LOG.quarantined) - logs.quarantined, `${where(i)}: "${LOG.quarantined}"`).toBe(ev.type === 'QUARANTINE' ? 1 : 0);
+    expect(logCount(sim, LOG.quarantined) - logs.quarantined, `${where(i)}: "${LOG.quarantined}"`).toBe(
+      ev.type === 'QUARANTINE' ? 1 : 0,
+    );
   }
   return taken;
 }
@@ -181,11 +216,15 @@ describe('group_device machine paths replayed on the kernel model (v4, reset_dep
   });
 
   for (const p of shortest) {
-    it(`shortest path to ${serialize(p.state)}: ${label(p)}`, () => { replay(p, V4); });
+    it(`shortest path to ${serialize(p.state)}: ${label(p)}`, () => {
+      replay(p, V4);
+    });
   }
 
   for (const p of edges) {
-    it(`transition ${eventLabel(p.steps[p.steps.length - 1]!.event)} after ${label(p)}`, () => { replay(p, V4); });
+    it(`transition ${eventLabel(p.steps[p.steps.length - 1]!.event)} after ${label(p)}`, () => {
+      replay(p, V4);
+    });
   }
 
   it(`all simple paths (${simple.length}) replay on the kernel`, () => {
@@ -195,9 +234,12 @@ describe('group_device machine paths replayed on the kernel model (v4, reset_dep
     // outermost successful done() ends (seed 003 #04 BLOCKED_NO, #11 broken_pending cleared): those transitions
     // are the only ones the simple paths leave to the transition cover below.
     expect(missing(definedTransitions(), taken)).toEqual([
-      'BROKEN --CLEAR_BROKEN_PENDING[0:-]-->', 'BROKEN --RESET_DONE[1:outermostOk]-->',
-      'RESETTING --CLEAR_BROKEN_PENDING[0:-]-->', 'RESETTING --RESET_DONE[1:outermostOk]-->',
-      'RESET_FAILED --CLEAR_BROKEN_PENDING[0:-]-->', 'RESET_FAILED --RESET_DONE[1:outermostOk]-->',
+      'BROKEN --CLEAR_BROKEN_PENDING[0:-]-->',
+      'BROKEN --RESET_DONE[1:outermostOk]-->',
+      'RESETTING --CLEAR_BROKEN_PENDING[0:-]-->',
+      'RESETTING --RESET_DONE[1:outermostOk]-->',
+      'RESET_FAILED --CLEAR_BROKEN_PENDING[0:-]-->',
+      'RESET_FAILED --RESET_DONE[1:outermostOk]-->',
     ]);
   });
 
@@ -225,14 +267,20 @@ describe('group_device machine paths replayed on the kernel model (v4, reset_dep
   });
 });
 
-describe('the outermost successful done() is more than the machine\'s RESET_DONE alone', () => {
+describe("the outermost successful done() is more than the machine's RESET_DONE alone", () => {
   // 003 #11: done() does `WRITE_ONCE(gdev->broken_pending, false)` before unblocking, so the kernel does not
   // follow the bare machine event: replaying a path of the raw machine (no CLEAR_BROKEN_PENDING) fails there.
   it('a report before a good reset is cleared by the kernel, not by RESET_DONE', () => {
     const opts = traversalOptions(true);
-    const raw = getPathsFromEvents(groupDeviceMachine, [{ type: 'REPORT_BROKEN' }, { type: 'PREPARE' }, { type: 'RESET_DONE', ok: true }],
-      { ...opts, fromState: generate(true).shortest[0]!.steps[0]!.state }) as unknown as MbtPath[];
-    expect(plain(raw[0]!.state)).toEqual({ value: 'NO', context: { reset_depth: 0, broken_pending: true, nestedResetFix: true } });
+    const raw = getPathsFromEvents(
+      groupDeviceMachine,
+      [{ type: 'REPORT_BROKEN' }, { type: 'PREPARE' }, { type: 'RESET_DONE', ok: true }],
+      { ...opts, fromState: generate(true).shortest[0]!.steps[0]!.state },
+    ) as unknown as MbtPath[];
+    expect(plain(raw[0]!.state)).toEqual({
+      value: 'NO',
+      context: { reset_depth: 0, broken_pending: true, nestedResetFix: true },
+    });
     expect(() => replay(raw[0]!, V4)).toThrow(/step 3 \(RESET_DONE\(ok\)\)/);
     const sim = newKernel(V4);
     replayOn(sim, raw[0]!, false);
@@ -264,8 +312,14 @@ describe('without the nested reset fix (v4, nestedResetFix=false)', () => {
   // Seed 000, the code it fixes: `/* Re-entry is not allowed */ if (WARN_ON(group->resetting_domain)) return -EBUSY;`
   const nestedStates = shortest.filter((p) => p.state.context.reset_depth >= 1);
   it('covers a reset in flight in every blocked state', () => {
-    expect(nestedStates.map((p) => `${p.state.value}/${p.state.context.broken_pending}`).sort())
-      .toEqual(['BROKEN/false', 'BROKEN/true', 'RESETTING/false', 'RESETTING/true', 'RESET_FAILED/false', 'RESET_FAILED/true']);
+    expect(nestedStates.map((p) => `${p.state.value}/${p.state.context.broken_pending}`).sort()).toEqual([
+      'BROKEN/false',
+      'BROKEN/true',
+      'RESETTING/false',
+      'RESETTING/true',
+      'RESET_FAILED/false',
+      'RESET_FAILED/true',
+    ]);
   });
   for (const p of nestedStates) {
     it(`a nested prepare is refused with -EBUSY and a WARN, unseen by the machine: ${serialize(p.state)}`, () => {
@@ -282,10 +336,14 @@ describe('without the nested reset fix (v4, nestedResetFix=false)', () => {
       settle(sim);
 
       const result = sim.result();
-      expect(result.calls.slice(callsFrom).map((c) => [c.fn, c.args, c.ret])).toEqual([['pci_dev_reset_iommu_prepare', [BDF], '-EBUSY']]);
+      expect(result.calls.slice(callsFrom).map((c) => [c.fn, c.args, c.ret])).toEqual([
+        ['pci_dev_reset_iommu_prepare', [BDF], '-EBUSY'],
+      ]);
       const log = result.log.slice(logFrom);
       expect(log.some((l) => l.includes('------------[ cut here ]------------'))).toBe(true);
-      expect(log.some((l) => /WARNING: CPU: \d+ PID: \d+ at drivers\/iommu\/iommu\.c pci_dev_reset_iommu_prepare/.test(l))).toBe(true);
+      expect(log.some((l) => /WARNING: CPU: \d+ PID: \d+ at drivers\/iommu\/iommu\.c pci_dev_reset_iommu_prepare/.test(l))).toBe(
+        true,
+      );
       expect(sentEvents(sim, traceFrom)).toEqual([]);
       expect(kernelGdev(sim)).toEqual(before);
       expect(recoveryCnt(sim)).toBe(cnt);
@@ -294,7 +352,9 @@ describe('without the nested reset fix (v4, nestedResetFix=false)', () => {
   }
 
   it('with the fix the same nested prepare is accepted: reset_depth 2, no WARN (seed 000)', () => {
-    const p = generate(true).shortest.find((x) => x.state.value === 'RESETTING' && x.state.context.reset_depth === 1 && !x.state.context.broken_pending)!;
+    const p = generate(true).shortest.find(
+      (x) => x.state.value === 'RESETTING' && x.state.context.reset_depth === 1 && !x.state.context.broken_pending,
+    )!;
     const sim = newKernel(V4);
     replayOn(sim, p);
     const logFrom = sim.out.log.length;

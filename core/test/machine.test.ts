@@ -12,7 +12,12 @@
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
 import {
-  BLOCKED_SEVERITY, BLOCKED_STATES, groupDeviceMachine, type Blocked, type GdevEvent, type GdevMachineState,
+  BLOCKED_SEVERITY,
+  BLOCKED_STATES,
+  groupDeviceMachine,
+  type Blocked,
+  type GdevEvent,
+  type GdevMachineState,
 } from '../machines/groupDevice.machine.ts';
 import { gdevCan, gdevInitial, gdevSend } from '../machines/drive.ts';
 import { ALL_EVENTS, eventLabel, feasibleTransitions } from './mbt-support.ts';
@@ -217,7 +222,8 @@ describe('severity', () => {
         checked++;
         const outermostOk = e.type === 'RESET_DONE' && e.ok && s.context.reset_depth === 1;
         if (outermostOk) expect(n.value).toBe('NO');
-        else expect(BLOCKED_SEVERITY[n.value], `${eventLabel(e)} in ${s.value}`).toBeGreaterThanOrEqual(BLOCKED_SEVERITY[s.value]);
+        else
+          expect(BLOCKED_SEVERITY[n.value], `${eventLabel(e)} in ${s.value}`).toBeGreaterThanOrEqual(BLOCKED_SEVERITY[s.value]);
       }
     }
     expect(checked).toBeGreaterThan(50);

@@ -105,7 +105,11 @@ export function offeredEvents(s: GdevSnapshot): GdevEvent[] {
 
 /* ----------------------------------------------------------- transitions */
 
-interface TransitionLike { source: { key: string }; guard?: unknown; eventType: string }
+interface TransitionLike {
+  source: { key: string };
+  guard?: unknown;
+  eventType: string;
+}
 
 function guardName(t: TransitionLike): string {
   const g = t.guard;
@@ -165,8 +169,13 @@ export function machineStep(s: GdevMachineState, e: GdevEvent): GdevMachineState
  * machine allows it), and every transition taken on the way: the transitions
  * feasible within the depth bound.
  */
-export function feasibleTransitions(nestedResetFix: boolean, maxDepth = MAX_DEPTH): { states: GdevMachineState[]; transitions: Set<string> } {
-  const init = plain(groupDeviceMachine.resolveState({ value: 'NO', context: { reset_depth: 0, broken_pending: false, nestedResetFix } }));
+export function feasibleTransitions(
+  nestedResetFix: boolean,
+  maxDepth = MAX_DEPTH,
+): { states: GdevMachineState[]; transitions: Set<string> } {
+  const init = plain(
+    groupDeviceMachine.resolveState({ value: 'NO', context: { reset_depth: 0, broken_pending: false, nestedResetFix } }),
+  );
   const seen = new Map<string, GdevMachineState>([[serialize(init), init]]);
   const queue = [init];
   const transitions = new Set<string>();
@@ -179,7 +188,10 @@ export function feasibleTransitions(nestedResetFix: boolean, maxDepth = MAX_DEPT
       transitions.add(key);
       const n = machineStep(s, e);
       const k = serialize(n);
-      if (!seen.has(k)) { seen.set(k, n); queue.push(n); }
+      if (!seen.has(k)) {
+        seen.set(k, n);
+        queue.push(n);
+      }
     }
   }
   return { states: [...seen.values()], transitions };
@@ -224,7 +236,9 @@ export function settle(sim: Simulation): void {
 
 /** The machine events the kernel sent since trace index `from` ('gdev.state' records). */
 export function sentEvents(sim: Simulation, from: number): Array<{ type: string; ok?: boolean }> {
-  return sim.out.trace.slice(from).filter((r): r is TraceRecordOf<'gdev.state'> => r.kind === 'gdev.state' && r.d.bdf === BDF)
+  return sim.out.trace
+    .slice(from)
+    .filter((r): r is TraceRecordOf<'gdev.state'> => r.kind === 'gdev.state' && r.d.bdf === BDF)
     .map((r) => ('ok' in r.d ? { type: String(r.d.event), ok: Boolean(r.d.ok) } : { type: String(r.d.event) }));
 }
 

@@ -61,7 +61,11 @@ function fail(what: string, s: Scenario, detail?: unknown): never {
   throw new Error(`${what}${d}\nscenario JSON:\n${JSON.stringify(s)}`);
 }
 
-interface Variant { label: string; policy: PolicySpec; flags?: Partial<PolicyFlags> }
+interface Variant {
+  label: string;
+  policy: PolicySpec;
+  flags?: Partial<PolicyFlags>;
+}
 
 const PRESETS: Variant[] = [
   { label: 'baseline', policy: 'baseline' },
@@ -71,13 +75,13 @@ const PRESETS: Variant[] = [
 
 /** One idea of the series switched off (or on, for baseline): each must keep the invariants. */
 const FLAG_VARIANTS: Variant[] = [
-  { label: 'v4 -coClear', policy: 'v4', flags: { coClear: false } },                 // 003 #14-#16
-  { label: 'v4 -retryPerSid', policy: 'v4', flags: { retryPerSid: false } },         // 003 #19-#24
-  { label: 'v4 -coreQuarantine', policy: 'v4', flags: { coreQuarantine: false } },   // 003 #11
-  { label: 'v4 -atsBrokenFence', policy: 'v4', flags: { atsBrokenFence: false } },   // 003 #18, #23
+  { label: 'v4 -coClear', policy: 'v4', flags: { coClear: false } }, // 003 #14-#16
+  { label: 'v4 -retryPerSid', policy: 'v4', flags: { retryPerSid: false } }, // 003 #19-#24
+  { label: 'v4 -coreQuarantine', policy: 'v4', flags: { coreQuarantine: false } }, // 003 #11
+  { label: 'v4 -atsBrokenFence', policy: 'v4', flags: { atsBrokenFence: false } }, // 003 #18, #23
   { label: 'v4 -resetResultAware', policy: 'v4', flags: { resetResultAware: false } }, // 001, 003 #04
   { label: 'v4 -probeSkipsPrepare', policy: 'v4', flags: { probeSkipsPrepare: false } }, // 003 #01
-  { label: 'v4 -nestedResetFix', policy: 'v4', flags: { nestedResetFix: false } },   // 000
+  { label: 'v4 -nestedResetFix', policy: 'v4', flags: { nestedResetFix: false } }, // 000
   { label: 'v4 -atcTimeoutDetect', policy: 'v4', flags: { atcTimeoutDetect: false } }, // 003 #12
   { label: 'baseline +atcTimeoutDetect', policy: 'baseline', flags: { atcTimeoutDetect: true } },
   { label: 'driver-only +coreQuarantine', policy: 'driver-only', flags: { coreQuarantine: true } },
@@ -85,7 +89,11 @@ const FLAG_VARIANTS: Variant[] = [
   { label: 'v4 +driverDisablesPciAts', policy: 'v4', flags: { driverDisablesPciAts: true } },
 ];
 
-interface Outcome { status: RunStatus; result: SimResult; sim: Simulation }
+interface Outcome {
+  status: RunStatus;
+  result: SimResult;
+  sim: Simulation;
+}
 
 function runScenario(s: Scenario, v: Variant, trace = false): Outcome {
   const sim = new Simulation(resolve(s), { policy: v.policy, flags: v.flags, trace });
@@ -97,15 +105,20 @@ function runScenario(s: Scenario, v: Variant, trace = false): Outcome {
 /** Property 1's check of one run. */
 function checkRun(s: Scenario, v: Variant): void {
   const { status, result, sim } = runScenario(s, v);
-  if (status === 'max-events') fail(`[${v.label}] the run did not finish within ${MAX_EVENTS} events`, s, result.log.slice(-10).join('\n'));
+  if (status === 'max-events')
+    fail(`[${v.label}] the run did not finish within ${MAX_EVENTS} events`, s, result.log.slice(-10).join('\n'));
   if (status === 'max-time') {
     // Only the kernel's endless CMDQ-space loop after SFM may outlive the limit.
-    const stuck = sim.world.k.tasks.filter((t) => !(t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space')
-      && !(t.wait?.kind === 'lock'));
+    const stuck = sim.world.k.tasks.filter(
+      (t) => !(t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space') && !(t.wait?.kind === 'lock'),
+    );
     const polling = sim.world.k.tasks.some((t) => t.wait?.kind === 'poll' && t.wait.cond.type === 'cmdq_space');
     if (!result.smmu.sfm || !polling || stuck.length > 0) {
-      fail(`[${v.label}] the run did not finish by ${sfmTimeLimitNs(s) / 1e9} s of virtual time`, s,
-        sim.world.k.tasks.map((t) => `${t.name}: ${JSON.stringify(t.wait)}`).join('\n'));
+      fail(
+        `[${v.label}] the run did not finish by ${sfmTimeLimitNs(s) / 1e9} s of virtual time`,
+        s,
+        sim.world.k.tasks.map((t) => `${t.name}: ${JSON.stringify(t.wait)}`).join('\n'),
+      );
     }
   }
   if (result.violations.length > 0) fail(`[${v.label}] invariant violations`, s, result.violations);
@@ -116,15 +129,22 @@ describe('the generators', () => {
   // this also checks the generators reach every op and option they claim to.
   it('produce valid scenarios that cover every step op, reset method and result, fault kind', () => {
     const seen = new Set<string>();
-    const note = (k: string): void => { seen.add(k); };
+    const note = (k: string): void => {
+      seen.add(k);
+    };
     for (const arb of [arbScenario(), arbScenario({ timings: v4SafeTimings })]) {
       for (const s of fc.sample(arb, 600)) {
         const n = s.groups.reduce((k, g) => k + g.devices.length, 0);
-        if (n < 1 || n > 6 || s.groups.length > 4 || s.steps!.length < 5 || s.steps!.length > MAX_STEPS) fail('scenario out of the generator\'s bounds', s);
+        if (n < 1 || n > 6 || s.groups.length > 4 || s.steps!.length < 5 || s.steps!.length > MAX_STEPS)
+          fail("scenario out of the generator's bounds", s);
         if (s.groups.some((g) => g.devices.length > 1)) note('shared group');
         for (const st of s.steps!) {
           note(st.op);
-          if (st.op === 'reset') { note(`reset:${st.method}`); note(`result:${st.result}`); if (st.probe) note('probe'); }
+          if (st.op === 'reset') {
+            note(`reset:${st.method}`);
+            note(`result:${st.result}`);
+            if (st.probe) note('probe');
+          }
           if (st.op === 'fault') note(`fault:${st.kind}`);
           if (st.op === 'smmu-fault') note(`smmu:${st.kind}`);
           if (st.op === 'attach' && st.pasid !== undefined) note('attach pasid');
@@ -135,11 +155,33 @@ describe('the generators', () => {
     }
     for (const s of fc.sample(arbCanonical, 50)) resolve(s);
     const want = [
-      'map', 'unmap', 'dma', 'fault', 'reset', 'attach', 'deferred-attach', 'report-broken', 'unplug', 'smmu-fault', 'cmd',
+      'map',
+      'unmap',
+      'dma',
+      'fault',
+      'reset',
+      'attach',
+      'deferred-attach',
+      'report-broken',
+      'unplug',
+      'smmu-fault',
+      'cmd',
       ...['flr', 'af_flr', 'pm', 'bus', 'cxl_bus', 'acpi', 'quirk'].map((m) => `reset:${m}`),
-      'result:0', 'result:-ENOTTY', 'result:-ETIMEDOUT', 'result:-EIO', 'probe',
-      'fault:atc-unresponsive', 'fault:atc-slow', 'fault:atc-recover', 'smmu:sfm', 'smmu:cmdq-abort',
-      'attach pasid', 'dma pasid', 'dma write:true', 'dma write:false', 'shared group',
+      'result:0',
+      'result:-ENOTTY',
+      'result:-ETIMEDOUT',
+      'result:-EIO',
+      'probe',
+      'fault:atc-unresponsive',
+      'fault:atc-slow',
+      'fault:atc-recover',
+      'smmu:sfm',
+      'smmu:cmdq-abort',
+      'attach pasid',
+      'dma pasid',
+      'dma write:true',
+      'dma write:false',
+      'shared group',
     ];
     expect(want.filter((k) => !seen.has(k))).toEqual([]);
   });
@@ -171,9 +213,16 @@ describe('properties of random scenarios', () => {
         const b = runScenario(s, v, true);
         const ra = JSON.stringify(a.result);
         const rb = JSON.stringify(b.result);
-        if (ra !== rb) fail(`[${v.label}] two runs gave different results`, s, { first: ra.slice(0, 2000), second: rb.slice(0, 2000), between: other });
-        if (JSON.stringify(a.result.log) !== JSON.stringify(b.result.log)) fail(`[${v.label}] two runs gave different kernel logs`, s, { between: other });
-        if (JSON.stringify(a.sim.out.trace) !== JSON.stringify(b.sim.out.trace)) fail(`[${v.label}] two runs gave different traces`, s, { between: other });
+        if (ra !== rb)
+          fail(`[${v.label}] two runs gave different results`, s, {
+            first: ra.slice(0, 2000),
+            second: rb.slice(0, 2000),
+            between: other,
+          });
+        if (JSON.stringify(a.result.log) !== JSON.stringify(b.result.log))
+          fail(`[${v.label}] two runs gave different kernel logs`, s, { between: other });
+        if (JSON.stringify(a.sim.out.trace) !== JSON.stringify(b.sim.out.trace))
+          fail(`[${v.label}] two runs gave different traces`, s, { between: other });
       }),
       params(300),
     );
@@ -194,7 +243,10 @@ describe('properties of random scenarios', () => {
         if (on !== off) {
           let i = 0;
           while (i < on.length && on[i] === off[i]) i++;
-          fail(`[${v.label}] the trace on and off gave different results`, s, { on: on.slice(Math.max(0, i - 300), i + 200), off: off.slice(Math.max(0, i - 300), i + 200) });
+          fail(`[${v.label}] the trace on and off gave different results`, s, {
+            on: on.slice(Math.max(0, i - 300), i + 200),
+            off: off.slice(Math.max(0, i - 300), i + 200),
+          });
         }
         if (a.sim.eventsProcessed !== b.sim.eventsProcessed) {
           fail(`[${v.label}] the trace on took ${a.sim.eventsProcessed} events, off ${b.sim.eventsProcessed}`, s, '');
@@ -215,8 +267,11 @@ describe('properties of random scenarios', () => {
         const { status, result } = runScenario(s, { label: 'v4', policy: 'v4' });
         if (status === 'max-events') fail('[v4] the run did not finish', s);
         if (result.stats.corruptedPages !== 0) {
-          fail(`[v4] ${result.stats.corruptedPages} page(s) corrupted through a stale ATC entry`, s,
-            { stats: result.stats, devices: result.devices, log: result.log.slice(-25) });
+          fail(`[v4] ${result.stats.corruptedPages} page(s) corrupted through a stale ATC entry`, s, {
+            stats: result.stats,
+            devices: result.devices,
+            log: result.log.slice(-25),
+          });
         }
       }),
       params(3000),
@@ -226,9 +281,11 @@ describe('properties of random scenarios', () => {
   // Property 3 only means something if its scenarios do hit the dangerous
   // pattern: under baseline the same generator corrupts memory in about one
   // scenario in seven (measured); require one in twenty.
-  it('3b. property 3\'s scenarios corrupt memory under baseline (property 3 is not vacuous)', () => {
+  it("3b. property 3's scenarios corrupt memory under baseline (property 3 is not vacuous)", () => {
     const samples = fc.sample(arbScenario({ timings: v4SafeTimings }), 300);
-    const corrupting = samples.filter((s) => runScenario(s, { label: 'baseline', policy: 'baseline' }).result.stats.corruptedPages > 0);
+    const corrupting = samples.filter(
+      (s) => runScenario(s, { label: 'baseline', policy: 'baseline' }).result.stats.corruptedPages > 0,
+    );
     expect(corrupting.length).toBeGreaterThanOrEqual(15);
   });
 
@@ -239,13 +296,15 @@ describe('properties of random scenarios', () => {
     fc.assert(
       fc.property(arbCanonical, (s) => {
         const base = runScenario(s, { label: 'baseline', policy: 'baseline' });
-        if (base.result.stats.corruptedPages === 0) fail('[baseline] the canonical pattern did not corrupt memory', s, base.result.stats);
+        if (base.result.stats.corruptedPages === 0)
+          fail('[baseline] the canonical pattern did not corrupt memory', s, base.result.stats);
         if (base.result.violations.length > 0) fail('[baseline] invariant violations', s, base.result.violations);
         const v4 = runScenario(s, { label: 'v4', policy: 'v4' });
         const victim = v4.result.devices.find((d) => d.bdf === CANONICAL_VICTIM)!;
         const quarantined = victim.blocked === 'BROKEN' || victim.atsBroken;
         if (v4.result.stats.corruptedPages !== 0) fail('[v4] the canonical pattern corrupted memory', s, v4.result.stats);
-        if (!(v4.result.stats.blockedDma > 0 || quarantined)) fail('[v4] the stale DMA was neither blocked nor the device quarantined', s, { stats: v4.result.stats, victim });
+        if (!(v4.result.stats.blockedDma > 0 || quarantined))
+          fail('[v4] the stale DMA was neither blocked nor the device quarantined', s, { stats: v4.result.stats, victim });
         if (v4.result.violations.length > 0) fail('[v4] invariant violations', s, v4.result.violations);
       }),
       params(1000),

@@ -31,12 +31,16 @@ describe('regressions found by the property tests', () => {
   // ats_broken again after flushing a full batch (22b49de).
   it('no-atc-inv-to-broken: an ATC_INV built before a full batch is flushed and its master quarantined', () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'full batch quarantines the master of the next ATC_INV', seed: 0,
+      format: 'smmu-scenario/1',
+      name: 'full batch quarantines the master of the next ATC_INV',
+      seed: 0,
       smmu: { cmdqLog2Size: 3, atcInvTimeoutUs: 50, gerrorIrqLatencyUs: 0, cmdCostNs: 1 },
       kernel: { workerLatencyUs: 0 },
       memory: { pages: 16 },
       domains: [{ id: 'dma0', type: 'paging' }],
-      groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [0, 1, 2], ats: true, pasid: false, driver: 'nvme' }] }],
+      groups: [
+        { id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [0, 1, 2], ats: true, pasid: false, driver: 'nvme' }] },
+      ],
       steps: [
         { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
         { at: 1, op: 'dma', device: '0000:01:00.0', iova: '0x10000', write: true },
@@ -68,10 +72,15 @@ describe('regressions found by the property tests', () => {
   // the invariant compares with the time the path checked (8876fa8).
   it('no-atc-inv-to-broken: arm_smmu_atc_inv_master() flushes mid-loop and quarantines its own master', () => {
     const mk = (log2: number, sids: number[], last: Step): Scenario => ({
-      format: 'smmu-scenario/1', name: 'ATC flush of a master with more SIDs than a batch', seed: 1,
+      format: 'smmu-scenario/1',
+      name: 'ATC flush of a master with more SIDs than a batch',
+      seed: 1,
       smmu: { cmdqLog2Size: log2, atcInvTimeoutUs: 50 },
       memory: { pages: 16 },
-      domains: [{ id: 'dma0', type: 'paging' }, { id: 'ident', type: 'identity' }],
+      domains: [
+        { id: 'dma0', type: 'paging' },
+        { id: 'ident', type: 'identity' },
+      ],
       groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids, ats: true, pasid: false, driver: 'nvme' }] }],
       steps: [{ at: 0, op: 'fault', device: '0000:01:00.0', kind: 'atc-unresponsive' }, last],
     });
@@ -94,7 +103,10 @@ describe('regressions found by the property tests', () => {
   // a map, all at t = 0 on a device that has just stopped answering.
   it('a run with deferred attaches, report-broken and a map at t = 0 finishes', () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'generated', seed: 0, policy: 'v4',
+      format: 'smmu-scenario/1',
+      name: 'generated',
+      seed: 0,
+      policy: 'v4',
       smmu: { cmdqLog2Size: 3, atcInvTimeoutUs: 1, gerrorIrqLatencyUs: 0, cmdCostNs: 1 },
       kernel: { workerLatencyUs: 0 },
       memory: { pages: 16 },
@@ -123,11 +135,17 @@ describe('regressions found by the property tests', () => {
   // after the unmap.
   it('baseline corrupts and v4 blocks the canonical pattern with a 1 µs ATC timeout', () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'canonical stale-ATC corruption', seed: 0, policy: 'v4',
+      format: 'smmu-scenario/1',
+      name: 'canonical stale-ATC corruption',
+      seed: 0,
+      policy: 'v4',
       smmu: { cmdqLog2Size: 3, atcInvTimeoutUs: 1, gerrorIrqLatencyUs: 0, cmdCostNs: 1 },
       kernel: { workerLatencyUs: 0 },
       memory: { pages: 16 },
-      domains: [{ id: 'dma0', type: 'paging' }, { id: 'dma1', type: 'paging' }],
+      domains: [
+        { id: 'dma0', type: 'paging' },
+        { id: 'dma1', type: 'paging' },
+      ],
       groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [0], ats: true, pasid: false, driver: 'nvme' }] }],
       steps: [
         { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
@@ -154,14 +172,22 @@ describe('regressions found by the property tests', () => {
   // ISR runs), so baseline frees the pages only after both; a write before
   // that is stale but lands in a page the domain still owns. The canonical
   // generator now waits one timeout plus one ISR latency per SID.
-  it('baseline frees an unmap\'s pages only after every SID\'s ATC_INV timed out', () => {
+  it("baseline frees an unmap's pages only after every SID's ATC_INV timed out", () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'canonical stale-ATC corruption', seed: 0, policy: 'v4',
+      format: 'smmu-scenario/1',
+      name: 'canonical stale-ATC corruption',
+      seed: 0,
+      policy: 'v4',
       smmu: { cmdqLog2Size: 3, atcInvTimeoutUs: 50, gerrorIrqLatencyUs: 207, cmdCostNs: 750 },
       kernel: { workerLatencyUs: 0 },
       memory: { pages: 16 },
-      domains: [{ id: 'dma0', type: 'paging' }, { id: 'dma1', type: 'paging' }],
-      groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [0, 1], ats: true, pasid: false, driver: 'nvme' }] }],
+      domains: [
+        { id: 'dma0', type: 'paging' },
+        { id: 'dma1', type: 'paging' },
+      ],
+      groups: [
+        { id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [0, 1], ats: true, pasid: false, driver: 'nvme' }] },
+      ],
       steps: [
         { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
         { at: 1, op: 'dma', device: '0000:01:00.0', iova: '0x10000', write: true },
@@ -188,18 +214,27 @@ describe('regressions found by the property tests', () => {
   // The canonical generator now counts every ATS SID in the domain.
   it('a healthy device slower than the ATC timeout times out too, delaying the unmap', () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'canonical stale-ATC corruption', seed: 0, policy: 'v4',
+      format: 'smmu-scenario/1',
+      name: 'canonical stale-ATC corruption',
+      seed: 0,
+      policy: 'v4',
       smmu: { cmdqLog2Size: 3, atcInvTimeoutUs: 1, gerrorIrqLatencyUs: 330, cmdCostNs: 1 },
       kernel: { workerLatencyUs: 0 },
       memory: { pages: 16 },
-      domains: [{ id: 'dma0', type: 'paging' }, { id: 'dma1', type: 'paging' }],
-      groups: [{
-        id: 0, domain: 'dma0',
-        devices: [
-          { bdf: '0000:01:00.0', sids: [0], ats: true, pasid: false, driver: 'nvme' },
-          { bdf: '0000:02:00.0', sids: [1000], ats: true, pasid: false, driver: 'nvme' },
-        ],
-      }],
+      domains: [
+        { id: 'dma0', type: 'paging' },
+        { id: 'dma1', type: 'paging' },
+      ],
+      groups: [
+        {
+          id: 0,
+          domain: 'dma0',
+          devices: [
+            { bdf: '0000:01:00.0', sids: [0], ats: true, pasid: false, driver: 'nvme' },
+            { bdf: '0000:02:00.0', sids: [1000], ats: true, pasid: false, driver: 'nvme' },
+          ],
+        },
+      ],
       steps: [
         { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
         { at: 1, op: 'dma', device: '0000:01:00.0', iova: '0x10000', write: true },
@@ -228,11 +263,15 @@ describe('regressions found by the property tests', () => {
   // behaviour it then accepts (a CMDQ-space poller left, no violation).
   it('after SFM an issuer waiting for CMDQ space polls for ever, with no violation', () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'SFM then a full queue', seed: 1,
+      format: 'smmu-scenario/1',
+      name: 'SFM then a full queue',
+      seed: 1,
       smmu: { cmdqLog2Size: 3 },
       memory: { pages: 16 },
       domains: [{ id: 'dma0', type: 'paging' }],
-      groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] }],
+      groups: [
+        { id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] },
+      ],
       steps: [
         { at: 0, op: 'smmu-fault', kind: 'sfm' },
         ...Array.from({ length: 9 }, (_, i) => ({ at: 10 + i, op: 'cmd' as const, cmd: { op: 'TLBI_NH_ALL' }, sync: false })),
@@ -258,11 +297,15 @@ describe('counterexamples outside property 3 (its timing bounds, and the patches
   // the device still holds the translation. Hand-minimised.
   it('v4 corrupts memory when the poll timeout is shorter than the ATC timeout (003 #12 FIXME)', () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'poll timeout before the ATC timeout', seed: 1,
+      format: 'smmu-scenario/1',
+      name: 'poll timeout before the ATC timeout',
+      seed: 1,
       smmu: { atcInvTimeoutUs: 1000, pollTimeoutUs: 50 },
       memory: { pages: 16 },
       domains: [{ id: 'dma0', type: 'paging' }],
-      groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] }],
+      groups: [
+        { id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] },
+      ],
       steps: [
         { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
         { at: 10, op: 'dma', device: '0000:01:00.0', iova: '0x10000', write: true },
@@ -282,13 +325,17 @@ describe('counterexamples outside property 3 (its timing bounds, and the patches
   // CMD_SYNC is in error, not a second issuer queued behind it. ATC timeout
   // 1 ms, ISR 5 ms late, poll 3 ms: the second unmap times out, frees its
   // page, and the device writes into it through its stale ATC entry.
-  it('v4 corrupts memory when a second issuer\'s poll expires before the ISR (003 #15)', () => {
+  it("v4 corrupts memory when a second issuer's poll expires before the ISR (003 #15)", () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'second issuer behind a stalled queue', seed: 1,
+      format: 'smmu-scenario/1',
+      name: 'second issuer behind a stalled queue',
+      seed: 1,
       smmu: { atcInvTimeoutUs: 1000, pollTimeoutUs: 3000, gerrorIrqLatencyUs: 5000 },
       memory: { pages: 16 },
       domains: [{ id: 'dma0', type: 'paging' }],
-      groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] }],
+      groups: [
+        { id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] },
+      ],
       steps: [
         { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
         { at: 0, op: 'map', domain: 'dma0', iova: '0x20000', pages: 1 },
@@ -314,11 +361,15 @@ describe('counterexamples outside property 3 (its timing bounds, and the patches
   // stale write corrupts the freed page. Shrunk, then hand-minimised.
   it('v4 without probeSkipsPrepare: a probe bus reset lifts the quarantine and the stale ATC corrupts (003 #01)', () => {
     const s: Scenario = {
-      format: 'smmu-scenario/1', name: 'probe-mode bus reset of a quarantined device', seed: 1,
+      format: 'smmu-scenario/1',
+      name: 'probe-mode bus reset of a quarantined device',
+      seed: 1,
       smmu: { atcInvTimeoutUs: 50 },
       memory: { pages: 16 },
       domains: [{ id: 'dma0', type: 'paging' }],
-      groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] }],
+      groups: [
+        { id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256], ats: true, pasid: false, driver: 'nvme' }] },
+      ],
       steps: [
         { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
         { at: 10, op: 'dma', device: '0000:01:00.0', iova: '0x10000', write: true },

@@ -25,7 +25,9 @@ function runBoth(s: Parameters<typeof resolve>[0], policy: (typeof POLICY_PRESET
 }
 
 const nonPurge = (sim: Simulation) =>
-  sim.out.trace.filter((t) => t.kind !== 'atc.purge' && t.kind !== 'atc.inv.late').map((t) => `${t.t} ${t.kind} ${JSON.stringify(t.d)}`);
+  sim.out.trace
+    .filter((t) => t.kind !== 'atc.purge' && t.kind !== 'atc.inv.late')
+    .map((t) => `${t.t} ${t.kind} ${JSON.stringify(t.d)}`);
 
 describe('run-ahead and stepwise consumption agree', () => {
   for (const [id, s] of Object.entries(BUILTIN_SCENARIOS)) {
@@ -87,7 +89,8 @@ describe('run-ahead and stepwise consumption agree', () => {
         expect(Array.from(off.world.smmu.cmdq), `2^${log2} ring at ${t} us`).toEqual(Array.from(on.world.smmu.cmdq));
         const meant = new Map<number, string>();
         for (const r of on.out.trace) if (r.kind === 'cmdq.write') meant.set(r.d.slot as number, r.d.op as string);
-        for (const [slot, op] of meant) expect(opcodeName(on.world.smmu.cmdq[slot * 4]! & 0xff), `2^${log2} ring slot ${slot} at ${t} us`).toBe(op);
+        for (const [slot, op] of meant)
+          expect(opcodeName(on.world.smmu.cmdq[slot * 4]! & 0xff), `2^${log2} ring slot ${slot} at ${t} us`).toBe(op);
         const prod = off.world.k.cmdq.prod;
         if ((prod ^ lastProd) & (1 << log2)) wraps++;
         lastProd = prod;

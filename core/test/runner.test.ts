@@ -20,20 +20,30 @@ import { NVME, faultSteps, scenario } from './support.ts';
 const DMESG = /^\[\s*\d+\.\d{6}\] /;
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-interface Captured { code: number; out: string[]; err: string[]; stdout: string; stderr: string }
+interface Captured {
+  code: number;
+  out: string[];
+  err: string[];
+  stdout: string;
+  stderr: string;
+}
 
 /** Run main() with files served from memory ("missing.json" and anything not listed do not exist). */
 function cli(argv: string[], files: Record<string, string> = {}, make?: MakeSimulation): Captured {
   const out: string[] = [];
   const err: string[] = [];
-  const code = main(argv, {
-    out: (s) => out.push(s),
-    err: (s) => err.push(s),
-    readFile: (p) => {
-      if (!(p in files)) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
-      return files[p]!;
+  const code = main(
+    argv,
+    {
+      out: (s) => out.push(s),
+      err: (s) => err.push(s),
+      readFile: (p) => {
+        if (!(p in files)) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
+        return files[p]!;
+      },
     },
-  }, make);
+    make,
+  );
   return { code, out, err, stdout: out.join('\n'), stderr: err.join('\n') };
 }
 
@@ -60,7 +70,9 @@ function expectResultShape(doc: Record<string, unknown>): void {
   expect(Number.isInteger(doc.seed)).toBe(true);
   expect(typeof doc.endUs).toBe('number');
   const smmu = doc.smmu as Record<string, unknown>;
-  expect(Object.keys(smmu).sort()).toEqual(expect.arrayContaining(['cmdqCons', 'cmdqErr', 'cmdqProd', 'gerror', 'gerrorn', 'sfm']));
+  expect(Object.keys(smmu).sort()).toEqual(
+    expect.arrayContaining(['cmdqCons', 'cmdqErr', 'cmdqProd', 'gerror', 'gerrorn', 'sfm']),
+  );
   for (const k of ['gerror', 'gerrorn', 'cmdqProd', 'cmdqCons']) expect(smmu[k], `smmu.${k}`).toMatch(/^0x[0-9a-f]{8}$/);
   expect(['NONE', 'ILL', 'ABT', 'ATC_INV_SYNC']).toContain(smmu.cmdqErr);
   expect(typeof smmu.sfm).toBe('boolean');
@@ -85,8 +97,18 @@ function expectResultShape(doc: Record<string, unknown>): void {
     for (const e of d.steEats as unknown[]) expect([0, 1, 2, 3]).toContain(e);
   }
   const stats = doc.stats as Record<string, unknown>;
-  const STAT_NAMES = ['commandsConsumed', 'atcInvIssued', 'atcInvTimeouts', 'cmdqErrors', 'gerrorIrqs',
-    'staleAtcWrites', 'corruptedPages', 'blockedDma', 'quarantines', 'unquarantines'];
+  const STAT_NAMES = [
+    'commandsConsumed',
+    'atcInvIssued',
+    'atcInvTimeouts',
+    'cmdqErrors',
+    'gerrorIrqs',
+    'staleAtcWrites',
+    'corruptedPages',
+    'blockedDma',
+    'quarantines',
+    'unquarantines',
+  ];
   for (const k of STAT_NAMES) {
     expect(Number.isInteger(stats[k]), `stats.${k}`).toBe(true);
     expect(stats[k] as number).toBeGreaterThanOrEqual(0);
@@ -124,10 +146,18 @@ describe('runner: a valid scenario (SCENARIO-FORMAT.md "Headless runner")', () =
     expect(doc.policy).toBe('v4');
     expect(doc.seed).toBe(1);
     expect(doc.groups).toEqual([{ id: 0, domain: 'dma0', recoveryCnt: 1 }]);
-    expect(doc.devices).toEqual([{
-      bdf: NVME, group: 0, present: true, blocked: 'BROKEN', resetDepth: 0, brokenPending: false,
-      atsBroken: true, steEats: [0],
-    }]);
+    expect(doc.devices).toEqual([
+      {
+        bdf: NVME,
+        group: 0,
+        present: true,
+        blocked: 'BROKEN',
+        resetDepth: 0,
+        brokenPending: false,
+        atsBroken: true,
+        steEats: [0],
+      },
+    ]);
     expect(doc.violations).toEqual([]);
     // The calls list holds the API calls the steps made, with return values.
     expect((doc.calls as Array<{ fn: string }>).map((c) => c.fn)).toEqual(['iommu_map', 'iommu_unmap']);
@@ -161,7 +191,8 @@ describe('runner: a valid scenario (SCENARIO-FORMAT.md "Headless runner")', () =
     const off = cli(['s.json', '--json', '--set', 'coreQuarantine=false'], files);
     const off2 = cli(['s.json', '--json', '--set=coreQuarantine=false'], files);
     expect(off.code).toBe(0);
-    const a = JSON.parse(on.stdout), b = JSON.parse(off.stdout);
+    const a = JSON.parse(on.stdout),
+      b = JSON.parse(off.stdout);
     expect(JSON.parse(off2.stdout)).toEqual(b);
     expect(b.flags.coreQuarantine).toBe(false);
     expect(b.flags).toEqual({ ...PRESETS.v4, coreQuarantine: false });
@@ -241,58 +272,358 @@ type Mut = (s: Doc) => void;
  * smmu.cmdqLog2Size 2..19; step fields as in the step-op table).
  */
 const INVALID: Array<[string, Mut, string, RegExp]> = [
-  ['unknown device (the contract example)', (s) => {
-    s.steps = [...s.steps.slice(0, 3), { at: 40, op: 'dma', device: '0000:09:00.0', iova: '0x10000', write: true }];
-  }, 'steps[3].device', /^unknown device "0000:09:00\.0"$/],
-  ['unknown top-level field', (s) => { s.sede = 1; }, 'sede', /unknown field "sede"/],
-  ['unknown field in smmu', (s) => { s.smmu = { cmdqLogSize: 8 }; }, 'smmu.cmdqLogSize', /unknown field "cmdqLogSize"/],
-  ['unknown field in kernel', (s) => { s.kernel = { workerLatency: 5 }; }, 'kernel.workerLatency', /unknown field/],
-  ['unknown field in memory', (s) => { s.memory = { page: 5 }; }, 'memory.page', /unknown field/],
-  ['unknown field in a domain', (s) => { s.domains[0].kind = 'paging'; }, 'domains[0].kind', /unknown field "kind"/],
-  ['unknown field in a group', (s) => { s.groups[0].colour = 'red'; }, 'groups[0].colour', /unknown field "colour"/],
-  ['unknown field in a device', (s) => { s.groups[0].devices[0].atss = true; }, 'groups[0].devices[0].atss', /unknown field "atss"/],
-  ['unknown field in a step', (s) => { s.steps[0].pagez = 2; }, 'steps[0].pagez', /unknown field "pagez"/],
-  ['a field of another op in a step', (s) => { s.steps[0].device = NVME; }, 'steps[0].device', /unknown field "device"/],
-  ['unknown field in a command', (s) => {
-    s.steps.push({ at: 50, op: 'cmd', cmd: { op: 'ATC_INV', sid: 256, sidd: 1 } });
-  }, 'steps[4].cmd.sidd', /unknown field "sidd"/],
-  ['unknown field next to raw', (s) => {
-    s.steps.push({ at: 50, op: 'cmd', cmd: { raw: ['0x46', '0x0'], op: 'CMD_SYNC' } });
-  }, 'steps[4].cmd.op', /unknown field "op"/],
-  ['unknown field in a policy object', (s) => { s.policy = { preset: 'v4', nestedFix: true }; }, 'policy.nestedFix', /unknown field "nestedFix"/],
-  ['cmdqLog2Size 20', (s) => { s.smmu = { cmdqLog2Size: 20 }; }, 'smmu.cmdqLog2Size', /out of range/],
-  ['cmdqLog2Size 1', (s) => { s.smmu = { cmdqLog2Size: 1 }; }, 'smmu.cmdqLog2Size', /out of range/],
-  ['cmdqLog2Size 7.5', (s) => { s.smmu = { cmdqLog2Size: 7.5 }; }, 'smmu.cmdqLog2Size', /integer/],
-  ['negative at', (s) => { s.steps[1].at = -1; }, 'steps[1].at', /out of range/],
-  ['at as a string', (s) => { s.steps[1].at = '10'; }, 'steps[1].at', /expected a number/],
-  ['seed as a string', (s) => { s.seed = '1'; }, 'seed', /expected a number/],
-  ['name as a number', (s) => { s.name = 5; }, 'name', /expected a string/],
-  ['write as a string', (s) => { s.steps[1].write = 'yes'; }, 'steps[1].write', /expected true or false/],
-  ['pages as a string', (s) => { s.steps[0].pages = '2'; }, 'steps[0].pages', /expected a number/],
-  ['ats as a string', (s) => { s.groups[0].devices[0].ats = 'yes'; }, 'groups[0].devices[0].ats', /expected true or false/],
-  ['groups not an array', (s) => { s.groups = 'x'; }, 'groups', /expected an array/],
-  ['smmu not an object', (s) => { s.smmu = [8]; }, 'smmu', /expected an object/],
-  ['a step that is not an object', (s) => { s.steps[2] = 7; }, 'steps[2]', /expected an object/],
-  ['bdf with a short bus', (s) => { s.groups[0].devices[0].bdf = '0000:1:00.0'; }, 'groups[0].devices[0].bdf', /not a valid PCI address/],
-  ['bdf with function 8', (s) => { s.groups[0].devices[0].bdf = '0000:01:00.8'; }, 'groups[0].devices[0].bdf', /not a valid PCI address/],
-  ['bdf with device 0x20', (s) => { s.groups[0].devices[0].bdf = '0000:01:20.0'; }, 'groups[0].devices[0].bdf', /not a valid PCI address/],
-  ['duplicate StreamIDs across groups', (s) => {
-    s.groups.push({ id: 1, domain: 'dma1', devices: [{ bdf: '0000:02:00.0', sids: [256], ats: true }] });
-  }, 'groups[1].devices[0].sids[0]', /StreamID 256 is already used by 0000:01:00\.0/],
-  ['duplicate StreamIDs in one device', (s) => { s.groups[0].devices[0].sids = [256, 256]; }, 'groups[0].devices[0].sids[1]', /StreamID 256 is already used/],
-  ['unaligned iova', (s) => { s.steps[0].iova = '0x10001'; }, 'steps[0].iova', /4 KiB-aligned/],
-  ['iova above 2^48', (s) => { s.steps[0].iova = '0x1000000000000'; }, 'steps[0].iova', /below 2\^48/],
-  ['bad errno name', (s) => { s.steps.push({ at: 90, op: 'reset', device: NVME, method: 'flr', result: '-EFOO' }); }, 'steps[4].result', /errno/],
-  ['positive result', (s) => { s.steps.push({ at: 90, op: 'reset', device: NVME, method: 'flr', result: 5 }); }, 'steps[4].result', /errno/],
-  ['unknown reset method', (s) => { s.steps.push({ at: 90, op: 'reset', device: NVME, method: 'warm' }); }, 'steps[4].method', /expected one of/],
-  ['unknown op', (s) => { s.steps[0].op = 'frobnicate'; }, 'steps[0].op', /expected one of .*"map"/],
-  ['unknown command name', (s) => { s.steps.push({ at: 50, op: 'cmd', cmd: { op: 'TLBI_ALL' } }); }, 'steps[4].cmd.op', /unknown command "TLBI_ALL"/],
-  ['unknown policy name', (s) => { s.policy = 'v5'; }, 'policy', /unknown policy "v5"/],
-  ['unknown policy preset', (s) => { s.policy = { preset: 'v5' }; }, 'policy.preset', /expected one of/],
-  ['policy flag not a boolean', (s) => { s.policy = { preset: 'v4', coClear: 1 }; }, 'policy.coClear', /expected true or false/],
-  ['unknown domain in a step', (s) => { s.steps[0].domain = 'dma9'; }, 'steps[0].domain', /unknown domain "dma9"/],
-  ['wrong format', (s) => { s.format = 'smmu-scenario/2'; }, 'format', /smmu-scenario\/1/],
-  ['missing groups', (s) => { delete s.groups; }, 'groups', /required/],
+  [
+    'unknown device (the contract example)',
+    (s) => {
+      s.steps = [...s.steps.slice(0, 3), { at: 40, op: 'dma', device: '0000:09:00.0', iova: '0x10000', write: true }];
+    },
+    'steps[3].device',
+    /^unknown device "0000:09:00\.0"$/,
+  ],
+  [
+    'unknown top-level field',
+    (s) => {
+      s.sede = 1;
+    },
+    'sede',
+    /unknown field "sede"/,
+  ],
+  [
+    'unknown field in smmu',
+    (s) => {
+      s.smmu = { cmdqLogSize: 8 };
+    },
+    'smmu.cmdqLogSize',
+    /unknown field "cmdqLogSize"/,
+  ],
+  [
+    'unknown field in kernel',
+    (s) => {
+      s.kernel = { workerLatency: 5 };
+    },
+    'kernel.workerLatency',
+    /unknown field/,
+  ],
+  [
+    'unknown field in memory',
+    (s) => {
+      s.memory = { page: 5 };
+    },
+    'memory.page',
+    /unknown field/,
+  ],
+  [
+    'unknown field in a domain',
+    (s) => {
+      s.domains[0].kind = 'paging';
+    },
+    'domains[0].kind',
+    /unknown field "kind"/,
+  ],
+  [
+    'unknown field in a group',
+    (s) => {
+      s.groups[0].colour = 'red';
+    },
+    'groups[0].colour',
+    /unknown field "colour"/,
+  ],
+  [
+    'unknown field in a device',
+    (s) => {
+      s.groups[0].devices[0].atss = true;
+    },
+    'groups[0].devices[0].atss',
+    /unknown field "atss"/,
+  ],
+  [
+    'unknown field in a step',
+    (s) => {
+      s.steps[0].pagez = 2;
+    },
+    'steps[0].pagez',
+    /unknown field "pagez"/,
+  ],
+  [
+    'a field of another op in a step',
+    (s) => {
+      s.steps[0].device = NVME;
+    },
+    'steps[0].device',
+    /unknown field "device"/,
+  ],
+  [
+    'unknown field in a command',
+    (s) => {
+      s.steps.push({ at: 50, op: 'cmd', cmd: { op: 'ATC_INV', sid: 256, sidd: 1 } });
+    },
+    'steps[4].cmd.sidd',
+    /unknown field "sidd"/,
+  ],
+  [
+    'unknown field next to raw',
+    (s) => {
+      s.steps.push({ at: 50, op: 'cmd', cmd: { raw: ['0x46', '0x0'], op: 'CMD_SYNC' } });
+    },
+    'steps[4].cmd.op',
+    /unknown field "op"/,
+  ],
+  [
+    'unknown field in a policy object',
+    (s) => {
+      s.policy = { preset: 'v4', nestedFix: true };
+    },
+    'policy.nestedFix',
+    /unknown field "nestedFix"/,
+  ],
+  [
+    'cmdqLog2Size 20',
+    (s) => {
+      s.smmu = { cmdqLog2Size: 20 };
+    },
+    'smmu.cmdqLog2Size',
+    /out of range/,
+  ],
+  [
+    'cmdqLog2Size 1',
+    (s) => {
+      s.smmu = { cmdqLog2Size: 1 };
+    },
+    'smmu.cmdqLog2Size',
+    /out of range/,
+  ],
+  [
+    'cmdqLog2Size 7.5',
+    (s) => {
+      s.smmu = { cmdqLog2Size: 7.5 };
+    },
+    'smmu.cmdqLog2Size',
+    /integer/,
+  ],
+  [
+    'negative at',
+    (s) => {
+      s.steps[1].at = -1;
+    },
+    'steps[1].at',
+    /out of range/,
+  ],
+  [
+    'at as a string',
+    (s) => {
+      s.steps[1].at = '10';
+    },
+    'steps[1].at',
+    /expected a number/,
+  ],
+  [
+    'seed as a string',
+    (s) => {
+      s.seed = '1';
+    },
+    'seed',
+    /expected a number/,
+  ],
+  [
+    'name as a number',
+    (s) => {
+      s.name = 5;
+    },
+    'name',
+    /expected a string/,
+  ],
+  [
+    'write as a string',
+    (s) => {
+      s.steps[1].write = 'yes';
+    },
+    'steps[1].write',
+    /expected true or false/,
+  ],
+  [
+    'pages as a string',
+    (s) => {
+      s.steps[0].pages = '2';
+    },
+    'steps[0].pages',
+    /expected a number/,
+  ],
+  [
+    'ats as a string',
+    (s) => {
+      s.groups[0].devices[0].ats = 'yes';
+    },
+    'groups[0].devices[0].ats',
+    /expected true or false/,
+  ],
+  [
+    'groups not an array',
+    (s) => {
+      s.groups = 'x';
+    },
+    'groups',
+    /expected an array/,
+  ],
+  [
+    'smmu not an object',
+    (s) => {
+      s.smmu = [8];
+    },
+    'smmu',
+    /expected an object/,
+  ],
+  [
+    'a step that is not an object',
+    (s) => {
+      s.steps[2] = 7;
+    },
+    'steps[2]',
+    /expected an object/,
+  ],
+  [
+    'bdf with a short bus',
+    (s) => {
+      s.groups[0].devices[0].bdf = '0000:1:00.0';
+    },
+    'groups[0].devices[0].bdf',
+    /not a valid PCI address/,
+  ],
+  [
+    'bdf with function 8',
+    (s) => {
+      s.groups[0].devices[0].bdf = '0000:01:00.8';
+    },
+    'groups[0].devices[0].bdf',
+    /not a valid PCI address/,
+  ],
+  [
+    'bdf with device 0x20',
+    (s) => {
+      s.groups[0].devices[0].bdf = '0000:01:20.0';
+    },
+    'groups[0].devices[0].bdf',
+    /not a valid PCI address/,
+  ],
+  [
+    'duplicate StreamIDs across groups',
+    (s) => {
+      s.groups.push({ id: 1, domain: 'dma1', devices: [{ bdf: '0000:02:00.0', sids: [256], ats: true }] });
+    },
+    'groups[1].devices[0].sids[0]',
+    /StreamID 256 is already used by 0000:01:00\.0/,
+  ],
+  [
+    'duplicate StreamIDs in one device',
+    (s) => {
+      s.groups[0].devices[0].sids = [256, 256];
+    },
+    'groups[0].devices[0].sids[1]',
+    /StreamID 256 is already used/,
+  ],
+  [
+    'unaligned iova',
+    (s) => {
+      s.steps[0].iova = '0x10001';
+    },
+    'steps[0].iova',
+    /4 KiB-aligned/,
+  ],
+  [
+    'iova above 2^48',
+    (s) => {
+      s.steps[0].iova = '0x1000000000000';
+    },
+    'steps[0].iova',
+    /below 2\^48/,
+  ],
+  [
+    'bad errno name',
+    (s) => {
+      s.steps.push({ at: 90, op: 'reset', device: NVME, method: 'flr', result: '-EFOO' });
+    },
+    'steps[4].result',
+    /errno/,
+  ],
+  [
+    'positive result',
+    (s) => {
+      s.steps.push({ at: 90, op: 'reset', device: NVME, method: 'flr', result: 5 });
+    },
+    'steps[4].result',
+    /errno/,
+  ],
+  [
+    'unknown reset method',
+    (s) => {
+      s.steps.push({ at: 90, op: 'reset', device: NVME, method: 'warm' });
+    },
+    'steps[4].method',
+    /expected one of/,
+  ],
+  [
+    'unknown op',
+    (s) => {
+      s.steps[0].op = 'frobnicate';
+    },
+    'steps[0].op',
+    /expected one of .*"map"/,
+  ],
+  [
+    'unknown command name',
+    (s) => {
+      s.steps.push({ at: 50, op: 'cmd', cmd: { op: 'TLBI_ALL' } });
+    },
+    'steps[4].cmd.op',
+    /unknown command "TLBI_ALL"/,
+  ],
+  [
+    'unknown policy name',
+    (s) => {
+      s.policy = 'v5';
+    },
+    'policy',
+    /unknown policy "v5"/,
+  ],
+  [
+    'unknown policy preset',
+    (s) => {
+      s.policy = { preset: 'v5' };
+    },
+    'policy.preset',
+    /expected one of/,
+  ],
+  [
+    'policy flag not a boolean',
+    (s) => {
+      s.policy = { preset: 'v4', coClear: 1 };
+    },
+    'policy.coClear',
+    /expected true or false/,
+  ],
+  [
+    'unknown domain in a step',
+    (s) => {
+      s.steps[0].domain = 'dma9';
+    },
+    'steps[0].domain',
+    /unknown domain "dma9"/,
+  ],
+  [
+    'wrong format',
+    (s) => {
+      s.format = 'smmu-scenario/2';
+    },
+    'format',
+    /smmu-scenario\/1/,
+  ],
+  [
+    'missing groups',
+    (s) => {
+      delete s.groups;
+    },
+    'groups',
+    /required/,
+  ],
 ];
 
 describe('runner: invalid scenarios exit 2 and name the JSON path and the reason', () => {
@@ -342,7 +673,11 @@ describe('runner: invalid scenarios exit 2 and name the JSON path and the reason
     const r = cli(['bad.json'], { 'bad.json': text(s) });
     expect(r.code).toBe(2);
     const lines = r.stderr.split('\n');
-    for (const p of ['sede', 'smmu.cmdqLog2Size', 'steps[0].iova']) expect(lines.some((l) => l.startsWith(`${p}: `)), p).toBe(true);
+    for (const p of ['sede', 'smmu.cmdqLog2Size', 'steps[0].iova'])
+      expect(
+        lines.some((l) => l.startsWith(`${p}: `)),
+        p,
+      ).toBe(true);
   });
 });
 
@@ -361,7 +696,11 @@ describe('runner: bad invocations exit 2 with a message', () => {
     expect(r.stdout).toBe('');
   });
   it('an unknown --policy', () => {
-    for (const argv of [['s.json', '--policy', 'v5'], ['s.json', '--policy=nope'], ['s.json', '--policy']]) {
+    for (const argv of [
+      ['s.json', '--policy', 'v5'],
+      ['s.json', '--policy=nope'],
+      ['s.json', '--policy'],
+    ]) {
       const r = cli(argv, files);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/policy/);
@@ -408,7 +747,11 @@ describe('runner: exit 3 when invariants are violated', () => {
   });
 
   it('with --json the document carries the violations and the exit status is 3', () => {
-    const r = cli(['s.json', '--json', '--policy', 'baseline', '--set', 'coClear=true'], { 's.json': text(base()) }, withViolation);
+    const r = cli(
+      ['s.json', '--json', '--policy', 'baseline', '--set', 'coClear=true'],
+      { 's.json': text(base()) },
+      withViolation,
+    );
     expect(r.code).toBe(3);
     expect(JSON.parse(r.stdout).violations).toEqual([VIOL]);
     expect(r.stderr).toContain(VIOL.message);
@@ -426,14 +769,24 @@ describe('runner: exit 3 when invariants are violated', () => {
 
 describe('runner: the real entry point (node --import tsx core/cli/sim.ts)', () => {
   let dir = '';
-  interface Proc { status: number | null; stdout: string; stderr: string }
+  interface Proc {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+  }
   const procs: Record<string, Proc> = {};
-  const spawnSim = (args: string[]): Promise<Proc> => new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'core/cli/sim.ts', ...args], { cwd: REPO, timeout: 30_000 }, (err, stdout, stderr) => {
-      const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
-      resolve({ status, stdout, stderr });
+  const spawnSim = (args: string[]): Promise<Proc> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'core/cli/sim.ts', ...args],
+        { cwd: REPO, timeout: 30_000 },
+        (err, stdout, stderr) => {
+          const status = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : null) : 0;
+          resolve({ status, stdout, stderr });
+        },
+      );
     });
-  });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'smmu-runner-'));
@@ -451,7 +804,9 @@ describe('runner: the real entry point (node --import tsx core/cli/sim.ts)', () 
     ]);
     Object.assign(procs, { text: t, json: j, invalid: i, missing: m });
   }, 60_000);
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('prints dmesg lines and exits 0', () => {
     const p = procs.text!;

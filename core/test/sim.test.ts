@@ -26,52 +26,65 @@ const arbOp: fc.Arbitrary<Op> = fc.oneof(
 
 describe('event queue', () => {
   it('pops live events in (time, priority, insertion) order, whatever was cancelled; a cancelled event leaves the heap', () => {
-    fc.assert(fc.property(fc.array(arbOp, { maxLength: 400 }), (ops) => {
-      const q = queueInit<number>();
-      // Reference: the live entries, popped by sorting.
-      let live: Array<{ t: number; pri: number; seq: number }> = [];
-      const issued: number[] = [];
-      for (const op of ops) {
-        if (op.k === 'push') {
-          const seq = queuePush(q, op.t, issued.length, op.pri);
-          issued.push(seq);
-          live.push({ t: op.t, pri: op.pri, seq });
-        } else if (op.k === 'cancel') {
-          if (issued.length === 0) continue;
-          const seq = issued[op.pick % issued.length]!;
-          queueRemove(q, seq);
-          live = live.filter((e) => e.seq !== seq);
-        } else {
-          live.sort((a, b) => a.t - b.t || a.pri - b.pri || a.seq - b.seq);
-          const want = live.shift();
-          const got = queuePop(q);
-          expect(got?.seq).toBe(want?.seq);
+    fc.assert(
+      fc.property(fc.array(arbOp, { maxLength: 400 }), (ops) => {
+        const q = queueInit<number>();
+        // Reference: the live entries, popped by sorting.
+        let live: Array<{ t: number; pri: number; seq: number }> = [];
+        const issued: number[] = [];
+        for (const op of ops) {
+          if (op.k === 'push') {
+            const seq = queuePush(q, op.t, issued.length, op.pri);
+            issued.push(seq);
+            live.push({ t: op.t, pri: op.pri, seq });
+          } else if (op.k === 'cancel') {
+            if (issued.length === 0) continue;
+            const seq = issued[op.pick % issued.length]!;
+            queueRemove(q, seq);
+            live = live.filter((e) => e.seq !== seq);
+          } else {
+            live.sort((a, b) => a.t - b.t || a.pri - b.pri || a.seq - b.seq);
+            const want = live.shift();
+            const got = queuePop(q);
+            expect(got?.seq).toBe(want?.seq);
+          }
+          expect(queueSize(q)).toBe(live.length);
+          expect(q.heap.length).toBe(live.length);
         }
-        expect(queueSize(q)).toBe(live.length);
-        expect(q.heap.length).toBe(live.length);
-      }
-    }), { seed: 11, numRuns: 300 });
+      }),
+      { seed: 11, numRuns: 300 },
+    );
   });
 
   it('after most entries are cancelled, the rest and later ones still pop in order', () => {
-    fc.assert(fc.property(
-      fc.array(fc.record({ t: fc.integer({ min: 0, max: 50 }), pri: fc.integer({ min: 0, max: 1 }), cancel: fc.boolean() }), { minLength: 80, maxLength: 300 }),
-      fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 20 }),
-      (entries, later) => {
-        const q = queueInit<number>();
-        const seqs = entries.map((e, i) => queuePush(q, e.t, i, e.pri));
-        // Cancel at least 40 of them, from anywhere in the heap.
-        entries.forEach((e, i) => { if (e.cancel || i < 40) queueRemove(q, seqs[i]!); });
-        const more = later.map((t, j) => queuePush(q, t, entries.length + j));
-        const want = [
-          ...entries.map((e, i) => ({ t: e.t, pri: e.pri, seq: seqs[i]!, gone: e.cancel || i < 40 })).filter((e) => !e.gone),
-          ...later.map((t, j) => ({ t, pri: 1, seq: more[j]! })),
-        ].sort((a, b) => a.t - b.t || a.pri - b.pri || a.seq - b.seq).map((e) => e.seq);
-        const got: number[] = [];
-        for (let e = queuePop(q); e; e = queuePop(q)) got.push(e.seq);
-        expect(got).toEqual(want);
-      },
-    ), { seed: 12, numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ t: fc.integer({ min: 0, max: 50 }), pri: fc.integer({ min: 0, max: 1 }), cancel: fc.boolean() }), {
+          minLength: 80,
+          maxLength: 300,
+        }),
+        fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 20 }),
+        (entries, later) => {
+          const q = queueInit<number>();
+          const seqs = entries.map((e, i) => queuePush(q, e.t, i, e.pri));
+          // Cancel at least 40 of them, from anywhere in the heap.
+          entries.forEach((e, i) => {
+            if (e.cancel || i < 40) queueRemove(q, seqs[i]!);
+          });
+          const more = later.map((t, j) => queuePush(q, t, entries.length + j));
+          const want = [
+            ...entries.map((e, i) => ({ t: e.t, pri: e.pri, seq: seqs[i]!, gone: e.cancel || i < 40 })).filter((e) => !e.gone),
+            ...later.map((t, j) => ({ t, pri: 1, seq: more[j]! })),
+          ]
+            .sort((a, b) => a.t - b.t || a.pri - b.pri || a.seq - b.seq)
+            .map((e) => e.seq);
+          const got: number[] = [];
+          for (let e = queuePop(q); e; e = queuePop(q)) got.push(e.seq);
+          expect(got).toEqual(want);
+        },
+      ),
+      { seed: 12, numRuns: 200 },
+    );
   });
 
   it('cancelling many timers leaves only the live events in the heap', () => {
@@ -98,11 +111,14 @@ describe('event queue', () => {
 
 describe('PRNG', () => {
   it('prngBelow(span, 1/span) is exactly the next value modulo span', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 2 ** 32 }), (seed, span) => {
-      const a = prngInit(seed);
-      const b = prngInit(seed);
-      for (let i = 0; i < 50; i++) expect(prngBelow(a, span, 1 / span)).toBe(prngNext(b) % span);
-    }), { seed: 5, numRuns: 500 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 2 ** 32 }), (seed, span) => {
+        const a = prngInit(seed);
+        const b = prngInit(seed);
+        for (let i = 0; i < 50; i++) expect(prngBelow(a, span, 1 / span)).toBe(prngNext(b) % span);
+      }),
+      { seed: 5, numRuns: 500 },
+    );
   });
 
   it('values next to a multiple of the span (where the quotient estimate can be off by one)', () => {
@@ -145,18 +161,21 @@ describe('PRNG', () => {
     return ref;
   }
 
-  it('hands out sfc32\'s outputs in order, and the same again from a snapshot taken anywhere', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.nat({ max: 200 }), (seed, cut) => {
-      const ref = reference(seed);
-      const want = Array.from({ length: 256 }, () => ref());
-      const st = prngInit(seed);
-      const got = Array.from({ length: cut }, () => prngNext(st));
-      const snap = structuredClone(st);
-      const rest = Array.from({ length: want.length - cut }, () => prngNext(st));
-      const restAgain = Array.from({ length: want.length - cut }, () => prngNext(snap));
-      expect([...got, ...rest]).toEqual(want);
-      expect(restAgain).toEqual(rest);
-    }), { seed: 11, numRuns: 200 });
+  it("hands out sfc32's outputs in order, and the same again from a snapshot taken anywhere", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.nat({ max: 200 }), (seed, cut) => {
+        const ref = reference(seed);
+        const want = Array.from({ length: 256 }, () => ref());
+        const st = prngInit(seed);
+        const got = Array.from({ length: cut }, () => prngNext(st));
+        const snap = structuredClone(st);
+        const rest = Array.from({ length: want.length - cut }, () => prngNext(st));
+        const restAgain = Array.from({ length: want.length - cut }, () => prngNext(snap));
+        expect([...got, ...rest]).toEqual(want);
+        expect(restAgain).toEqual(rest);
+      }),
+      { seed: 11, numRuns: 200 },
+    );
   });
 
   it('prngInt stays in [lo, hi] and is the same sequence for the same seed', () => {
@@ -174,8 +193,18 @@ describe('PRNG', () => {
 describe('arm_smmu_invs', () => {
   const dom = (): KDomain => ({ id: 'd', type: 'paging', index: 0, asid: 1, ttb: 0, invs: [], mapped: new Map() });
   const master = (bdf: string, sids: number[]): KMaster => ({
-    bdf, sids, atsCap: true, pasidCap: false, driver: 'nvme', atsEnabled: true, atsBroken: false, atsBrokenSinceNs: 0,
-    domain: null, pasids: {}, cdTab: 0, present: true,
+    bdf,
+    sids,
+    atsCap: true,
+    pasidCap: false,
+    driver: 'nvme',
+    atsEnabled: true,
+    atsBroken: false,
+    atsBrokenSinceNs: 0,
+    domain: null,
+    pasids: {},
+    cdTab: 0,
+    present: true,
   });
 
   it('an attach or detach replaces the array: an invalidation holding the old one sees it unchanged (RCU)', () => {
@@ -203,62 +232,113 @@ type CallOp =
 
 describe('call log', () => {
   const arbCall: fc.Arbitrary<CallOp> = fc.oneof(
-    fc.record({ k: fc.constant('call' as const), fn: fc.constantFrom('iommu_attach_group', 'pci_dev_reset_iommu_done'), args: fc.array(fc.string(), { maxLength: 3 }), ret: fc.constantFrom<number | string>(0, -5, -16, -19, -25, 'true', 'false') }),
-    fc.record({ k: fc.constant('range' as const), dom: fc.constantFrom('dma0', 'dma1'), iova: fc.integer({ min: 0, max: 2 ** 48 }), pages: fc.integer({ min: 1, max: 512 }), ret: fc.constantFrom(0, -12, -17) }),
+    fc.record({
+      k: fc.constant('call' as const),
+      fn: fc.constantFrom('iommu_attach_group', 'pci_dev_reset_iommu_done'),
+      args: fc.array(fc.string(), { maxLength: 3 }),
+      ret: fc.constantFrom<number | string>(0, -5, -16, -19, -25, 'true', 'false'),
+    }),
+    fc.record({
+      k: fc.constant('range' as const),
+      dom: fc.constantFrom('dma0', 'dma1'),
+      iova: fc.integer({ min: 0, max: 2 ** 48 }),
+      pages: fc.integer({ min: 1, max: 512 }),
+      ret: fc.constantFrom(0, -12, -17),
+    }),
     fc.record({ k: fc.constant('cut' as const), pick: fc.nat() }),
   );
 
-  it('keeps every call of a long run (its numbers\' column grows from room for 64)', () => {
+  it("keeps every call of a long run (its numbers' column grows from room for 64)", () => {
     const log = new CallLog(errnoString);
-    for (let i = 0; i < 1000; i++) log.pushRange(i * 1000, 'iommu_unmap', 'dma0', 0x10_0000 + i * 4096, 1 + (i % 3), i % 7 === 0 ? -5 : 0, i);
+    for (let i = 0; i < 1000; i++)
+      log.pushRange(i * 1000, 'iommu_unmap', 'dma0', 0x10_0000 + i * 4096, 1 + (i % 3), i % 7 === 0 ? -5 : 0, i);
     log.push(1_000_000, 'iommu_report_device_broken', ['0000:01:00.0'], 'true', 1000);
     expect(log.length).toBe(1001);
     const all = log.slice();
     all.slice(0, 1000).forEach((c, i) => {
-      expect(c).toEqual({ atUs: i, fn: 'iommu_unmap', args: ['dma0', '0x' + (0x10_0000 + i * 4096).toString(16), String(1 + (i % 3))], ret: i % 7 === 0 ? '-EIO' : '0', traceId: i });
+      expect(c).toEqual({
+        atUs: i,
+        fn: 'iommu_unmap',
+        args: ['dma0', '0x' + (0x10_0000 + i * 4096).toString(16), String(1 + (i % 3))],
+        ret: i % 7 === 0 ? '-EIO' : '0',
+        traceId: i,
+      });
     });
-    expect(all[1000]).toEqual({ atUs: 1000, fn: 'iommu_report_device_broken', args: ['0000:01:00.0'], ret: 'true', traceId: 1000 });
+    expect(all[1000]).toEqual({
+      atUs: 1000,
+      fn: 'iommu_report_device_broken',
+      args: ['0000:01:00.0'],
+      ret: 'true',
+      traceId: 1000,
+    });
   });
 
   it('reads back every call as the record the kernel model made, through cuts (snapshot restores)', () => {
-    fc.assert(fc.property(fc.array(arbCall, { maxLength: 300 }), (ops) => {
-      const log = new CallLog(errnoString);
-      const want: CallRecord[] = [];
-      const errno: Record<number, string> = { 0: '0', [-5]: '-EIO', [-16]: '-EBUSY', [-19]: '-ENODEV', [-25]: '-ENOTTY', [-12]: '-ENOMEM', [-17]: '-17' };
-      ops.forEach((op, i) => {
-        if (op.k === 'cut') {
-          const n = want.length === 0 ? 0 : op.pick % (want.length + 1);
-          log.truncate(n);
-          want.length = n;
-          return;
-        }
-        const startNs = i * 1500;
-        if (op.k === 'call') {
-          log.push(startNs, op.fn, op.args, op.ret, i);
-          want.push({ atUs: startNs / 1000, fn: op.fn, args: op.args, ret: typeof op.ret === 'string' ? op.ret : errno[op.ret]!, traceId: i });
-        } else {
-          log.pushRange(startNs, 'iommu_unmap', op.dom, op.iova, op.pages, op.ret, i);
-          want.push({ atUs: startNs / 1000, fn: 'iommu_unmap', args: [op.dom, '0x' + op.iova.toString(16), String(op.pages)], ret: errno[op.ret]!, traceId: i });
-        }
-      });
-      expect(log.length).toBe(want.length);
-      expect(log.slice()).toEqual(want);
-      expect([...log]).toEqual(want);
-      expect(log.slice(1, 3)).toEqual(want.slice(1, 3));
-      expect(log.slice(-2)).toEqual(want.slice(-2));
-      expect(log.slice(1, -1)).toEqual(want.slice(1, -1));
-      expect(log.at(-1)).toEqual(want.at(-1));
-      expect(log.at(want.length)).toBeUndefined();
-    }));
+    fc.assert(
+      fc.property(fc.array(arbCall, { maxLength: 300 }), (ops) => {
+        const log = new CallLog(errnoString);
+        const want: CallRecord[] = [];
+        const errno: Record<number, string> = {
+          0: '0',
+          [-5]: '-EIO',
+          [-16]: '-EBUSY',
+          [-19]: '-ENODEV',
+          [-25]: '-ENOTTY',
+          [-12]: '-ENOMEM',
+          [-17]: '-17',
+        };
+        ops.forEach((op, i) => {
+          if (op.k === 'cut') {
+            const n = want.length === 0 ? 0 : op.pick % (want.length + 1);
+            log.truncate(n);
+            want.length = n;
+            return;
+          }
+          const startNs = i * 1500;
+          if (op.k === 'call') {
+            log.push(startNs, op.fn, op.args, op.ret, i);
+            want.push({
+              atUs: startNs / 1000,
+              fn: op.fn,
+              args: op.args,
+              ret: typeof op.ret === 'string' ? op.ret : errno[op.ret]!,
+              traceId: i,
+            });
+          } else {
+            log.pushRange(startNs, 'iommu_unmap', op.dom, op.iova, op.pages, op.ret, i);
+            want.push({
+              atUs: startNs / 1000,
+              fn: 'iommu_unmap',
+              args: [op.dom, '0x' + op.iova.toString(16), String(op.pages)],
+              ret: errno[op.ret]!,
+              traceId: i,
+            });
+          }
+        });
+        expect(log.length).toBe(want.length);
+        expect(log.slice()).toEqual(want);
+        expect([...log]).toEqual(want);
+        expect(log.slice(1, 3)).toEqual(want.slice(1, 3));
+        expect(log.slice(-2)).toEqual(want.slice(-2));
+        expect(log.slice(1, -1)).toEqual(want.slice(1, -1));
+        expect(log.at(-1)).toEqual(want.at(-1));
+        expect(log.at(want.length)).toBeUndefined();
+      }),
+    );
   });
 
   it('a run lists iommu_map and iommu_unmap with the domain, the IOVA in hex and the page count', () => {
-    const sim = new Simulation(resolve(scenario({
-      steps: [
-        { at: 0, op: 'map', domain: 'dma0', iova: '0x1000000000', pages: 2 },
-        { at: 5, op: 'unmap', domain: 'dma0', iova: '0x1000000000', pages: 2 },
-      ],
-    })), { trace: false });
+    const sim = new Simulation(
+      resolve(
+        scenario({
+          steps: [
+            { at: 0, op: 'map', domain: 'dma0', iova: '0x1000000000', pages: 2 },
+            { at: 5, op: 'unmap', domain: 'dma0', iova: '0x1000000000', pages: 2 },
+          ],
+        }),
+      ),
+      { trace: false },
+    );
     sim.run();
     expect(sim.result().calls).toEqual([
       { atUs: 0, fn: 'iommu_map', args: ['dma0', '0x1000000000', '2'], ret: '0' },
@@ -268,25 +348,27 @@ describe('call log', () => {
 });
 
 describe('page reuse', () => {
-  it('gives never-used pages first, then freed pages oldest first, each once, across the ring\'s wrap', () => {
-    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 300 }), (pages, ops) => {
-      const m = memInit(pages);
-      const held: number[] = [];
-      const freed: number[] = [];
-      let fresh = 0;
-      for (const alloc of ops) {
-        if (alloc) {
-          const pfn = pageAlloc(m, 0);
-          if (fresh < pages) expect(pfn).toBe(fresh++);
-          else expect(pfn).toBe(freed.length ? freed.shift() : -1);
-          if (pfn >= 0) held.push(pfn);
-        } else if (held.length > 0) {
-          const pfn = held.splice(held.length >> 1, 1)[0]!;
-          pageFree(m, pfn);
-          freed.push(pfn);
+  it("gives never-used pages first, then freed pages oldest first, each once, across the ring's wrap", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 300 }), (pages, ops) => {
+        const m = memInit(pages);
+        const held: number[] = [];
+        const freed: number[] = [];
+        let fresh = 0;
+        for (const alloc of ops) {
+          if (alloc) {
+            const pfn = pageAlloc(m, 0);
+            if (fresh < pages) expect(pfn).toBe(fresh++);
+            else expect(pfn).toBe(freed.length ? freed.shift() : -1);
+            if (pfn >= 0) held.push(pfn);
+          } else if (held.length > 0) {
+            const pfn = held.splice(held.length >> 1, 1)[0]!;
+            pageFree(m, pfn);
+            freed.push(pfn);
+          }
         }
-      }
-    }));
+      }),
+    );
   });
 });
 
@@ -294,7 +376,11 @@ describe('finished tasks', () => {
   it('are reused by the next spawn with a new id, name and frames, nothing of the old task left', () => {
     // Four unmaps, one task each: the first task object serves all four.
     const s = scenario({
-      groups: [0, 1].map((g) => ({ id: g, domain: `dma${g}`, devices: [{ bdf: `0000:0${g + 1}:00.0`, sids: [256 + g], ats: true, pasid: false, driver: 'nvme' }] })),
+      groups: [0, 1].map((g) => ({
+        id: g,
+        domain: `dma${g}`,
+        devices: [{ bdf: `0000:0${g + 1}:00.0`, sids: [256 + g], ats: true, pasid: false, driver: 'nvme' }],
+      })),
       steps: [0, 1, 2, 3].flatMap((k) => [
         { at: k * 100, op: 'map' as const, domain: `dma${k % 2}`, iova: '0x10000', pages: 1 },
         { at: k * 100 + 10, op: 'unmap' as const, domain: `dma${k % 2}`, iova: '0x10000', pages: 1 },
@@ -310,10 +396,17 @@ describe('finished tasks', () => {
         expect(t.ids.length).toBe(t.stack.length);
       }
     }
-    expect(seen.map((x) => [x.id, x.name, x.fn])).toEqual([1, 2, 3, 4].map((id) => [id, `unmap dma${(id - 1) % 2}`, 'iommu_unmap']));
+    expect(seen.map((x) => [x.id, x.name, x.fn])).toEqual(
+      [1, 2, 3, 4].map((id) => [id, `unmap dma${(id - 1) % 2}`, 'iommu_unmap']),
+    );
     expect(seen.every((x) => x.obj === seen[0]!.obj && x.wait === 'poll')).toBe(true);
     expect(sim.world.k.tasks).toHaveLength(0);
     expect(sim.world.k.taskPool).toHaveLength(1);
-    expect(sim.result().calls.filter((c) => c.fn === 'iommu_unmap').map((c) => c.ret)).toEqual(['0', '0', '0', '0']);
+    expect(
+      sim
+        .result()
+        .calls.filter((c) => c.fn === 'iommu_unmap')
+        .map((c) => c.ret),
+    ).toEqual(['0', '0', '0', '0']);
   });
 });

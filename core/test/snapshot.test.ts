@@ -29,10 +29,13 @@ function fingerprint(sim: Simulation): { result: string; trace: string } {
  */
 function expectSame(got: { result: string; trace: string }, want: { result: string; trace: string }, label: string): void {
   if (got.trace !== want.trace) {
-    const a = JSON.parse(got.trace) as unknown[], b = JSON.parse(want.trace) as unknown[];
+    const a = JSON.parse(got.trace) as unknown[],
+      b = JSON.parse(want.trace) as unknown[];
     let i = 0;
     while (i < a.length && i < b.length && JSON.stringify(a[i]) === JSON.stringify(b[i])) i++;
-    expect(a.slice(i, i + 3), `${label}: trace records from #${i} on (${a.length} vs ${b.length} records)`).toEqual(b.slice(i, i + 3));
+    expect(a.slice(i, i + 3), `${label}: trace records from #${i} on (${a.length} vs ${b.length} records)`).toEqual(
+      b.slice(i, i + 3),
+    );
   }
   if (got.result !== want.result) expect(JSON.parse(got.result), `${label}: result`).toEqual(JSON.parse(want.result));
   expect(got.result, `${label}: result JSON`).toBe(want.result);
@@ -156,7 +159,10 @@ describe('snapshot and restore reproduce an uninterrupted run', () => {
 
 /* ----------------------------------------------------------------- inject */
 
-interface InjectCase { id: string; step: (at: number) => Step }
+interface InjectCase {
+  id: string;
+  step: (at: number) => Step;
+}
 
 /** Steps that touch the first device and domain of each built-in. */
 function stepsFor(id: string): InjectCase[] {
@@ -194,7 +200,14 @@ function exactUs(ns: number): number | null {
 }
 
 describe('inject(step) continues exactly as a fresh run with the step appended', () => {
-  const IDS_INJ = ['spam-vs-quarantine', 'shared-batch', 'recovery-flr', 'failed-reset', 'attach-during-recovery', 'late-gerror-isr'];
+  const IDS_INJ = [
+    'spam-vs-quarantine',
+    'shared-batch',
+    'recovery-flr',
+    'failed-reset',
+    'attach-during-recovery',
+    'late-gerror-isr',
+  ];
 
   for (const id of IDS_INJ) {
     it(`${id}: runUntil(t) then inject at the time of the next queued event`, () => {
@@ -278,7 +291,9 @@ describe('inject(step) continues exactly as a fresh run with the step appended',
   it('a step cannot be injected in the past', () => {
     const sim = fresh(BUILTIN_SCENARIOS['shared-batch']!);
     sim.runUntil(50_000);
-    expect(() => sim.inject({ at: 10, op: 'report-broken', device: BUILTIN_SCENARIOS['shared-batch']!.groups[0]!.devices[0]!.bdf })).toThrow();
+    expect(() =>
+      sim.inject({ at: 10, op: 'report-broken', device: BUILTIN_SCENARIOS['shared-batch']!.groups[0]!.devices[0]!.bdf }),
+    ).toThrow();
   });
 });
 

@@ -18,7 +18,10 @@ export function scenario(over: Partial<Scenario> & { steps?: Step[] } = {}): Sce
     seed: 1,
     policy: 'v4',
     memory: { pages: 32 },
-    domains: [{ id: 'dma0', type: 'paging' }, { id: 'dma1', type: 'paging' }],
+    domains: [
+      { id: 'dma0', type: 'paging' },
+      { id: 'dma1', type: 'paging' },
+    ],
     groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: NVME, sids: [256], ats: true, pasid: false, driver: 'nvme' }] }],
     ...over,
     steps: over.steps ?? [],
@@ -31,7 +34,12 @@ export function resolve(s: Scenario): ResolvedScenario {
   return v.scenario;
 }
 
-export interface Run { sim: Simulation; result: SimResult; trace: TraceRecord[]; log: string[] }
+export interface Run {
+  sim: Simulation;
+  result: SimResult;
+  trace: TraceRecord[];
+  log: string[];
+}
 
 /** Validate, run to the end and return the simulation, its result, trace and log. */
 export function run(s: Scenario, policy?: PolicySpec, opts: Omit<SimOptions, 'policy'> = {}): Run {

@@ -9,7 +9,17 @@ import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
 import { POLICY_PRESETS } from '../policy/index.ts';
 import { validateScenario } from '../scenario/validate.ts';
 import { Timeline } from '../timeline.ts';
-import { causalChain, describeRecord, lastRecoveryCntRecord, lastStateRecord, recordDevice, traceLayer, traceMark, type TraceKind, type TraceRecord } from '../trace.ts';
+import {
+  causalChain,
+  describeRecord,
+  lastRecoveryCntRecord,
+  lastStateRecord,
+  recordDevice,
+  traceLayer,
+  traceMark,
+  type TraceKind,
+  type TraceRecord,
+} from '../trace.ts';
 
 describe('explanations', () => {
   it('the chain behind a BROKEN device runs from its scenario step through the CMD_SYNC timeout (seed 003 #11, #12, #24)', () => {
@@ -24,7 +34,17 @@ describe('explanations', () => {
     expect(more).toBe(false);
     const kinds = chain.map((r) => r.kind).reverse();
     expect(kinds[0]).toBe('step');
-    const order: TraceKind[] = ['atc.inv.ignored', 'cmdq.error', 'gerror.toggle', 'irq.gerror', 'atc_sync_timeouts.set', 'atc_sync_timeouts.test', 'quarantine.driver', 'report_broken', 'gdev.state'];
+    const order: TraceKind[] = [
+      'atc.inv.ignored',
+      'cmdq.error',
+      'gerror.toggle',
+      'irq.gerror',
+      'atc_sync_timeouts.set',
+      'atc_sync_timeouts.test',
+      'quarantine.driver',
+      'report_broken',
+      'gdev.state',
+    ];
     let at = 0;
     for (const k of order) {
       const i = kinds.indexOf(k, at);
@@ -41,16 +61,17 @@ describe('explanations', () => {
   });
 
   it('every record of every built-in, under every preset, has words, not a raw dump', () => {
-    for (const s of Object.values(BUILTIN_SCENARIOS)) for (const policy of POLICY_PRESETS) {
-      const v = validateScenario({ ...s, policy });
-      if (!v.ok) throw new Error('invalid');
-      const tl = new Timeline(v.scenario, {});
-      for (const r of tl.trace) {
-        const d = describeRecord(r);
-        expect(d.startsWith(r.kind + ' {'), `${r.kind}: ${d}`).toBe(false);
-        expect(d, r.kind).not.toMatch(/undefined|NaN|\[object Object\]/);
+    for (const s of Object.values(BUILTIN_SCENARIOS))
+      for (const policy of POLICY_PRESETS) {
+        const v = validateScenario({ ...s, policy });
+        if (!v.ok) throw new Error('invalid');
+        const tl = new Timeline(v.scenario, {});
+        for (const r of tl.trace) {
+          const d = describeRecord(r);
+          expect(d.startsWith(r.kind + ' {'), `${r.kind}: ${d}`).toBe(false);
+          expect(d, r.kind).not.toMatch(/undefined|NaN|\[object Object\]/);
+        }
       }
-    }
   });
 
   it('a causal chain stops at its root and at its limit', () => {
@@ -60,14 +81,15 @@ describe('explanations', () => {
   });
 });
 
-
 describe('timeline marks and layers', () => {
   it('the default scenario marks the fault, the CMDQ errors and the state changes, nothing else', () => {
     const v = validateScenario(BUILTIN_SCENARIOS['spam-vs-quarantine']!);
     if (!v.ok) throw new Error('invalid');
     const tl = new Timeline(v.scenario, {});
     const marked = tl.trace.filter((r) => traceMark(r) !== null);
-    expect(new Set(marked.map((r) => r.kind))).toEqual(new Set(['fault.inject', 'cmdq.error', 'quarantine.driver', 'gdev.state']));
+    expect(new Set(marked.map((r) => r.kind))).toEqual(
+      new Set(['fault.inject', 'cmdq.error', 'quarantine.driver', 'gdev.state']),
+    );
     // A state change marks only when the state changes.
     for (const r of tl.trace) if (r.kind === 'gdev.state') expect(traceMark(r) !== null).toBe(r.d.from !== r.d.to);
     expect(marked.map((r) => traceMark(r)!.label)).toContain('0000:01:00.0: NO → BROKEN');
@@ -86,7 +108,7 @@ describe('timeline marks and layers', () => {
     expect(layer('cmdq.write')).toBe('kernel');
   });
 
-  it('the record behind a group\'s recovery_cnt and the device a record names', () => {
+  it("the record behind a group's recovery_cnt and the device a record names", () => {
     const v = validateScenario(BUILTIN_SCENARIOS['spam-vs-quarantine']!);
     if (!v.ok) throw new Error('invalid');
     const tl = new Timeline(v.scenario, {});

@@ -10,7 +10,13 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { deflateRawSync, deflateSync, inflateRawSync } from 'node:zlib';
 import {
-  MAX_LINK_JSON_BYTES, base64urlDecode, base64urlEncode, buildShareUrl, decodeScenario, encodeScenario, parseAppUrl,
+  MAX_LINK_JSON_BYTES,
+  base64urlDecode,
+  base64urlEncode,
+  buildShareUrl,
+  decodeScenario,
+  encodeScenario,
+  parseAppUrl,
   type DecodeResult,
 } from '../scenario/url.ts';
 import { validateScenario } from '../scenario/validate.ts';
@@ -25,7 +31,9 @@ const link = (bytes: Uint8Array | Buffer): string => Buffer.from(bytes).toString
 /** Decoding must not throw and a failure must carry a readable message. */
 function decodeSafely(s: string): DecodeResult {
   let r: DecodeResult | undefined;
-  expect(() => { r = decodeScenario(s); }).not.toThrow();
+  expect(() => {
+    r = decodeScenario(s);
+  }).not.toThrow();
   expect(r).toBeDefined();
   if (!r!.ok) {
     expect(typeof r!.error).toBe('string');
@@ -107,11 +115,14 @@ describe('scenario links: the encoding is base64url of raw DEFLATE of the UTF-8 
       expect(enc).toBe(Buffer.from(bytes).toString('base64url'));
       expect([...base64urlDecode(enc)!]).toEqual([...bytes]);
     }
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-      const enc = base64urlEncode(bytes);
-      expect(enc).toBe(Buffer.from(bytes).toString('base64url'));
-      expect([...base64urlDecode(enc)!]).toEqual([...bytes]);
-    }), { numRuns: 300, seed: 5 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const enc = base64urlEncode(bytes);
+        expect(enc).toBe(Buffer.from(bytes).toString('base64url'));
+        expect([...base64urlDecode(enc)!]).toEqual([...bytes]);
+      }),
+      { numRuns: 300, seed: 5 },
+    );
   });
 });
 
@@ -129,7 +140,8 @@ describe('scenario links: bad links give { ok: false } with a message and never 
       for (let n = 1; n < enc.length; n++) {
         const what = `${id} cut to ${n} of ${enc.length} characters`;
         const r = quietDecode(enc.slice(0, n));
-        if (r === 'threw' || r.ok || r.error.length < 6) bad.push(`${what}: ${r === 'threw' ? 'threw' : r.ok ? 'decoded' : 'no message'}`);
+        if (r === 'threw' || r.ok || r.error.length < 6)
+          bad.push(`${what}: ${r === 'threw' ? 'threw' : r.ok ? 'decoded' : 'no message'}`);
       }
     }
     expect(bad).toEqual([]);
@@ -208,9 +220,24 @@ describe('scenario links: bad links give { ok: false } with a message and never 
   });
 
   it('random strings and random bytes never throw (property)', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => { decodeSafely(s); }), { numRuns: 300, seed: 1 });
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (b) => { decodeSafely(link(b)); }), { numRuns: 300, seed: 2 });
-    fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => { decodeSafely(link(deflateRawSync(Buffer.from(s)))); }), { numRuns: 200, seed: 3 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (s) => {
+        decodeSafely(s);
+      }),
+      { numRuns: 300, seed: 1 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (b) => {
+        decodeSafely(link(b));
+      }),
+      { numRuns: 300, seed: 2 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (s) => {
+        decodeSafely(link(deflateRawSync(Buffer.from(s))));
+      }),
+      { numRuns: 200, seed: 3 },
+    );
   });
 });
 
@@ -258,10 +285,19 @@ describe('parseAppUrl (SCENARIO-FORMAT.md "URLs")', () => {
   });
 
   it('bad % escapes are reported, never thrown', () => {
-    for (const [search, key] of [['?scenario=%E0%A4%A', 'scenario'], ['?policy=%ZZ', 'policy'], ['?t=%', 't']] as const) {
+    for (const [search, key] of [
+      ['?scenario=%E0%A4%A', 'scenario'],
+      ['?policy=%ZZ', 'policy'],
+      ['?t=%', 't'],
+    ] as const) {
       let st: ReturnType<typeof parseAppUrl> | undefined;
-      expect(() => { st = parseAppUrl(search, ''); }).not.toThrow();
-      expect(st!.errors.some((e) => e.startsWith(`${key}=`)), `${search}: ${st!.errors.join('; ')}`).toBe(true);
+      expect(() => {
+        st = parseAppUrl(search, '');
+      }).not.toThrow();
+      expect(
+        st!.errors.some((e) => e.startsWith(`${key}=`)),
+        `${search}: ${st!.errors.join('; ')}`,
+      ).toBe(true);
       expect(st!.builtin).toBeNull();
       expect(st!.policy).toBeNull();
       expect(st!.tUs).toBeNull();
@@ -286,7 +322,11 @@ describe('buildShareUrl -> parseAppUrl round trip', () => {
     it(id, () => {
       const enc = encodeScenario(sc);
       const cases: Array<[(typeof POLICY_PRESETS)[number] | null, number | null]> = [
-        [null, null], ['v4', null], [null, 0], ['driver-only', 1234.5], ['baseline', 200100.3],
+        [null, null],
+        ['v4', null],
+        [null, 0],
+        ['driver-only', 1234.5],
+        ['baseline', 200100.3],
       ];
       for (const [policy, t] of cases) {
         const url = buildShareUrl('https://example.test/lab/', enc, policy, t);

@@ -1,5 +1,16 @@
 /** Messages between the page and the simulation worker. */
-import type { CallRecord, LogLine, PolicySpec, ResolvedScenario, SimResult, TimelineData, TraceRecord, ValidationError, View, Violation } from '../../core/index.ts';
+import type {
+  CallRecord,
+  LogLine,
+  PolicySpec,
+  ResolvedScenario,
+  SimResult,
+  TimelineData,
+  TraceRecord,
+  ValidationError,
+  View,
+  Violation,
+} from '../../core/index.ts';
 
 export type ToWorker =
   | { type: 'load'; id: number; scenario: unknown; policy: PolicySpec | null }

@@ -7,10 +7,34 @@
  * the time; the scenario is also kept locally.
  */
 import {
-  BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, FLAG_NAMES, POLICY_PRESETS, buildShareUrl, decodeScenario, encodeScenario,
-  formatErrors, isPresetName, parseAppUrl, positionAt, positionOfTrace, resolvePolicy, traceMark,
-  type CallRecord, type FlagName, type LogLine, type PolicySpec, type PresetName, type ResolvedScenario, type Scenario,
-  type SimResult, type Step, type TimelineData, type TraceMark, type TraceRecord, type View, type Violation,
+  BUILTIN_SCENARIOS,
+  DEFAULT_SCENARIO_ID,
+  FLAG_NAMES,
+  POLICY_PRESETS,
+  buildShareUrl,
+  decodeScenario,
+  encodeScenario,
+  formatErrors,
+  isPresetName,
+  parseAppUrl,
+  positionAt,
+  positionOfTrace,
+  resolvePolicy,
+  traceMark,
+  type CallRecord,
+  type FlagName,
+  type LogLine,
+  type PolicySpec,
+  type PresetName,
+  type ResolvedScenario,
+  type Scenario,
+  type SimResult,
+  type Step,
+  type TimelineData,
+  type TraceMark,
+  type TraceRecord,
+  type View,
+  type Violation,
 } from '../../core/index.ts';
 import type { CompareRow, FromWorker, ToWorker } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
@@ -26,7 +50,12 @@ export const SPEEDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384] as c
 /** How a load ended: shown, refused (with what is wrong), or replaced by a later load first. */
 export type LoadOutcome = { ok: true } | { ok: false; message: string } | { ok: false; superseded: true };
 
-export interface Marker { position: number; kind: TraceMark['kind']; label: string; traceId: number }
+export interface Marker {
+  position: number;
+  kind: TraceMark['kind'];
+  label: string;
+  traceId: number;
+}
 
 type StepInput = Step extends infer S ? (S extends Step ? Omit<S, 'at'> : never) : never;
 
@@ -92,16 +121,34 @@ export class Session {
 
   /* ------------------------------------------------------------ derived */
 
-  get count(): number { return this.data?.count ?? 0; }
-  get tNs(): number { return this.data ? this.data.times[Math.min(this.position, this.data.count)]! : 0; }
-  get preset(): PresetName { return policyParts(this.scenario.policy).preset; }
-  get flags(): Record<FlagName, boolean> { return resolvePolicy(this.preset, policyParts(this.scenario.policy).flags).flags as Record<FlagName, boolean>; }
-  get policyLabel(): string { return resolvePolicy(this.preset, policyParts(this.scenario.policy).flags).label; }
+  get count(): number {
+    return this.data?.count ?? 0;
+  }
+  get tNs(): number {
+    return this.data ? this.data.times[Math.min(this.position, this.data.count)]! : 0;
+  }
+  get preset(): PresetName {
+    return policyParts(this.scenario.policy).preset;
+  }
+  get flags(): Record<FlagName, boolean> {
+    return resolvePolicy(this.preset, policyParts(this.scenario.policy).flags).flags as Record<FlagName, boolean>;
+  }
+  get policyLabel(): string {
+    return resolvePolicy(this.preset, policyParts(this.scenario.policy).flags).label;
+  }
   /** Log lines printed up to the current position. */
-  get visibleLogCount(): number { return this.data ? this.data.logLen[this.position]! : 0; }
-  get visibleTraceLen(): number { return this.data ? this.data.traceLen[this.position]! : 0; }
-  get visibleCalls(): CallRecord[] { return this.data ? this.calls.slice(0, this.data.callsLen[this.position]) : []; }
-  get atcTimeoutUs(): number { return this.resolved?.smmu.atcInvTimeoutUs ?? 1000; }
+  get visibleLogCount(): number {
+    return this.data ? this.data.logLen[this.position]! : 0;
+  }
+  get visibleTraceLen(): number {
+    return this.data ? this.data.traceLen[this.position]! : 0;
+  }
+  get visibleCalls(): CallRecord[] {
+    return this.data ? this.calls.slice(0, this.data.callsLen[this.position]) : [];
+  }
+  get atcTimeoutUs(): number {
+    return this.resolved?.smmu.atcInvTimeoutUs ?? 1000;
+  }
   pasidCapable(bdf: string): boolean {
     for (const g of this.resolved?.groups ?? []) for (const d of g.devices) if (d.bdf === bdf) return d.pasid;
     return false;
@@ -120,19 +167,30 @@ export class Session {
       if (d.ok) scenario = d.raw;
       else problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
     } else if (st.builtin !== null) {
-      if (BUILTIN_SCENARIOS[st.builtin]) { scenario = BUILTIN_SCENARIOS[st.builtin]!; builtin = st.builtin; }
-      else problems.unshift(`There is no built-in scenario "${st.builtin.slice(0, 60)}". Showing the default scenario instead.`);
+      if (BUILTIN_SCENARIOS[st.builtin]) {
+        scenario = BUILTIN_SCENARIOS[st.builtin]!;
+        builtin = st.builtin;
+      } else
+        problems.unshift(`There is no built-in scenario "${st.builtin.slice(0, 60)}". Showing the default scenario instead.`);
     }
     let tUs = st.tUs;
     let origin = 'link';
     const kept = loadCurrent();
     if (!scenario && problems.length === 0) {
-      if (kept) { scenario = kept.scenario; tUs = tUs ?? kept.tUs; origin = 'kept in this browser'; }
+      if (kept) {
+        scenario = kept.scenario;
+        tUs = tUs ?? kept.tUs;
+        origin = 'kept in this browser';
+      }
     } else if (kept && JSON.stringify(kept.scenario) !== JSON.stringify(scenario) && builtinIdOf(kept.scenario) === null) {
       // A link replaces what this browser had open: keep that on the recent list.
       remember(kept.scenario);
     }
-    if (!scenario) { scenario = BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!; builtin = DEFAULT_SCENARIO_ID; origin = 'built-in'; }
+    if (!scenario) {
+      scenario = BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!;
+      builtin = DEFAULT_SCENARIO_ID;
+      origin = 'built-in';
+    }
     builtin = builtin ?? builtinIdOf(scenario);
     if (st.policy && st.policy !== policyParts(scenario.policy).preset) scenario = { ...scenario, policy: st.policy };
     this.alert = problems.length ? problems.join(' ') : null;
@@ -145,7 +203,19 @@ export class Session {
    * ended: shown, refused (with the message), or replaced by a later load
    * before it ended.
    */
-  load(scenario: Scenario, opts: { origin?: string; builtin?: string | null; tUs?: number | null; position?: number; afterLoad?: (s: Session) => void; keepAlert?: boolean; onInvalid?: (msg: string) => void; replaces?: boolean } = {}): Promise<LoadOutcome> {
+  load(
+    scenario: Scenario,
+    opts: {
+      origin?: string;
+      builtin?: string | null;
+      tUs?: number | null;
+      position?: number;
+      afterLoad?: (s: Session) => void;
+      keepAlert?: boolean;
+      onInvalid?: (msg: string) => void;
+      replaces?: boolean;
+    } = {},
+  ): Promise<LoadOutcome> {
     this.pause();
     const id = this.nextId++;
     this.loadId = id;
@@ -159,7 +229,11 @@ export class Session {
     return outcome;
   }
 
-  private pendingLoad: { scenario: Scenario; opts: Parameters<Session['load']>[1] & object; done: (o: LoadOutcome) => void } | null = null;
+  private pendingLoad: {
+    scenario: Scenario;
+    opts: Parameters<Session['load']>[1] & object;
+    done: (o: LoadOutcome) => void;
+  } | null = null;
 
   private onMessage(m: FromWorker): void {
     if (m.type === 'loaded') {
@@ -172,13 +246,19 @@ export class Session {
         if (pl?.opts.onInvalid) pl.opts.onInvalid(msg);
         else this.alert = msg;
         pl?.done({ ok: false, message: msg });
-        if (!this.data) void this.load(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!, { builtin: DEFAULT_SCENARIO_ID, origin: 'built-in', keepAlert: true });
+        if (!this.data)
+          void this.load(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!, {
+            builtin: DEFAULT_SCENARIO_ID,
+            origin: 'built-in',
+            keepAlert: true,
+          });
         return;
       }
       if (pl) {
         if (!pl.opts.keepAlert) this.alert = null;
         const prevJson = JSON.stringify(this.scenario);
-        if (pl.opts.replaces && this.data && prevJson !== JSON.stringify(pl.scenario) && this.builtinId === null) remember(this.scenario);
+        if (pl.opts.replaces && this.data && prevJson !== JSON.stringify(pl.scenario) && this.builtinId === null)
+          remember(this.scenario);
         this.scenario = pl.scenario;
         this.builtinId = pl.opts.builtin ?? null;
         this.origin = pl.opts.origin ?? 'edited';
@@ -233,7 +313,9 @@ export class Session {
     this.alert = m.message;
   }
 
-  private post(m: ToWorker): void { this.worker.postMessage(m); }
+  private post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
 
   /** Ask for the scenario's end state under every policy (once per load). */
   compare(): void {
@@ -256,12 +338,26 @@ export class Session {
     this.scheduleUrl();
   }
 
-  seekTime(tNs: number): void { this.seek(this.positionAt(tNs)); }
+  seekTime(tNs: number): void {
+    this.seek(this.positionAt(tNs));
+  }
 
-  step(): void { this.pause(); this.seek(this.position + 1); }
-  stepBack(): void { this.pause(); this.seek(this.position - 1); }
-  toStart(): void { this.pause(); this.seek(0); }
-  toEnd(): void { this.pause(); this.seek(this.count); }
+  step(): void {
+    this.pause();
+    this.seek(this.position + 1);
+  }
+  stepBack(): void {
+    this.pause();
+    this.seek(this.position - 1);
+  }
+  toStart(): void {
+    this.pause();
+    this.seek(0);
+  }
+  toEnd(): void {
+    this.pause();
+    this.seek(this.count);
+  }
 
   /** The next (dir 1) or previous (dir -1) marker from the current position. */
   jumpMarker(dir: 1 | -1): void {
@@ -276,10 +372,14 @@ export class Session {
     }
   }
 
-  positionAt(tNs: number): number { return this.data ? positionAt(this.data, tNs) : 0; }
+  positionAt(tNs: number): number {
+    return this.data ? positionAt(this.data, tNs) : 0;
+  }
 
   /** The position once trace record `id` has been written. */
-  positionOfTrace(id: number): number { return this.data ? positionOfTrace(this.data, id) : 0; }
+  positionOfTrace(id: number): number {
+    return this.data ? positionOfTrace(this.data, id) : 0;
+  }
 
   /* ------------------------------------------------------------ playback */
 
@@ -299,7 +399,10 @@ export class Session {
         lastSeek = now;
         this.seek(target);
       }
-      if (target >= this.count) { this.pause(); return; }
+      if (target >= this.count) {
+        this.pause();
+        return;
+      }
       this.raf = requestAnimationFrame(tick);
     };
     this.raf = requestAnimationFrame(tick);
@@ -312,7 +415,10 @@ export class Session {
     this.syncUrl();
   }
 
-  toggle(): void { if (this.playing) this.pause(); else this.play(); }
+  toggle(): void {
+    if (this.playing) this.pause();
+    else this.play();
+  }
 
   setSpeed(v: number): void {
     this.speed = v;
@@ -364,13 +470,18 @@ export class Session {
     const at = Math.round(this.tNs) / 1000;
     const steps = [...(this.scenario.steps ?? []), { ...step, at } as Step];
     const index = steps.length - 1;
-    this.edit({ ...this.scenario, steps }, {
-      afterLoad: (s) => {
-        const p = s.data?.stepAt[index] ?? -1;
-        s.seek(p >= 0 ? p : s.positionAt(at * 1000));
+    this.edit(
+      { ...this.scenario, steps },
+      {
+        afterLoad: (s) => {
+          const p = s.data?.stepAt[index] ?? -1;
+          s.seek(p >= 0 ? p : s.positionAt(at * 1000));
+        },
+        onInvalid: (msg) => {
+          this.alert = `That action could not be added: ${msg}`;
+        },
       },
-      onInvalid: (msg) => { this.alert = `That action could not be added: ${msg}`; },
-    });
+    );
   }
 
   /** Replace the scenario with edited JSON text: null once it runs, else what is wrong with it. */
@@ -386,7 +497,9 @@ export class Session {
     return 'message' in o ? o.message : null;
   }
 
-  restoreKept(s: Scenario): void { this.edit(s, { origin: 'recent', replaces: true, builtin: builtinIdOf(s) }); }
+  restoreKept(s: Scenario): void {
+    this.edit(s, { origin: 'recent', replaces: true, builtin: builtinIdOf(s) });
+  }
 
   /* ------------------------------------------------------------ sharing */
 
@@ -397,7 +510,13 @@ export class Session {
 
   private scheduleUrl(): void {
     if (this.urlTimer !== null) return;
-    this.urlTimer = setTimeout(() => { this.urlTimer = null; this.syncUrl(); }, this.playing ? 500 : 80);
+    this.urlTimer = setTimeout(
+      () => {
+        this.urlTimer = null;
+        this.syncUrl();
+      },
+      this.playing ? 500 : 80,
+    );
   }
 
   /** Write the scenario, policy and time to the address bar (no new history entry). */
@@ -422,5 +541,7 @@ export class Session {
     return out;
   }
 
-  presets(): readonly PresetName[] { return POLICY_PRESETS; }
+  presets(): readonly PresetName[] {
+    return POLICY_PRESETS;
+  }
 }

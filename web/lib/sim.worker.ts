@@ -5,7 +5,14 @@
  * Seeks that arrive while one is being answered are coalesced: only the
  * newest is answered.
  */
-import { POLICY_PRESETS, Simulation, Timeline, validateScenario, type PolicySpec, type ResolvedScenario } from '../../core/index.ts';
+import {
+  POLICY_PRESETS,
+  Simulation,
+  Timeline,
+  validateScenario,
+  type PolicySpec,
+  type ResolvedScenario,
+} from '../../core/index.ts';
 import type { CompareRow, FromWorker, ToWorker } from './protocol.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -24,10 +31,16 @@ function compare(): CompareRow[] {
     sim.run();
     const r = sim.result();
     return {
-      policy, label: r.policyLabel, current: JSON.stringify(policy) === own, stats: r.stats,
+      policy,
+      label: r.policyLabel,
+      current: JSON.stringify(policy) === own,
+      stats: r.stats,
       devices: r.devices.map((d) => ({ bdf: d.bdf, blocked: d.blocked, atsBroken: d.atsBroken, present: d.present })),
       groups: r.groups.map((g) => ({ id: g.id, recoveryCnt: g.recoveryCnt })),
-      logLines: r.log.length, failedCalls: r.calls.filter((c) => c.ret !== '0').length, violations: r.violations.length, endUs: r.endUs,
+      logLines: r.log.length,
+      failedCalls: r.calls.filter((c) => c.ret !== '0').length,
+      violations: r.violations.length,
+      endUs: r.endUs,
     };
   });
 }
@@ -65,11 +78,24 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       loaded = v.scenario;
       timeline = new Timeline(v.scenario, { policy: m.policy ?? undefined });
       const view = timeline.seek(0);
-      post({
-        type: 'loaded', id: m.id, ok: true, resolved: v.scenario, data: timeline.data, trace: timeline.trace,
-        log: timeline.log, calls: timeline.calls, violations: timeline.violations, result: timeline.result,
-        position: 0, view, loadMs: performance.now() - t0,
-      }, [view.cmdq.words.buffer]);
+      post(
+        {
+          type: 'loaded',
+          id: m.id,
+          ok: true,
+          resolved: v.scenario,
+          data: timeline.data,
+          trace: timeline.trace,
+          log: timeline.log,
+          calls: timeline.calls,
+          violations: timeline.violations,
+          result: timeline.result,
+          position: 0,
+          view,
+          loadMs: performance.now() - t0,
+        },
+        [view.cmdq.words.buffer],
+      );
     } catch (e) {
       timeline = null;
       post({ type: 'failed', id: m.id, message: `the simulation stopped: ${String((e as Error).message ?? e)}` });

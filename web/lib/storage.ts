@@ -9,7 +9,11 @@ const CURRENT = 'smmu-quarantine-lab/current';
 const RECENT = 'smmu-quarantine-lab/recent';
 const MAX_RECENT = 12;
 
-export interface Kept { scenario: Scenario; savedAt: string; tUs: number | null }
+export interface Kept {
+  scenario: Scenario;
+  savedAt: string;
+  tUs: number | null;
+}
 
 function read<T>(key: string): T | null {
   try {
@@ -29,14 +33,18 @@ function write(key: string, v: unknown): boolean {
   }
 }
 
-export function loadCurrent(): Kept | null { return read<Kept>(CURRENT); }
+export function loadCurrent(): Kept | null {
+  return read<Kept>(CURRENT);
+}
 
 /** Keep the scenario as the current one. Returns false when the browser refuses (storage full or disabled). */
 export function saveCurrent(scenario: Scenario, tUs: number | null): boolean {
   return write(CURRENT, { scenario, savedAt: new Date().toISOString(), tUs } satisfies Kept);
 }
 
-export function recent(): Kept[] { return read<Kept[]>(RECENT) ?? []; }
+export function recent(): Kept[] {
+  return read<Kept[]>(RECENT) ?? [];
+}
 
 /** Put a scenario on the recent list (most recent first, no duplicates). */
 export function remember(scenario: Scenario): void {

@@ -4,9 +4,7 @@
  * scenario).
  */
 import { describe, expect, it } from 'vitest';
-import {
-  BUILTIN_SCENARIOS, Timeline, validateScenario, type Scenario, type Step, type View,
-} from '../../core/index.ts';
+import { BUILTIN_SCENARIOS, Timeline, validateScenario, type Scenario, type Step, type View } from '../../core/index.ts';
 import { deviceMenu, freeIova, groupMenu, mappedRanges, smmuMenu } from '../lib/menus.ts';
 import type { MenuItem } from '../lib/menu-types.ts';
 import type { Session } from '../lib/session.svelte.ts';
@@ -31,7 +29,10 @@ function runAll(items: MenuItem[]): number {
   for (const it of items) {
     if (it.heading || it.disabled) continue;
     if (it.submenu) n += runAll(it.submenu);
-    else if (it.run && !/^Why/.test(it.label)) { it.run(); n++; }
+    else if (it.run && !/^Why/.test(it.label)) {
+      it.run();
+      n++;
+    }
   }
   return n;
 }
@@ -45,11 +46,39 @@ function viewsOf(s: Scenario, fractions = [0, 0.3, 0.6, 1]): View[] {
 
 describe('menus', () => {
   it('mappedRanges joins consecutive IOVA pages; freeIova finds room above 64 KiB', () => {
-    expect(mappedRanges([[0x10, 1], [0x11, 2], [0x12, 3], [0x20, 4]])).toEqual([[0x10, 3], [0x20, 1]]);
+    expect(
+      mappedRanges([
+        [0x10, 1],
+        [0x11, 2],
+        [0x12, 3],
+        [0x20, 4],
+      ]),
+    ).toEqual([
+      [0x10, 3],
+      [0x20, 1],
+    ]);
     expect(mappedRanges([])).toEqual([]);
     expect(freeIova([], 4)).toBe(0x10);
-    expect(freeIova([[0x10, 0], [0x13, 0]], 4)).toBe(0x14);
-    expect(freeIova([[0x10, 0], [0x11, 0], [0x12, 0], [0x13, 0]], 4)).toBe(0x14);
+    expect(
+      freeIova(
+        [
+          [0x10, 0],
+          [0x13, 0],
+        ],
+        4,
+      ),
+    ).toBe(0x14);
+    expect(
+      freeIova(
+        [
+          [0x10, 0],
+          [0x11, 0],
+          [0x12, 0],
+          [0x13, 0],
+        ],
+        4,
+      ),
+    ).toBe(0x14);
   });
 
   it('every action of every menu, on every built-in at several moments, is a valid step', () => {
