@@ -32,7 +32,7 @@ export {
   type AppUrlState,
   type DecodeResult,
 } from './scenario/url.ts';
-export { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID } from './scenario/builtins/index.ts';
+export { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, builtinScenario } from './scenario/builtins/index.ts';
 export { dmesgTime } from './kernel/printk.ts';
 export {
   buildView,

@@ -72,6 +72,14 @@ test('a link to an invalid scenario names the JSON path at fault', async ({ page
   await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
 });
 
+test('a built-in named after the object prototype is unknown, not a page that waits for ever', async ({ page }) => {
+  for (const id of ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__proto__']) {
+    await open(page, `/?scenario=${id}`);
+    await expect(page.getByRole('alert')).toContainText(`There is no built-in scenario "${id}"`);
+    await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
+  }
+});
+
 test('bad query parameters are named; an unknown built-in falls back to the default', async ({ page }) => {
   await open(page, '/?scenario=no-such-thing&policy=v9&t=-4');
   const alert = page.getByRole('alert');

@@ -11,7 +11,7 @@ import { Simulation, type SimOptions } from '../engine.ts';
 import type { ResolvedScenario } from '../scenario/types.ts';
 import { FLAG_NAMES, isPresetName, POLICY_PRESETS, type PolicyFlags } from '../policy/index.ts';
 import { formatErrors, parseScenarioText } from '../scenario/validate.ts';
-import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
+import { BUILTIN_SCENARIOS, builtinScenario } from '../scenario/builtins/index.ts';
 
 const USAGE = `usage: npm run sim -- FILE.json [--policy ${POLICY_PRESETS.join('|')}] [--set FLAG=true|false]... [--json]
        npm run sim -- builtin:<id> ...        (built-in scenarios: ${Object.keys(BUILTIN_SCENARIOS).join(', ')})
@@ -67,7 +67,7 @@ export function main(argv: string[], io: CliIo, make: MakeSimulation = (sc, opts
 
   let text: string;
   if (file.startsWith('builtin:')) {
-    const b = BUILTIN_SCENARIOS[file.slice(8)];
+    const b = builtinScenario(file.slice(8));
     if (!b) {
       io.err(`${file}: no such built-in scenario (have: ${Object.keys(BUILTIN_SCENARIOS).join(', ')})`);
       return 2;
@@ -103,6 +103,14 @@ export function main(argv: string[], io: CliIo, make: MakeSimulation = (sc, opts
 
 const isEntry = typeof process !== 'undefined' && process.argv[1] !== undefined && /sim\.ts$/.test(process.argv[1]);
 if (isEntry) {
+  // A reader that stops early (`| head`) closes the pipe: the rest of the
+  // output has nowhere to go, which is not an error of the run.
+  const quietOnClosedPipe = (e: NodeJS.ErrnoException): void => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  };
+  process.stdout.on('error', quietOnClosedPipe);
+  process.stderr.on('error', quietOnClosedPipe);
   const lines: string[] = [];
   const code = main(process.argv.slice(2), {
     out: (s) => lines.push(s),

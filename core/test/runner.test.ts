@@ -5,7 +5,7 @@
  * main() in-process; a few run the real entry point as a subprocess.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { Simulation } from '../engine.ts';
 import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
 import { POLICY_PRESETS, PRESETS } from '../policy/index.ts';
 import { NVME, faultSteps, scenario } from './support.ts';
+import { stormScenario } from '../../bench/storm-scenario.ts';
 
 /** SCENARIO-FORMAT.md: "[    0.001234] arm-smmu-v3 ...", one dmesg line each. */
 const DMESG = /^\[\s*\d+\.\d{6}\] /;
@@ -722,6 +723,26 @@ describe('runner: bad invocations exit 2 with a message', () => {
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('no-such-scenario');
   });
+  it("a scenario's own ATC_INV to a quarantined device is a note, not an invariant violation (exit 0)", () => {
+    // spam-vs-quarantine quarantines 0000:01:00.0 (SID 0x100) by 2.1 ms; the cmd step then sends it an ATC_INV itself.
+    const s = structuredClone(BUILTIN_SCENARIOS['spam-vs-quarantine']!);
+    s.steps = [...(s.steps ?? []), { at: 8000, op: 'cmd', cmd: { op: 'ATC_INV', sid: 256 } }];
+    const r = cli(['raw.json', '--json'], { 'raw.json': JSON.stringify(s) });
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { violations: unknown[]; notes: string[]; devices: Array<{ atsBroken: boolean }> };
+    expect(doc.devices[0]!.atsBroken).toBe(true);
+    expect(doc.violations).toEqual([]);
+    expect(doc.notes).toEqual(
+      expect.arrayContaining([expect.stringMatching(/cmd step wrote an ATC_INV to 0000:01:00\.0 \(sid 256\) while ats_broken/)]),
+    );
+  });
+  it('names of the object prototype are no built-ins (not "malformed JSON")', () => {
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const b = cli([`builtin:${id}`], files);
+      expect(b.code, id).toBe(2);
+      expect(b.stderr, id).toContain(`builtin:${id}: no such built-in scenario`);
+    }
+  });
 });
 
 /* --------------------------------------------------------- violations */
@@ -837,4 +858,25 @@ describe('runner: the real entry point (node --import tsx core/cli/sim.ts)', () 
     expect(p.status).toBe(2);
     expect(p.stderr).toContain('missing.json');
   });
+
+  it('a reader that closes the pipe early (| head -c 100) ends the run quietly', async () => {
+    // A result of some megabytes (a storm's API calls), more than a pipe holds.
+    const storm = join(dir, 'storm.json');
+    writeFileSync(storm, JSON.stringify(stormScenario(2000)));
+    const r = await new Promise<{ status: number | null; stderr: string; got: number }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'core/cli/sim.ts', storm, '--json'], { cwd: REPO });
+      let got = 0;
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => {
+        got += b.length;
+        // Read the first bytes, then close the pipe as `head -c 100` does.
+        if (got >= 100) child.stdout.destroy();
+      });
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('close', (status) => resolve({ status, stderr, got }));
+    });
+    expect(r.got).toBeGreaterThanOrEqual(100);
+    expect(r.stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(r.status).toBe(0);
+  }, 30_000);
 });

@@ -8,6 +8,7 @@
  */
 import {
   BUILTIN_SCENARIOS,
+  builtinScenario,
   DEFAULT_SCENARIO_ID,
   FLAG_NAMES,
   POLICY_PRESETS,
@@ -167,8 +168,9 @@ export class Session {
       if (d.ok) scenario = d.raw;
       else problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
     } else if (st.builtin !== null) {
-      if (BUILTIN_SCENARIOS[st.builtin]) {
-        scenario = BUILTIN_SCENARIOS[st.builtin]!;
+      const b = builtinScenario(st.builtin);
+      if (b) {
+        scenario = b;
         builtin = st.builtin;
       } else
         problems.unshift(`There is no built-in scenario "${st.builtin.slice(0, 60)}". Showing the default scenario instead.`);
@@ -439,7 +441,7 @@ export class Session {
 
   /** Show a built-in scenario (the current one is kept in the recent list). */
   pickBuiltin(id: string): void {
-    const s = BUILTIN_SCENARIOS[id];
+    const s = builtinScenario(id);
     if (!s) return;
     const preset = this.preset;
     this.load({ ...s, policy: preset }, { builtin: id, origin: 'built-in', replaces: true });

@@ -42,3 +42,11 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
+
+/**
+ * The built-in scenario named `id`, or undefined. Only the table's own
+ * entries count: "constructor", "toString" or "__proto__" name no scenario.
+ */
+export function builtinScenario(id: string): Scenario | undefined {
+  return Object.hasOwn(BUILTIN_SCENARIOS, id) ? BUILTIN_SCENARIOS[id] : undefined;
+}
