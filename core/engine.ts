@@ -72,7 +72,7 @@ export interface Snapshot {
   events: number;
   state: Omit<KWorld, 'out' | 'bus'>;
   steps: number;
-  lens: { trace: number; log: number; calls: number; violations: number };
+  lens: { trace: number; log: number; calls: number; violations: number; notes: number };
 }
 
 export interface DeviceResult {
@@ -155,7 +155,7 @@ export class Simulation {
   /** What the run has recorded so far: the trace (as TraceRecords), the kernel log, the API calls, violations. */
   get out(): SimOutputs {
     const o = this.w.out;
-    return { trace: asTraceRecords(o.trace), log: o.log, calls: o.calls, violations: o.violations };
+    return { trace: asTraceRecords(o.trace), log: o.log, calls: o.calls, violations: o.violations, notes: o.notes };
   }
   get nowNs(): number {
     return this.w.s.nowNs;
@@ -312,7 +312,13 @@ export class Simulation {
       events: this.w.s.steps,
       steps: this.steps.length,
       state: structuredClone(rest),
-      lens: { trace: out.trace.length, log: out.log.length, calls: out.calls.length, violations: out.violations.length },
+      lens: {
+        trace: out.trace.length,
+        log: out.log.length,
+        calls: out.calls.length,
+        violations: out.violations.length,
+        notes: out.notes.length,
+      },
     };
   }
 
@@ -323,6 +329,7 @@ export class Simulation {
     out.log.length = Math.min(out.log.length, s.lens.log);
     out.calls.truncate(s.lens.calls);
     out.violations.length = Math.min(out.violations.length, s.lens.violations);
+    out.notes.length = Math.min(out.notes.length, s.lens.notes);
     this.w = { ...structuredClone(s.state), out, bus: PCIE_BUS } as KWorld;
     this.steps.length = s.steps;
     this.args.length = s.steps;
@@ -650,6 +657,6 @@ function buildResult(w: KWorld, sc: ResolvedScenario, policy: Policy, notes: str
     calls: w.out.calls.slice().map((c) => ({ atUs: c.atUs, fn: c.fn, args: c.args, ret: c.ret })),
     log: w.out.log.map((l) => l.text),
     violations: w.out.violations.map((v) => ({ atUs: v.t / 1000, invariant: v.invariant, message: v.message })),
-    notes: [...notes],
+    notes: [...notes, ...w.out.notes],
   };
 }

@@ -199,6 +199,8 @@ export interface Outputs {
   log: LogLine[];
   calls: CallLog;
   violations: Violation[];
+  /** Remarks on the run for its reader (not kernel output): the result's `notes`. */
+  notes: string[];
 }
 
 export interface SimCtx {
@@ -224,7 +226,7 @@ export function simInit(seed: number): SimState {
 }
 
 export function outputsInit(formatRet: (rc: number) => string): Outputs {
-  return { trace: [], log: [], calls: new CallLog(formatRet), violations: [] };
+  return { trace: [], log: [], calls: new CallLog(formatRet), violations: [], notes: [] };
 }
 
 export function now(c: SimCtx): number {

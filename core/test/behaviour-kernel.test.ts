@@ -49,6 +49,7 @@ import {
   type Run,
 } from './behaviour-support.ts';
 import { device, faultSteps, resolve } from './support.ts';
+import { issueCmdlist } from '../kernel/cmdq.ts';
 import { Simulation } from '../engine.ts';
 
 const V4_NO_COCLEAR: PolicySpec = { preset: 'v4', coClear: false };
@@ -680,6 +681,21 @@ describe('ats_broken', () => {
     const off = run(s, V4_NO_FENCE);
     const w = tr(off, 'ste.write', (d) => d.sid === 256 && typeof d.why === 'string' && d.why.includes('dma1'));
     expect(w.map((t) => t.d.eats)).toEqual([1]);
+  });
+  // The invariant behind the fence (engine/cmdq.ts checkAtcInvToBroken): the kernel never writes an ATC_INV for a
+  // master already ats_broken. The checker must see one the kernel would write, and must not blame a scenario's
+  // own raw command for it.
+  it('the "no ATC_INV to a broken master" check reports a kernel-built ATC_INV, and notes a scenario\'s own', () => {
+    const sim = new Simulation(resolve(scenario({ steps: faultSteps() })), { policy: 'v4' });
+    sim.runUntil(5_000_000);
+    expect(sim.world.k.masters[NVME]!.atsBroken).toBe(true);
+    expect(sim.out.violations).toEqual([]);
+    const words = Uint32Array.from(encodeCmd(makeCmdAtcInv(256, 0, 0, 0)));
+    sim.spawnKernel('kernel-built ATC_INV', issueCmdlist(words, true));
+    expect(sim.out.violations.map((v) => v.invariant)).toEqual(['no-atc-inv-to-broken']);
+    sim.spawnKernel('a scenario cmd step', issueCmdlist(words, true, undefined, undefined, undefined, true));
+    expect(sim.out.violations).toHaveLength(1);
+    expect(sim.out.notes.join('\n')).toMatch(/cmd step wrote an ATC_INV to 0000:01:00\.0 \(sid 256\)/);
   });
 });
 
