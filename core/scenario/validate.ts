@@ -47,10 +47,23 @@ const HEX64_RE = /^0x[0-9a-fA-F]{1,16}$/;
 
 type Obj = Record<string, unknown>;
 
+/** Most errors listed; past them the list ends with how many more there were. */
+export const MAX_ERRORS = 50;
+
 class V {
   errors: ValidationError[] = [];
+  /** Errors found past MAX_ERRORS. */
+  more = 0;
   err(path: string, message: string): void {
+    if (this.errors.length >= MAX_ERRORS) {
+      this.more++;
+      return;
+    }
     this.errors.push({ path: path || '(root)', message });
+  }
+  /** The errors, the last one saying how many were left out. */
+  list(): ValidationError[] {
+    return this.more > 0 ? [...this.errors, { path: '(root)', message: `${this.more} more error(s) not listed` }] : this.errors;
   }
 
   obj(v: unknown, path: string): Obj | null {
@@ -63,7 +76,7 @@ class V {
   keys(o: Obj, path: string, allowed: readonly string[]): void {
     for (const k of Object.keys(o)) {
       if (k.startsWith('x-')) continue;
-      if (!allowed.includes(k)) this.err(join(path, k), `unknown field "${k}"${suggest(k, allowed)}`);
+      if (!allowed.includes(k)) this.err(join(path, clip(k)), `unknown field "${clip(k)}"${suggest(k, allowed)}`);
     }
   }
   required(o: Obj, path: string, k: string): boolean {
@@ -137,15 +150,25 @@ function kind(v: unknown): string {
   if (typeof v === 'object') return 'an object';
   return String(v);
 }
+/**
+ * Text from the input as a message shows it: at most 40 characters (with
+ * the length of what was cut), control characters escaped so that none
+ * reaches a terminal.
+ */
 function clip(s: string): string {
-  return s.length > 40 ? s.slice(0, 37) + '...' : s;
+  const short = s.length > 40 ? `${s.slice(0, 37)}... (${s.length} characters)` : s;
+  // eslint-disable-next-line no-control-regex -- these are exactly the characters to escape
+  return short.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 function join(path: string, k: string | number): string {
   return typeof k === 'number' ? `${path}[${k}]` : path ? `${path}.${k}` : k;
 }
+/** A known field within two edits of an unknown one (only a key of about a known one's length can be). */
 function suggest(k: string, allowed: readonly string[]): string {
   const lk = k.toLowerCase();
-  const near = allowed.find((a) => a.toLowerCase() === lk || levenshtein(a.toLowerCase(), lk) <= 2);
+  const near = allowed.find(
+    (a) => Math.abs(a.length - k.length) <= 2 && (a.toLowerCase() === lk || levenshtein(a.toLowerCase(), lk) <= 2),
+  );
   return near ? ` (did you mean "${near}"?)` : '';
 }
 function levenshtein(a: string, b: string): number {
@@ -209,7 +232,7 @@ const STEP_KEYS: Record<string, string[]> = {
 export function validateScenario(input: unknown): ValidationResult {
   const v = new V();
   const o = v.obj(input, '');
-  if (!o) return { ok: false, errors: v.errors };
+  if (!o) return { ok: false, errors: v.list() };
   v.keys(o, '', TOP_KEYS);
 
   if (v.required(o, '', 'format') && o.format !== SCENARIO_FORMAT) {
@@ -389,7 +412,7 @@ export function validateScenario(input: unknown): ValidationResult {
     });
   }
 
-  if (v.errors.length > 0) return { ok: false, errors: v.errors };
+  if (v.errors.length > 0) return { ok: false, errors: v.list() };
   return {
     ok: true,
     scenario: { format: SCENARIO_FORMAT, name, description, seed, policy, smmu, kernel, memory, domains, groups, steps },

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main, type MakeSimulation } from '../cli/sim.ts';
+import { MAX_ERRORS } from '../scenario/validate.ts';
 import { Simulation } from '../engine.ts';
 import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
 import { POLICY_PRESETS, PRESETS } from '../policy/index.ts';
@@ -664,6 +665,41 @@ describe('runner: invalid scenarios exit 2 and name the JSON path and the reason
       expect(r.code, t).toBe(2);
       expect(r.stderr).toMatch(/expected an object/);
     }
+  });
+
+  // Issue 15, point 1: a key of a million characters took 25 s (an edit distance against every known
+  // field) and echoed itself whole; a thousand unknown keys printed a thousand lines.
+  it('an unknown key is echoed clipped, with its length, and compared only with fields of about its length', () => {
+    const s = base();
+    s['b'.repeat(1_000_000)] = 1;
+    s.Seed = 2;
+    s.sed = 3;
+    const r = cli(['bad.json'], { 'bad.json': text(s) });
+    expect(r.code).toBe(2);
+    expect(r.stderr.length).toBeLessThan(1000);
+    expect(r.stderr).toContain(
+      `${'b'.repeat(37)}... (1000000 characters): unknown field "${'b'.repeat(37)}... (1000000 characters)"`,
+    );
+    expect(r.stderr).toContain('Seed: unknown field "Seed" (did you mean "seed"?)');
+    expect(r.stderr).toContain('sed: unknown field "sed" (did you mean "seed"?)');
+  });
+
+  it(`at most ${MAX_ERRORS} errors are listed, then how many more there were`, () => {
+    const s = base();
+    for (let i = 0; i < 1000; i++) s[`extra${i}`] = i;
+    const r = cli(['bad.json'], { 'bad.json': text(s) });
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1 + MAX_ERRORS + 1);
+    expect(lines.at(-1)).toBe(`(root): ${1000 - MAX_ERRORS} more error(s) not listed`);
+  });
+
+  it('control characters from the input reach no terminal: they are escaped in messages', () => {
+    const s = base();
+    s['red\u001b[31m\u0000'] = 1;
+    s.name = 'x'.repeat(300) + '\u001b';
+    const r = cli(['bad.json'], { 'bad.json': text(s) });
+    expect([...r.stderr].filter((c) => c < ' ' && c !== '\n')).toEqual([]);
+    expect(r.stderr).toContain('red\\x1b[31m\\x00: unknown field "red\\x1b[31m\\x00"');
   });
 
   it('all errors are reported, each on its own "path: reason" line', () => {
