@@ -393,7 +393,7 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
   }
   const k: KernelState = {
     cmdq: { prod: 0, cons: 0, atcSyncTimeouts: new Uint8Array(qsize), bitCause: new Int32Array(qsize).fill(-1) },
-    domains: {},
+    domains: new Map(),
     groups: {},
     groupOrder: [],
     gdevs: {},
@@ -444,9 +444,9 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
       invs: [],
       mapped: new Map(),
     };
-    k.domains[d.id] = dom;
+    k.domains.set(d.id, dom);
   });
-  k.domains[BLOCKED_DOMAIN] = { id: BLOCKED_DOMAIN, type: 'blocked', index: -3, asid: 0, ttb: 0, invs: [], mapped: new Map() };
+  k.domains.set(BLOCKED_DOMAIN, { id: BLOCKED_DOMAIN, type: 'blocked', index: -3, asid: 0, ttb: 0, invs: [], mapped: new Map() });
   // arm_smmu_device_reset(): queues, IRQs, CR0 (ATSCHK when the SMMU has ATS), GBPA abort.
   writeReg(w, ARM_SMMU_GBPA, GBPA_ABORT);
   writeReg(w, ARM_SMMU_IRQ_CTRL, IRQ_CTRL_GERROR_IRQEN | IRQ_CTRL_EVTQ_IRQEN);

@@ -198,7 +198,7 @@ export interface View {
 }
 
 function domainByTtb(sim: Simulation, ttb: number): string | null {
-  for (const d of Object.values(sim.world.k.domains)) if (d.ttb === ttb && d.type === 'paging') return d.id;
+  for (const d of sim.world.k.domains.values()) if (d.ttb === ttb && d.type === 'paging') return d.id;
   return null;
 }
 
@@ -337,9 +337,9 @@ export function buildView(sim: Simulation): View {
   }));
 
   const domainNames: string[] = [];
-  for (const d of Object.values(k.domains)) if (d.index >= 0) domainNames[d.index] = d.id;
+  for (const d of k.domains.values()) if (d.index >= 0) domainNames[d.index] = d.id;
 
-  const domains: DomainView[] = Object.values(k.domains)
+  const domains: DomainView[] = [...k.domains.values()]
     .filter((d) => d.type !== 'blocked')
     .map((d) => {
       const mapped = [...d.mapped].filter(([, pfn]) => pfn !== PTE_INVALID).sort((a, b) => a[0] - b[0]);

@@ -1,6 +1,19 @@
 import { expect, test } from '@playwright/test';
-import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, encodeScenario } from '../core/index.ts';
-import { NVME, app, deviceAction, gdev, group, healthy, linkTo, open, position, ready, scenarioOf } from './support.ts';
+import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, encodeScenario, type Scenario } from '../core/index.ts';
+import {
+  NVME,
+  app,
+  deviceAction,
+  gdev,
+  group,
+  healthy,
+  linkTo,
+  open,
+  position,
+  pressOnPage,
+  ready,
+  scenarioOf,
+} from './support.ts';
 
 test('Share copies a link that opens the same scenario, policy and moment in another browser', async ({ browser }) => {
   const ctx = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
@@ -88,4 +101,32 @@ test('bad query parameters are named; an unknown built-in falls back to the defa
   await expect(alert).toContainText('t=-4');
   await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
   await expect(group(page)).toHaveCount(1);
+});
+
+test('domain ids named after the object prototype survive End, Home, End', async ({ page }) => {
+  const s: Scenario = {
+    format: 'smmu-scenario/1',
+    name: 'prototype names as domain ids',
+    domains: [
+      { id: '__proto__', type: 'paging' },
+      { id: 'constructor', type: 'paging' },
+    ],
+    groups: [
+      { id: 0, domain: '__proto__', devices: [{ bdf: '0000:01:00.0', sids: [256] }] },
+      { id: 1, domain: 'constructor', devices: [{ bdf: '0000:02:00.0', sids: [512] }] },
+    ],
+    steps: [
+      { at: 0, op: 'map', domain: '__proto__', iova: '0x10000', pages: 2 },
+      { at: 20, op: 'unmap', domain: '__proto__', iova: '0x10000', pages: 2 },
+      { at: 30, op: 'attach', group: 1, domain: '__proto__' },
+    ],
+  };
+  await open(page, linkTo(s));
+  for (const key of ['End', 'Home', 'End']) {
+    await pressOnPage(page, key);
+    await ready(page);
+  }
+  await expect(app(page)).toHaveAttribute('data-position', (await app(page).getAttribute('data-count')) ?? '');
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await expect(group(page, 1)).toHaveAttribute('data-domain', '__proto__');
 });

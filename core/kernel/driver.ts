@@ -48,7 +48,7 @@ export function atsSupported(w: KWorld, m: KMaster): boolean {
 
 export function domainOf(w: KWorld, id: string | null): KDomain | null {
   if (id === null) return null;
-  return w.k.domains[id] ?? null;
+  return w.k.domains.get(id) ?? null;
 }
 
 /** The STE the driver builds for `m` attached to domain `dom`. */
@@ -412,7 +412,7 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: DomainInvRangeFrame)
   for (;;) {
     switch (f.pc) {
       case 'start': {
-        const d = w.k.domains[f.dom]!;
+        const d = w.k.domains.get(f.dom)!;
         // The array as it is now: attaches replace the domain's array rather than change it, so
         // this one stays as it was (only an entry's `users` count, not read here, is shared).
         f.invs = d.invs;
@@ -552,7 +552,7 @@ function arm_smmu_set_dev_pasid(w: KWorld, _t: Task, f: SetDevPasidFrame): Yield
   for (;;) {
     switch (f.pc) {
       case 'start': {
-        const d = w.k.domains[f.dom]!;
+        const d = w.k.domains.get(f.dom)!;
         writeCd(w.mem.cdTables[m.cdTab]!, f.pasid * CD_WORDS, { v: 1, asid: d.asid, ttb0: d.ttb });
         invsAdd(d, m, m.atsEnabled, f.pasid);
         m.pasids[f.pasid] = f.dom;
@@ -596,7 +596,7 @@ function arm_smmu_remove_dev_pasid(w: KWorld, _t: Task, f: RemoveDevPasidFrame):
         const cdt = w.mem.cdTables[m.cdTab]!;
         writeCd(cdt, f.pasid * CD_WORDS, { v: 0, asid: 0, ttb0: 0 });
         const dom = m.pasids[f.pasid];
-        const d = dom ? w.k.domains[dom] : undefined;
+        const d = dom ? w.k.domains.get(dom) : undefined;
         if (d) invsRemove(d, m, f.pasid);
         delete m.pasids[f.pasid];
         emit(w, 'pasid.remove', { bdf: f.bdf, pasid: f.pasid });
@@ -677,11 +677,11 @@ function arm_smmu_release_device(w: KWorld, _t: Task, f: ReleaseDeviceFrame): Yi
       return call(attachDevFrame(f.bdf, BLOCKED_DOMAIN));
     case 'blocked': {
       for (const [p, dom] of Object.entries(m.pasids)) {
-        const d = w.k.domains[dom];
+        const d = w.k.domains.get(dom);
         if (d) invsRemove(d, m, Number(p));
       }
       m.pasids = {};
-      for (const d of Object.values(w.k.domains)) d.invs = d.invs.filter((x) => x.master !== m.bdf);
+      for (const d of w.k.domains.values()) d.invs = d.invs.filter((x) => x.master !== m.bdf);
       for (const sid of m.sids) delete w.k.streams[sid];
       // The master is gone; its ats_broken stays as it was at removal (reports show it), but it no longer counts.
       if (m.atsBroken) w.k.brokenMasters--;

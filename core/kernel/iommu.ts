@@ -636,7 +636,7 @@ function iommu_release_device(w: KWorld, t: Task, f: ReleaseFrame): Yield {
 
 /** iommu_map(): allocate pages and map them in the IO page table (no invalidation needed). */
 export function iommu_map(w: KWorld, domId: string, iova: number, pages: number): number {
-  const d = w.k.domains[domId]!;
+  const d = w.k.domains.get(domId)!;
   if (d.type !== 'paging') return EINVAL;
   const pt = pgtableOf(w.mem, d.ttb);
   const base = Math.floor(iova / 4096);
@@ -682,7 +682,7 @@ export function unmapFrame(dom: string, iova: number, pages: number): UnmapFrame
 const NO_PFNS: number[] = [];
 
 function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
-  const d = w.k.domains[f.dom]!;
+  const d = w.k.domains.get(f.dom)!;
   switch (f.pc) {
     case 'start': {
       const pt = pgtableOf(w.mem, d.ttb);

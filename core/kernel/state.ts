@@ -4,6 +4,7 @@
  * bitmap, invalidation arrays), kernel tasks and locks.
  */
 import type { PolicyFlags } from '../policy/index.ts';
+import { BLOCKED_DOMAIN_ID } from '../scenario/types.ts';
 import type { GdevMachineState } from '../machines/groupDevice.machine.ts';
 import type { PciWorld } from '../pci/endpoint.ts';
 import type { Frame, LockState, Task, Yield } from './task.ts';
@@ -140,7 +141,8 @@ export interface KernelState {
     /** Trace id of the record that set each bit. */
     bitCause: Int32Array;
   };
-  domains: Record<string, KDomain>;
+  /** By id (a Map: the ids are the scenario's, any string the id rules allow). */
+  domains: Map<string, KDomain>;
   groups: Record<number, KGroup>;
   groupOrder: number[];
   gdevs: Record<string, KGdev>;
@@ -181,7 +183,7 @@ export interface KernelState {
   taskPool: Task[];
 }
 
-export const BLOCKED_DOMAIN = '__blocked';
+export const BLOCKED_DOMAIN = BLOCKED_DOMAIN_ID;
 
 export interface KWorld extends PciWorld {
   kcfg: KernelCfg;

@@ -8,6 +8,9 @@ import type { PolicyFlags, PresetName } from '../policy/index.ts';
 
 export const SCENARIO_FORMAT = 'smmu-scenario/1';
 
+/** The id the model gives the blocking domain; a scenario's domain may not take it. */
+export const BLOCKED_DOMAIN_ID = '__blocked';
+
 export type PolicySpec = PresetName | ({ preset: PresetName } & Partial<PolicyFlags>);
 
 export const RESET_METHODS = ['flr', 'af_flr', 'pm', 'bus', 'cxl_bus', 'acpi', 'quirk'] as const;

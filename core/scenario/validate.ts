@@ -6,6 +6,7 @@
 import { FLAG_NAMES, isPresetName, POLICY_PRESETS } from '../policy/index.ts';
 import { isKnownOpcode, OPCODE_BY_NAME, cmdFieldNames } from '../hw/cmd.ts';
 import {
+  BLOCKED_DOMAIN_ID,
   ERRNO,
   FAULT_KINDS,
   KERNEL_DEFAULTS,
@@ -321,8 +322,9 @@ export function validateScenario(input: unknown): ValidationResult {
         ? v.str(dobj.id, `${p}.id`, { re: ID_RE, what: 'domain id (letters, digits, "_", "-", ".", at most 32)' })
         : null;
       const type = v.required(dobj, p, 'type') ? v.oneOf(dobj.type, `${p}.type`, ['paging', 'identity'] as const) : null;
-      if (id !== null && domainType.has(id)) v.err(`${p}.id`, `duplicate domain id "${id}"`);
-      if (id !== null && type !== null && !domainType.has(id)) {
+      if (id === BLOCKED_DOMAIN_ID) v.err(`${p}.id`, `"${id}" is reserved (the model's name for the blocking domain)`);
+      else if (id !== null && domainType.has(id)) v.err(`${p}.id`, `duplicate domain id "${id}"`);
+      if (id !== null && id !== BLOCKED_DOMAIN_ID && type !== null && !domainType.has(id)) {
         domainType.set(id, type);
         domains.push({ id, type });
       }

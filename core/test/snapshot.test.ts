@@ -15,6 +15,7 @@ import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
 import { POLICY_PRESETS, type PresetName } from '../policy/index.ts';
 import type { Scenario, Step } from '../scenario/types.ts';
 import { NVME, resolve, scenario } from './support.ts';
+import { validateScenario } from '../scenario/validate.ts';
 
 const IDS = Object.keys(BUILTIN_SCENARIOS);
 
@@ -342,4 +343,59 @@ describe('trace records: causes point back, time never goes back', () => {
       }
     });
   }
+});
+
+// Issue 15, point 4: domain ids are the scenario's, and the id rules allow names of the object
+// prototype. Kept in a plain object, "__proto__" set the object's prototype instead of an entry and
+// a snapshot dropped it: the page failed after End, Home, End.
+describe('domain ids that are names of the object prototype', () => {
+  const odd: Scenario = {
+    format: 'smmu-scenario/1',
+    name: 'prototype names as domain ids',
+    domains: [
+      { id: '__proto__', type: 'paging' },
+      { id: 'constructor', type: 'paging' },
+    ],
+    groups: [
+      { id: 0, domain: '__proto__', devices: [{ bdf: NVME, sids: [256], ats: true }] },
+      { id: 1, domain: 'constructor', devices: [{ bdf: '0000:02:00.0', sids: [512], ats: true }] },
+    ],
+    steps: [
+      { at: 0, op: 'map', domain: '__proto__', iova: '0x10000', pages: 2 },
+      { at: 5, op: 'map', domain: 'constructor', iova: '0x10000', pages: 2 },
+      { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+      { at: 20, op: 'unmap', domain: '__proto__', iova: '0x10000', pages: 2 },
+      { at: 30, op: 'attach', group: 1, domain: '__proto__' },
+      { at: 40, op: 'unmap', domain: 'constructor', iova: '0x10000', pages: 2 },
+    ],
+  };
+
+  it('run, and run again from snapshots taken anywhere, to the same end', () => {
+    const whole = new Simulation(resolve(odd));
+    whole.run();
+    const want = JSON.stringify(whole.result());
+    expect(whole.result().violations).toEqual([]);
+    expect(whole.result().groups.map((g) => g.domain)).toEqual(['__proto__', '__proto__']);
+    const sim = new Simulation(resolve(odd));
+    const snaps: Snapshot[] = [];
+    while (sim.nextEventNs() !== null) {
+      snaps.push(sim.snapshot());
+      sim.step();
+    }
+    for (const s of snaps) {
+      sim.restore(s);
+      sim.run();
+      expect(JSON.stringify(sim.result())).toBe(want);
+    }
+  });
+
+  it('"__blocked", the model\'s name for the blocking domain, is refused with the reason', () => {
+    const v = validateScenario({ ...odd, domains: [...odd.domains!, { id: '__blocked', type: 'paging' }] });
+    expect(v.ok).toBe(false);
+    if (!v.ok)
+      expect(v.errors).toContainEqual({
+        path: 'domains[2].id',
+        message: '"__blocked" is reserved (the model\'s name for the blocking domain)',
+      });
+  });
 });
