@@ -4,7 +4,7 @@
  * scenario's UTF-8 JSON; `?scenario=<built-in id>`, `policy=` and `t=` (µs)
  * as query parameters. Decoding never throws: a bad link gives a message.
  */
-import { deflateSync, inflateSync, strFromU8, strToU8 } from 'fflate';
+import { Inflate, deflateSync, strFromU8, strToU8 } from 'fflate';
 import { isPresetName, type PresetName } from '../policy/index.ts';
 import { formatErrors, validateScenario } from './validate.ts';
 import type { ResolvedScenario, Scenario } from './types.ts';
@@ -58,19 +58,54 @@ export function encodeScenario(s: Scenario | ResolvedScenario): string {
 export type DecodeResult = { ok: true; scenario: ResolvedScenario; raw: Scenario } | { ok: false; error: string };
 
 /** Decode and validate a `#s=` payload. */
+/**
+ * Raw DEFLATE data inflated to at most `limit` bytes: the input is fed in
+ * small pieces (DEFLATE expands a piece at most about a thousandfold), so a
+ * link that would inflate to gigabytes stops as soon as it passes the
+ * limit, with little memory and time spent.
+ */
+export function inflateLimited(bytes: Uint8Array, limit: number): Uint8Array | 'too-large' | 'damaged' {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let over = false;
+  let ended = false;
+  const inf = new Inflate((chunk, final) => {
+    total += chunk.length;
+    if (total > limit) over = true;
+    else parts.push(chunk.slice());
+    if (final) ended = true;
+  });
+  const PIECE = 4096;
+  try {
+    for (let i = 0; i < bytes.length && !over; i += PIECE) inf.push(bytes.subarray(i, i + PIECE), i + PIECE >= bytes.length);
+  } catch {
+    return 'damaged';
+  }
+  if (over) return 'too-large';
+  if (!ended) return 'damaged';
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function decodeScenario(encoded: string): DecodeResult {
   if (encoded.length === 0) return { ok: false, error: 'the link holds an empty scenario' };
   if (encoded.length > (MAX_LINK_JSON_BYTES * 4) / 3) return { ok: false, error: 'the link is too long to be a scenario' };
   const bytes = base64urlDecode(encoded);
   if (!bytes) return { ok: false, error: 'the link is not valid base64url (it may have been cut or changed)' };
-  let json: string;
-  try {
-    const raw = inflateSync(bytes, { out: undefined });
-    if (raw.length > MAX_LINK_JSON_BYTES) return { ok: false, error: 'the scenario in the link is too large' };
-    json = strFromU8(raw);
-  } catch {
-    return { ok: false, error: 'the link is truncated or damaged (its compressed data does not decode)' };
+  const raw = inflateLimited(bytes, MAX_LINK_JSON_BYTES);
+  if (raw === 'too-large') {
+    return {
+      ok: false,
+      error: `the scenario in the link is too large (more than ${MAX_LINK_JSON_BYTES / 1024 / 1024} MiB of JSON)`,
+    };
   }
+  if (raw === 'damaged') return { ok: false, error: 'the link is truncated or damaged (its compressed data does not decode)' };
+  const json = strFromU8(raw);
   let data: unknown;
   try {
     data = JSON.parse(json);

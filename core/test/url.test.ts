@@ -16,6 +16,7 @@ import {
   buildShareUrl,
   decodeScenario,
   encodeScenario,
+  inflateLimited,
   parseAppUrl,
   type DecodeResult,
 } from '../scenario/url.ts';
@@ -341,4 +342,24 @@ describe('buildShareUrl -> parseAppUrl round trip', () => {
       }
     });
   }
+});
+
+// Issue 15, point 5: a 1.39 MB link that inflates to 1 GiB blocked the page for 14 s and left a
+// 1 GB heap before it was refused; a 2.09 MB one (1.5 GiB) was called "truncated or damaged".
+describe('scenario links: inflating stops at the size limit', () => {
+  it('inflateLimited gives the bytes up to the limit, refuses one more, and tells damage from size', () => {
+    const data = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+    const z = new Uint8Array(deflateRawSync(data));
+    expect(inflateLimited(z, 100_000)).toEqual(data);
+    expect(inflateLimited(z, 99_999)).toBe('too-large');
+    expect(inflateLimited(z.subarray(0, z.length - 3), 100_000)).toBe('damaged');
+    expect(inflateLimited(new Uint8Array(0), 100_000)).toBe('damaged');
+  });
+
+  it('a link that inflates far past the limit is "too large", not "truncated or damaged"', () => {
+    const bomb = base64urlEncode(new Uint8Array(deflateRawSync(Buffer.alloc(64 * 1024 * 1024, 0x20), { level: 9 })));
+    const d = decodeScenario(bomb);
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.error).toMatch(/too large \(more than 2 MiB of JSON\)/);
+  });
 });
