@@ -58,3 +58,47 @@ test('the scenario JSON editor reports errors by path and applies valid edits', 
   expect(scenarioOf(page.url()).name).toBe('Edited in the dialog');
   await expect(app(page)).toHaveAttribute('data-builtin', '');
 });
+
+// Issue 15, point 2: storage holding what the page never wrote made Apply drop the edit silently and
+// the Recent menu never open again.
+test('corrupt local storage is ignored: the page opens, Apply applies, Recent opens', async ({ page }) => {
+  const cases: Array<[string, string]> = [
+    ['recent', '{}'],
+    ['recent', '"abc"'],
+    ['recent', '[null]'],
+    ['current', '5'],
+    ['current', '"hello"'],
+    ['current', '{"scenario":null}'],
+    ['current', 'not json'],
+  ];
+  for (const [key, value] of cases) {
+    await page.addInitScript(
+      ([k, v]) => {
+        if (!sessionStorage.getItem('seeded')) {
+          localStorage.clear();
+          localStorage.setItem(`smmu-quarantine-lab/${k}`, v);
+          sessionStorage.setItem('seeded', '1');
+        }
+      },
+      [key, value],
+    );
+    await page.goto('/');
+    await page.evaluate(() => sessionStorage.removeItem('seeded'));
+    await ready(page);
+    await expect(page.getByRole('alert')).toHaveCount(0);
+
+    await page.getByRole('button', { name: 'Scenario JSON' }).click();
+    const dialog = page.getByRole('dialog', { name: /Scenario/ });
+    const text = dialog.getByRole('textbox', { name: 'Scenario JSON' });
+    const edited = { ...JSON.parse(await text.inputValue()), name: `Edited with ${key}=${value}` };
+    await text.fill(JSON.stringify(edited));
+    await dialog.getByRole('button', { name: 'Apply' }).click();
+    await expect(dialog, `${key}=${value}`).toBeHidden();
+    await ready(page);
+    expect(scenarioOf(page.url()).name).toBe(`Edited with ${key}=${value}`);
+
+    await page.getByRole('button', { name: 'Recent', exact: true }).click();
+    await expect(page.getByRole('menu', { name: 'Recent scenarios' }), `${key}=${value}`).toBeVisible();
+    await page.keyboard.press('Escape');
+  }
+});

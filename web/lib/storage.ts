@@ -15,13 +15,33 @@ export interface Kept {
   tUs: number | null;
 }
 
-function read<T>(key: string): T | null {
+/** The stored JSON under `key`, or undefined when there is none or it does not parse. */
+function read(key: string): unknown {
   try {
     const s = localStorage.getItem(key);
-    return s ? (JSON.parse(s) as T) : null;
+    return s ? (JSON.parse(s) as unknown) : undefined;
   } catch {
-    return null;
+    return undefined;
   }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * A kept entry as the page wrote it, or null: storage is the user's to
+ * change (another version of the page, an extension, a hand in the
+ * console), so what it holds is checked like any other input. The
+ * scenario itself is validated when it is loaded, as a link is.
+ */
+function asKept(v: unknown): Kept | null {
+  if (!isObject(v) || !isObject(v.scenario)) return null;
+  return {
+    scenario: v.scenario as unknown as Scenario,
+    savedAt: typeof v.savedAt === 'string' ? v.savedAt : '',
+    tUs: typeof v.tUs === 'number' && Number.isFinite(v.tUs) && v.tUs >= 0 ? v.tUs : null,
+  };
 }
 
 function write(key: string, v: unknown): boolean {
@@ -34,7 +54,7 @@ function write(key: string, v: unknown): boolean {
 }
 
 export function loadCurrent(): Kept | null {
-  return read<Kept>(CURRENT);
+  return asKept(read(CURRENT));
 }
 
 /** Keep the scenario as the current one. Returns false when the browser refuses (storage full or disabled). */
@@ -43,7 +63,14 @@ export function saveCurrent(scenario: Scenario, tUs: number | null): boolean {
 }
 
 export function recent(): Kept[] {
-  return read<Kept[]>(RECENT) ?? [];
+  const v = read(RECENT);
+  if (!Array.isArray(v)) return [];
+  const out: Kept[] = [];
+  for (const e of v.slice(0, MAX_RECENT)) {
+    const k = asKept(e);
+    if (k) out.push(k);
+  }
+  return out;
 }
 
 /** Put a scenario on the recent list (most recent first, no duplicates). */
