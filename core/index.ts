@@ -10,6 +10,8 @@ export {
 } from './engine.ts';
 export * from './scenario/types.ts';
 export {
+  tooDeep,
+  MAX_NESTING,
   validateScenario,
   parseScenarioText,
   formatErrors,

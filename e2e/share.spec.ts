@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, encodeScenario, type Scenario } from '../core/index.ts';
+import { deflateSync, strToU8 } from 'fflate';
+import { BUILTIN_SCENARIOS, DEFAULT_SCENARIO_ID, base64urlEncode, encodeScenario, type Scenario } from '../core/index.ts';
 import {
   NVME,
   app,
@@ -129,4 +130,17 @@ test('domain ids named after the object prototype survive End, Home, End', async
   await expect(app(page)).toHaveAttribute('data-position', (await app(page).getAttribute('data-count')) ?? '');
   await expect(page.getByRole('alert')).toHaveCount(0);
   await expect(group(page, 1)).toHaveAttribute('data-domain', '__proto__');
+});
+
+test('a link nested ten thousand deep in an x- field is refused with a message, not a page that waits for ever', async ({
+  page,
+}) => {
+  // The JSON text is written out directly: making it with JSON.stringify would recurse as deep.
+  const base = JSON.stringify(BUILTIN_SCENARIOS['recovery-flr']);
+  const deep = `${base.slice(0, -1)},"x-deep":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`;
+  const link = `/#s=${base64urlEncode(deflateSync(strToU8(deep)))}`;
+  await page.goto(link);
+  await ready(page);
+  await expect(page.getByRole('alert')).toContainText('nested more than 64 levels deep');
+  await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
 });

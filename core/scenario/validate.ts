@@ -230,7 +230,30 @@ const STEP_KEYS: Record<string, string[]> = {
   cmd: ['cmd', 'sync'],
 };
 
+/** Deepest nesting of arrays and objects a scenario may have (the format itself needs 5). */
+export const MAX_NESTING = 64;
+
+/**
+ * The path of the first value nested deeper than MAX_NESTING, or null.
+ * Walked without recursion: a value nested ten thousand deep (in an
+ * "x-" field, say) would overflow the stack of anything that recurses
+ * over it, structured clone included.
+ */
+export function tooDeep(input: unknown): string | null {
+  const stack: Array<[unknown, string, number]> = [[input, '', 0]];
+  while (stack.length > 0) {
+    const [v, path, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_NESTING) return path || '(root)';
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, join(path, i), depth + 1]));
+    else for (const k of Object.keys(v)) stack.push([(v as Obj)[k], join(path, clip(k)), depth + 1]);
+  }
+  return null;
+}
+
 export function validateScenario(input: unknown): ValidationResult {
+  const deep = tooDeep(input);
+  if (deep !== null) return { ok: false, errors: [{ path: deep, message: `nested more than ${MAX_NESTING} levels deep` }] };
   const v = new V();
   const o = v.obj(input, '');
   if (!o) return { ok: false, errors: v.list() };

@@ -20,7 +20,7 @@ import {
   parseAppUrl,
   type DecodeResult,
 } from '../scenario/url.ts';
-import { validateScenario } from '../scenario/validate.ts';
+import { MAX_NESTING, tooDeep, validateScenario } from '../scenario/validate.ts';
 import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
 import { POLICY_PRESETS } from '../policy/index.ts';
 import { scenario } from './support.ts';
@@ -361,5 +361,33 @@ describe('scenario links: inflating stops at the size limit', () => {
     const d = decodeScenario(bomb);
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.error).toMatch(/too large \(more than 2 MiB of JSON\)/);
+  });
+});
+
+// Issue 15, point 2: a 975-character link whose x- field nests 10^4 deep is a valid scenario by the
+// field rules, and posting it to the worker overflowed the stack: the page waited for ever.
+describe('nesting: a scenario nested too deep is refused by the validator, without recursion', () => {
+  const nest = (depth: number): unknown => {
+    let v: unknown = 1;
+    for (let i = 0; i < depth; i++) v = { a: v };
+    return v;
+  };
+  it('10^4 levels in an x- field: one error naming where, and no exception', () => {
+    const s = { ...BUILTIN_SCENARIOS['recovery-flr']!, 'x-deep': nest(10_000) };
+    const v = validateScenario(s);
+    expect(v.ok).toBe(false);
+    if (!v.ok)
+      expect(v.errors).toEqual([
+        { path: `x-deep${'.a'.repeat(MAX_NESTING - 1)}`, message: `nested more than ${MAX_NESTING} levels deep` },
+      ]);
+    const d = decodeScenario(encodeScenario({ ...s, 'x-deep': nest(1000) } as never));
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.error).toContain(`nested more than ${MAX_NESTING} levels deep`);
+  });
+  it('nesting up to the limit is allowed', () => {
+    expect(tooDeep(nest(MAX_NESTING))).toBeNull();
+    expect(tooDeep({ 'x-a': nest(MAX_NESTING - 1) })).toBeNull();
+    expect(tooDeep({ 'x-a': nest(MAX_NESTING) })).toBe(`x-a${'.a'.repeat(MAX_NESTING - 1)}`);
+    expect(tooDeep([[[1]]])).toBeNull();
   });
 });

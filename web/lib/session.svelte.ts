@@ -9,6 +9,8 @@
 import {
   BUILTIN_SCENARIOS,
   builtinScenario,
+  tooDeep,
+  MAX_NESTING,
   DEFAULT_SCENARIO_ID,
   FLAG_NAMES,
   POLICY_PRESETS,
@@ -227,7 +229,17 @@ export class Session {
       this.pendingLoad = { scenario, opts, done };
     });
     this.afterLoad = opts.afterLoad ?? null;
-    this.post({ type: 'load', id, scenario, policy: null });
+    // A value nested thousands deep would overflow the stack of the copy that
+    // posting makes: refused here, with the message validation gives.
+    const deep = tooDeep(scenario);
+    if (deep !== null)
+      this.onMessage({
+        type: 'loaded',
+        id,
+        ok: false,
+        errors: [{ path: deep, message: `nested more than ${MAX_NESTING} levels deep` }],
+      });
+    else this.post({ type: 'load', id, scenario, policy: null });
     return outcome;
   }
 

@@ -3,7 +3,7 @@
  * recent ones, so that nothing made in the page is lost by a reload or by
  * opening someone else's link.
  */
-import type { Scenario } from '../../core/index.ts';
+import { tooDeep, type Scenario } from '../../core/index.ts';
 
 const CURRENT = 'smmu-quarantine-lab/current';
 const RECENT = 'smmu-quarantine-lab/recent';
@@ -36,7 +36,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * scenario itself is validated when it is loaded, as a link is.
  */
 function asKept(v: unknown): Kept | null {
-  if (!isObject(v) || !isObject(v.scenario)) return null;
+  if (!isObject(v) || !isObject(v.scenario) || tooDeep(v.scenario) !== null) return null;
   return {
     scenario: v.scenario as unknown as Scenario,
     savedAt: typeof v.savedAt === 'string' ? v.savedAt : '',
