@@ -45,6 +45,11 @@ import { builtinIdOf } from './scenario-text.ts';
 
 export { builtinIdOf, citation, summarize } from './scenario-text.ts';
 
+/** A seek not answered in this time (ms) means the worker has hung or died. */
+export const SEEK_ANSWER_MS = 5000;
+/** The same for a load or a comparison (the whole run is recorded first). */
+export const LOAD_ANSWER_MS = 180_000;
+
 /** While playing, the page asks for a new view at most this often (ms). */
 const PLAY_VIEW_MS = 33;
 
@@ -112,14 +117,93 @@ export class Session {
   private playFrom = { t: 0, pos: 0 };
   private urlTimer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(worker?: Worker) {
-    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- the worker's module address, read once
-    this.worker = worker ?? new Worker(new URL('./sim.worker.ts', import.meta.url), { type: 'module' });
-    this.worker.onmessage = (ev: MessageEvent<FromWorker>) => this.onMessage(ev.data);
-    this.worker.onerror = (ev) => {
-      this.loading = false;
-      this.alert = `The simulation stopped unexpectedly: ${ev.message}`;
+  /** Requests the worker has not answered yet, with when they were sent. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, not shown: nothing reacts to it
+  private awaiting = new Map<number, { kind: ToWorker['type']; sentAt: number }>();
+  /** Restarts of the worker since a request was last answered (a worker that cannot start is not restarted for ever). */
+  private restarts = 0;
+  private watchdog: ReturnType<typeof setInterval> | null = null;
+  private readonly makeWorker: () => Worker;
+
+  constructor(makeWorker?: () => Worker) {
+    this.makeWorker =
+      makeWorker ??
+      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- the worker's module address, read once
+      (() => new Worker(new URL('./sim.worker.ts', import.meta.url), { type: 'module' }));
+    this.worker = this.startWorker();
+  }
+
+  private startWorker(): Worker {
+    const w = this.makeWorker();
+    w.onmessage = (ev: MessageEvent<FromWorker>) => {
+      if (w !== this.worker) return;
+      this.awaiting.delete(ev.data.id);
+      if (ev.data.type === 'view')
+        for (const [id, a] of this.awaiting) if (a.kind === 'seek' && id < ev.data.id) this.awaiting.delete(id);
+      this.restarts = 0;
+      this.onMessage(ev.data);
     };
+    w.onerror = (ev) => {
+      if (w !== this.worker) return;
+      ev.preventDefault();
+      // A script that does not load gives an error event with no message.
+      this.workerFailed(ev.message ? `it stopped: ${ev.message}` : 'its script could not be loaded');
+    };
+    w.onmessageerror = () => {
+      if (w === this.worker) this.workerFailed('a message from it could not be read');
+    };
+    return w;
+  }
+
+  /**
+   * The worker died, hung or could not start: say so, start a new one and
+   * load again. A load that was running is tried once more; if the worker
+   * fails again, the scenario shown (or the default) is loaded instead, at
+   * the position shown. After three failures in a row the message stays
+   * and nothing more is tried.
+   */
+  private workerFailed(why: string): void {
+    this.worker.terminate();
+    this.awaiting.clear();
+    this.pause();
+    this.loading = false;
+    this.restarts++;
+    if (this.restarts > 3) {
+      this.alert = `The simulation worker failed again (${why}). Reload the page to try once more.`;
+      return;
+    }
+    this.alert = `The simulation worker failed (${why}); it was restarted.`;
+    this.worker = this.startWorker();
+    const pl = this.pendingLoad;
+    this.pendingLoad = null;
+    if (pl && this.restarts === 1) {
+      void this.load(pl.scenario, { ...pl.opts, keepAlert: true }).then(pl.done);
+      return;
+    }
+    pl?.done({ ok: false, message: `the simulation worker failed (${why})` });
+    if (this.data) {
+      void this.load(this.scenario, { position: this.position, builtin: this.builtinId, origin: this.origin, keepAlert: true });
+    } else {
+      void this.load(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!, {
+        builtin: DEFAULT_SCENARIO_ID,
+        origin: 'built-in',
+        keepAlert: true,
+      });
+    }
+  }
+
+  /** Seeks answer within a few seconds and loads within a few minutes; past that the worker is taken for hung. */
+  private checkWorker(): void {
+    const now = performance.now();
+    for (const a of this.awaiting.values()) {
+      const limit = a.kind === 'seek' ? SEEK_ANSWER_MS : LOAD_ANSWER_MS;
+      if (now - a.sentAt > limit) {
+        this.workerFailed(
+          `it did not answer ${a.kind === 'seek' ? 'a seek' : a.kind === 'load' ? 'a load' : 'a comparison'} in ${Math.round(limit / 1000)} s`,
+        );
+        return;
+      }
+    }
   }
 
   /* ------------------------------------------------------------ derived */
@@ -328,6 +412,8 @@ export class Session {
   }
 
   private post(m: ToWorker): void {
+    this.awaiting.set(m.id, { kind: m.type, sentAt: performance.now() });
+    this.watchdog ??= setInterval(() => this.checkWorker(), 500);
     this.worker.postMessage(m);
   }
 

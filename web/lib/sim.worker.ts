@@ -55,7 +55,11 @@ function answerSeek(): void {
   seekScheduled = false;
   const s = pendingSeek;
   pendingSeek = null;
-  if (!s || !timeline) return;
+  if (!s) return;
+  if (!timeline) {
+    post({ type: 'failed', id: s.id, message: 'no run is loaded to show a moment of' });
+    return;
+  }
   try {
     const view = timeline.seek(s.position);
     post({ type: 'view', id: s.id, position: timeline.position, view }, [view.cmdq.words.buffer]);
@@ -75,9 +79,11 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     }
     try {
       const t0 = performance.now();
+      // The run shown until now stays loaded if this one fails.
+      const next = new Timeline(v.scenario, { policy: m.policy ?? undefined });
+      const view = next.seek(0);
+      timeline = next;
       loaded = v.scenario;
-      timeline = new Timeline(v.scenario, { policy: m.policy ?? undefined });
-      const view = timeline.seek(0);
       post(
         {
           type: 'loaded',
@@ -97,7 +103,6 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
         [view.cmdq.words.buffer],
       );
     } catch (e) {
-      timeline = null;
       post({ type: 'failed', id: m.id, message: `the simulation stopped: ${String((e as Error).message ?? e)}` });
     }
     return;

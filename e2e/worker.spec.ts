@@ -1,0 +1,43 @@
+/**
+ * The page watches its simulation worker (issue 15, point 3): a worker that
+ * cannot start, or stops answering, is reported in words and restarted, and
+ * the scenario is loaded again at the moment shown.
+ */
+import { expect, test } from '@playwright/test';
+import { app, open, position, pressOnPage, ready } from './support.ts';
+
+const WORKER = '**/assets/sim.worker-*.js';
+
+test('a worker whose script does not load is reported in words, not as "undefined"', async ({ page }) => {
+  await page.route(WORKER, (route) => route.abort());
+  await page.goto('/');
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('its script could not be loaded', { timeout: 10_000 });
+  await expect(alert).not.toContainText('undefined');
+  // It is tried again a few times, then the page says so and stops trying.
+  await expect(alert).toContainText('failed again', { timeout: 10_000 });
+});
+
+test('a worker that stops answering is restarted, and the scenario comes back at the moment shown', async ({ page }) => {
+  let served = 0;
+  await page.route(WORKER, async (route) => {
+    const response = await route.fetch();
+    const body = await response.text();
+    served++;
+    // The first worker answers the load, then never another seek.
+    const hang = `const __post = self.postMessage.bind(self); self.postMessage = (m, t) => { if (m && m.type === 'view') return; __post(m, t); };\n`;
+    await route.fulfill({ response, body: served === 1 ? hang + body : body });
+  });
+  await open(page, '/');
+  await pressOnPage(page, 'ArrowRight');
+  await expect(app(page)).toHaveAttribute('data-position', '1');
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('did not answer a seek in 5 s); it was restarted', { timeout: 12_000 });
+  await ready(page);
+  expect(await position(page)).toBe(1);
+  expect(served).toBe(2);
+  // The new worker answers.
+  await pressOnPage(page, 'ArrowRight');
+  await ready(page);
+  expect(await position(page)).toBe(2);
+});
