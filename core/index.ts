@@ -14,6 +14,7 @@ export {
   MAX_NESTING,
   validateScenario,
   parseScenarioText,
+  parseJsonText,
   formatErrors,
   parseIova,
   parseResult,
@@ -26,6 +27,7 @@ export * from './machines/index.ts';
 export {
   encodeScenario,
   decodeScenario,
+  linkProblem,
   parseAppUrl,
   buildShareUrl,
   base64urlEncode,

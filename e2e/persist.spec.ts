@@ -102,3 +102,17 @@ test('corrupt local storage is ignored: the page opens, Apply applies, Recent op
     await page.keyboard.press('Escape');
   }
 });
+
+// Issue 15, point 8: two tabs kept their edits under one key, each overwriting the other's.
+test("two tabs: an edit in one keeps the other tab's scenario under Recent", async ({ context }) => {
+  const a = await context.newPage();
+  const b = await context.newPage();
+  await open(a, linkTo(healthy({ name: 'Edited in tab A' })));
+  await open(b, linkTo(healthy({ name: 'Edited in tab B' })));
+  // Tab A edits again: what tab B kept meanwhile must not simply be overwritten.
+  await deviceAction(a, NVME, 'Stop answering ATC invalidations');
+  await a.getByRole('button', { name: 'Recent', exact: true }).click();
+  await expect(
+    a.getByRole('menu', { name: 'Recent scenarios' }).getByRole('menuitem', { name: /Edited in tab B/ }),
+  ).toBeVisible();
+});

@@ -144,3 +144,34 @@ test('a link nested ten thousand deep in an x- field is refused with a message, 
   await expect(page.getByRole('alert')).toContainText('nested more than 64 levels deep');
   await expect(app(page)).toHaveAttribute('data-builtin', DEFAULT_SCENARIO_ID);
 });
+
+test('a #s= pasted over the page with the same query is opened, not overwritten', async ({ page }) => {
+  await open(page, '/?scenario=recovery-flr');
+  await expect(app(page)).toHaveAttribute('data-builtin', 'recovery-flr');
+  const pasted = healthy({ name: 'Pasted over the page' });
+  await page.evaluate((enc) => {
+    location.hash = `#s=${enc}`;
+  }, encodeScenario(pasted));
+  await expect(page.getByRole('button', { name: /^Scenario(?! JSON)/ })).toContainText('Pasted over the page');
+  await ready(page);
+  expect(scenarioOf(page.url()).name).toBe('Pasted over the page');
+});
+
+// Issue 15, point 8: Share said "Link copied" for a link of millions of characters that cannot open.
+test('Share refuses a scenario too large for a link, and says why', async ({ page }) => {
+  await open(page, '/');
+  await page.getByRole('button', { name: 'Scenario JSON' }).click();
+  const dialog = page.getByRole('dialog', { name: /Scenario/ });
+  const text = dialog.getByRole('textbox', { name: 'Scenario JSON' });
+  // A syntax error says where it is.
+  await text.fill('{\n  "format": "smmu-scenario/1",\n}');
+  await dialog.getByRole('button', { name: 'Apply' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('malformed JSON at line 3, column 1');
+  const big = { ...healthy({ name: 'Too large for a link' }), 'x-notes': 'n'.repeat(2 * 1024 * 1024) };
+  await text.fill(JSON.stringify(big));
+  await dialog.getByRole('button', { name: 'Apply' }).click();
+  await expect(dialog).toBeHidden();
+  await ready(page);
+  await page.getByRole('button', { name: 'Share' }).click();
+  await expect(page.getByText(/Not copied: the scenario is too large for a link/)).toBeVisible();
+});

@@ -6,7 +6,7 @@
  */
 import { Inflate, deflateSync, strFromU8, strToU8 } from 'fflate';
 import { isPresetName, type PresetName } from '../policy/index.ts';
-import { formatErrors, validateScenario } from './validate.ts';
+import { formatErrors, parseJsonText, validateScenario } from './validate.ts';
 import type { ResolvedScenario, Scenario } from './types.ts';
 
 /** Largest decoded scenario a link may carry (bytes of JSON). */
@@ -53,6 +53,19 @@ export function base64urlDecode(s: string): Uint8Array | null {
 /** The `#s=` payload for a scenario. */
 export function encodeScenario(s: Scenario | ResolvedScenario): string {
   return base64urlEncode(deflateSync(strToU8(JSON.stringify(s)), { level: 9 }));
+}
+
+/**
+ * Why a scenario cannot travel as a link (a link that would not open:
+ * its JSON past MAX_LINK_JSON_BYTES, or its encoding past what a link may
+ * hold), or null when it can.
+ */
+export function linkProblem(s: Scenario, encoded = encodeScenario(s)): string | null {
+  const bytes = strToU8(JSON.stringify(s)).length;
+  if (bytes > MAX_LINK_JSON_BYTES || encoded.length > (MAX_LINK_JSON_BYTES * 4) / 3) {
+    return `the scenario is too large for a link (${(bytes / 1024 / 1024).toFixed(1)} MiB of JSON; a link holds at most ${MAX_LINK_JSON_BYTES / 1024 / 1024} MiB): download it from Scenario JSON instead`;
+  }
+  return null;
 }
 
 export type DecodeResult = { ok: true; scenario: ResolvedScenario; raw: Scenario } | { ok: false; error: string };
@@ -106,12 +119,9 @@ export function decodeScenario(encoded: string): DecodeResult {
   }
   if (raw === 'damaged') return { ok: false, error: 'the link is truncated or damaged (its compressed data does not decode)' };
   const json = strFromU8(raw);
-  let data: unknown;
-  try {
-    data = JSON.parse(json);
-  } catch (e) {
-    return { ok: false, error: `the scenario in the link is not valid JSON: ${(e as Error).message}` };
-  }
+  const parsed = parseJsonText(json);
+  if (!parsed.ok) return { ok: false, error: `the scenario in the link is not valid JSON (${parsed.message})` };
+  const data = parsed.value;
   const v = validateScenario(data);
   if (!v.ok) return { ok: false, error: `the scenario in the link is invalid:\n${formatErrors(v.errors)}` };
   return { ok: true, scenario: v.scenario, raw: data as Scenario };
@@ -169,8 +179,9 @@ export function parseAppUrl(search: string, hash: string): AppUrlState {
   const t = get('t');
   if (t === null) st.errors.push('t= is not readable (bad % escape)');
   else if (t !== undefined) {
-    const n = Number(t);
-    if (t.trim() === '' || !Number.isFinite(n) || n < 0) st.errors.push(`t=${t.slice(0, 40)} is not a time in µs`);
+    // A decimal number of µs (Number() would also take "0x10" as 16, "1e3" as 1000 and " 5 " as 5).
+    const n = /^\d{1,15}(\.\d{1,9})?$/.test(t) ? Number(t) : NaN;
+    if (!Number.isFinite(n)) st.errors.push(`t=${t.slice(0, 40)} is not a time in µs`);
     else st.tUs = n;
   }
   return st;

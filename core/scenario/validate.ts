@@ -157,9 +157,13 @@ function kind(v: unknown): string {
  * reaches a terminal.
  */
 function clip(s: string): string {
-  const short = s.length > 40 ? `${s.slice(0, 37)}... (${s.length} characters)` : s;
+  return escapeControls(s.length > 40 ? `${s.slice(0, 37)}... (${s.length} characters)` : s);
+}
+
+/** Control characters as \xNN, so that no text from the input writes escape codes to a terminal. */
+function escapeControls(s: string): string {
   // eslint-disable-next-line no-control-regex -- these are exactly the characters to escape
-  return short.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 function join(path: string, k: string | number): string {
   return typeof k === 'number' ? `${path}[${k}]` : path ? `${path}.${k}` : k;
@@ -591,15 +595,42 @@ function validateStep(v: V, s: unknown, p: string, c: StepCtx): Step | null {
   return o as unknown as Step;
 }
 
-/** Parse JSON text and validate; JSON syntax errors are reported at the root. */
+/**
+ * Parse a scenario file's text and validate it; JSON syntax errors are
+ * reported at the root. A leading UTF-8 byte order mark is dropped, as
+ * editors write one.
+ */
 export function parseScenarioText(text: string): ValidationResult {
-  let data: unknown;
+  const r = parseJsonText(text);
+  return r.ok ? validateScenario(r.value) : { ok: false, errors: [{ path: '(root)', message: r.message }] };
+}
+
+/**
+ * JSON text parsed, or what is wrong with it: "malformed JSON at line L,
+ * column C: <the parser's words>", on one line. A leading byte order mark
+ * is dropped.
+ */
+export function parseJsonText(text: string): { ok: true; value: unknown } | { ok: false; message: string } {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   try {
-    data = JSON.parse(text);
+    return { ok: true, value: JSON.parse(body) as unknown };
   } catch (e) {
-    return { ok: false, errors: [{ path: '(root)', message: `malformed JSON: ${(e as Error).message}` }] };
+    const words = escapeControls(
+      String((e as Error).message)
+        .replace(/\s+/g, ' ')
+        .slice(0, 200),
+    );
+    const at = /at position (\d+)/.exec(words);
+    if (!at) return { ok: false, message: `malformed JSON: ${words}` };
+    const pos = Number(at[1]);
+    const before = body.slice(0, pos);
+    const line = before.split('\n').length;
+    const column = pos - before.lastIndexOf('\n');
+    return {
+      ok: false,
+      message: `malformed JSON at line ${line}, column ${column}: ${words.replace(/ at position \d+.*$/, '')}`,
+    };
   }
-  return validateScenario(data);
 }
 
 export function formatErrors(errors: ValidationError[]): string {

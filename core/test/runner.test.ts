@@ -659,6 +659,21 @@ describe('runner: invalid scenarios exit 2 and name the JSON path and the reason
     }
   });
 
+  // Issue 15, point 8: "Unexpected token" without a line or a column, with raw newlines; a byte order
+  // mark at the start of a file rejected as an invisible token.
+  it('malformed JSON names the line and the column, on one line', () => {
+    const r = cli(['bad.json'], { 'bad.json': '{\n  "format": "smmu-scenario/1",\n  "name": "x",\n}\n' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('(root): malformed JSON at line 4, column 1: Expected double-quoted property name');
+    expect(r.stderr.split('\n').filter((l) => l.includes('malformed'))).toHaveLength(1);
+  });
+
+  it('a file that starts with a UTF-8 byte order mark reads as without it', () => {
+    const r = cli(['bom.json', '--json'], { 'bom.json': '\ufeff' + text(base()) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).format).toBe('smmu-result/1');
+  });
+
   it('a JSON document that is not an object exits 2', () => {
     for (const t of ['[]', 'null', '42', '"x"']) {
       const r = cli(['bad.json'], { 'bad.json': t });

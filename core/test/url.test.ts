@@ -17,6 +17,7 @@ import {
   decodeScenario,
   encodeScenario,
   inflateLimited,
+  linkProblem,
   parseAppUrl,
   type DecodeResult,
 } from '../scenario/url.ts';
@@ -277,7 +278,8 @@ describe('parseAppUrl (SCENARIO-FORMAT.md "URLs")', () => {
     expect(parseAppUrl('?t=1500', '').tUs).toBe(1500);
     expect(parseAppUrl('?t=12.5', '').tUs).toBe(12.5);
     expect(parseAppUrl('?t=0', '').tUs).toBe(0);
-    for (const t of ['-1', '-0.5', 'abc', '', '12abc', 'Infinity', 'NaN', '0x']) {
+    // Issue 15, point 8: Number() read 0x10 as 16 µs; a time in the address is written in decimal.
+    for (const t of ['-1', '-0.5', 'abc', '', '12abc', 'Infinity', 'NaN', '0x', '0x10', '1e3', ' 5', '0b11']) {
       const st = parseAppUrl(`?t=${encodeURIComponent(t)}`, '');
       expect(st.tUs, `t=${t}`).toBeNull();
       expect(st.errors, `t=${t}`).toHaveLength(1);
@@ -389,5 +391,16 @@ describe('nesting: a scenario nested too deep is refused by the validator, witho
     expect(tooDeep({ 'x-a': nest(MAX_NESTING - 1) })).toBeNull();
     expect(tooDeep({ 'x-a': nest(MAX_NESTING) })).toBe(`x-a${'.a'.repeat(MAX_NESTING - 1)}`);
     expect(tooDeep([[[1]]])).toBeNull();
+  });
+});
+
+// Issue 15, point 8: Share said "Link copied" for a link of 3 million characters that cannot open.
+describe('linkProblem: a scenario that would not open as a link is said so', () => {
+  it('a built-in travels; one whose JSON passes 2 MiB does not, whatever it compresses to', () => {
+    expect(linkProblem(BUILTIN_SCENARIOS['shared-batch']!)).toBeNull();
+    const big = { ...BUILTIN_SCENARIOS['shared-batch']!, 'x-notes': 'n'.repeat(MAX_LINK_JSON_BYTES) };
+    expect(encodeScenario(big).length).toBeLessThan(10_000);
+    expect(linkProblem(big)).toMatch(/too large for a link \(2\.0 MiB of JSON; a link holds at most 2 MiB\)/);
+    expect(decodeScenario(encodeScenario(big)).ok).toBe(false);
   });
 });

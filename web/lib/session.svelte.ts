@@ -11,6 +11,7 @@ import {
   builtinScenario,
   tooDeep,
   MAX_NESTING,
+  parseJsonText,
   DEFAULT_SCENARIO_ID,
   FLAG_NAMES,
   POLICY_PRESETS,
@@ -586,12 +587,9 @@ export class Session {
 
   /** Replace the scenario with edited JSON text: null once it runs, else what is wrong with it. */
   async applyJson(text: string): Promise<string | null> {
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (e) {
-      return `malformed JSON: ${(e as Error).message}`;
-    }
+    const parsed = parseJsonText(text);
+    if (!parsed.ok) return parsed.message;
+    const data = parsed.value;
     const o = await this.edit(data as Scenario, { onInvalid: () => {}, replaces: true, builtin: builtinIdOf(data as Scenario) });
     if (o.ok) return null;
     return 'message' in o ? o.message : null;

@@ -4,6 +4,7 @@
  * opening someone else's link.
  */
 import { tooDeep, type Scenario } from '../../core/index.ts';
+import { builtinIdOf } from './scenario-text.ts';
 
 const CURRENT = 'smmu-quarantine-lab/current';
 const RECENT = 'smmu-quarantine-lab/recent';
@@ -57,8 +58,23 @@ export function loadCurrent(): Kept | null {
   return asKept(read(CURRENT));
 }
 
-/** Keep the scenario as the current one. Returns false when the browser refuses (storage full or disabled). */
+/** What this tab last kept as the current scenario (its JSON). */
+let keptHere: string | null = null;
+
+/**
+ * Keep the scenario as the current one. Returns false when the browser
+ * refuses (storage full or disabled). Another tab of the page may have kept
+ * its own scenario since this one last did: that one goes to the recent
+ * list first, so neither tab's edit is lost.
+ */
 export function saveCurrent(scenario: Scenario, tUs: number | null): boolean {
+  const json = JSON.stringify(scenario);
+  if (keptHere !== null) {
+    const there = loadCurrent();
+    const thereJson = there ? JSON.stringify(there.scenario) : null;
+    if (there && thereJson !== keptHere && thereJson !== json && builtinIdOf(there.scenario) === null) remember(there.scenario);
+  }
+  keptHere = json;
   return write(CURRENT, { scenario, savedAt: new Date().toISOString(), tUs } satisfies Kept);
 }
 
