@@ -47,7 +47,36 @@ import { BLOCKED_DOMAIN, type KDomain, type KernelState, type KWorld } from './k
 
 export const RESULT_FORMAT = 'smmu-result/1';
 export const CMDQ_BATCH_ENTRIES = 64;
-export const DEFAULT_MAX_EVENTS = 5_000_000;
+/**
+ * The most commands the SMMU consumes in one run, in the runner and in the
+ * page alike: a run that would go on (a storm with no end in sight) stops
+ * after this many, with a note. The consumer never runs ahead past the
+ * limit, so the runner (which consumes runs of commands in one event) and
+ * the page (one event per command) stop after the same command, in the
+ * same state.
+ */
+export const DEFAULT_MAX_COMMANDS = 2_000_000;
+
+/**
+ * The most events one run takes: a guard against a run that loops without
+ * consuming commands or moving virtual time on (it would otherwise never
+ * end). The runner counts fewer events than the page for the same run (it
+ * consumes runs of commands in one event); no built-in or generated
+ * scenario comes near it.
+ */
+export const DEFAULT_MAX_EVENTS = 20_000_000;
+
+/** The note a run stopped at a limit carries: the runner's result and the page's say the same. */
+export function stopNote(status: Exclude<RunStatus, 'done'>, limit: number): string {
+  switch (status) {
+    case 'max-time':
+      return `stopped at the time limit (${limit / 1000} µs)`;
+    case 'max-commands':
+      return `stopped after ${limit} commands`;
+    case 'max-events':
+      return `stopped after ${limit} events`;
+  }
+}
 
 /** A run's outputs, with the trace read as the union of every layer's events. */
 export type SimOutputs = Omit<Outputs, 'trace'> & { trace: TraceRecord[] };
@@ -65,6 +94,8 @@ export interface SimOptions {
    * that steps event by event sees each command move CONS.
    */
   stepwise?: boolean;
+  /** Stop the run once the SMMU has consumed this many commands (default DEFAULT_MAX_COMMANDS). */
+  maxCommands?: number;
 }
 
 export interface Snapshot {
@@ -115,7 +146,7 @@ export interface SimResult {
   notes: string[];
 }
 
-export type RunStatus = 'done' | 'max-events' | 'max-time';
+export type RunStatus = 'done' | 'max-events' | 'max-commands' | 'max-time';
 
 function policyOf(spec: PolicySpec, flags: Partial<PolicyFlags> = {}): Policy {
   if (typeof spec === 'string') return resolvePolicy(spec, flags);
@@ -142,6 +173,7 @@ export class Simulation {
     this.steps = [...scenario.steps];
     this.w = boot(scenario, this.policy, opts.trace ?? true, this.notes);
     this.w.s.runAhead = !(opts.stepwise ?? false);
+    this.w.s.cmdLimit = opts.maxCommands ?? DEFAULT_MAX_COMMANDS;
     this.args = this.steps.map(stepArgsOf);
     this.order = this.steps.map((_, i) => i).sort((a, b) => this.steps[a]!.at - this.steps[b]!.at || a - b);
     this.w.s.nextStep = 0;
@@ -259,15 +291,29 @@ export class Simulation {
         return (this.status = 'done');
       }
       if (t > maxTimeNs) {
-        this.notes.push(`stopped at the time limit (${maxTimeNs / 1000} µs)`);
+        this.notes.push(stopNote('max-time', maxTimeNs));
         return (this.status = 'max-time');
       }
+      if (this.w.smmu.stats.commandsConsumed >= this.w.s.cmdLimit) {
+        this.notes.push(stopNote('max-commands', this.w.s.cmdLimit));
+        return (this.status = 'max-commands');
+      }
       if (++n > maxEvents) {
-        this.notes.push(`stopped after ${maxEvents} events`);
+        this.notes.push(stopNote('max-events', maxEvents));
         return (this.status = 'max-events');
       }
       this.step();
     }
+  }
+
+  /** The run's command limit reached: the engine takes no further event. */
+  commandLimitReached(): boolean {
+    return this.w.smmu.stats.commandsConsumed >= this.w.s.cmdLimit;
+  }
+
+  /** The most commands this run consumes. */
+  get commandLimit(): number {
+    return this.w.s.cmdLimit;
   }
 
   /** 300 s of virtual time after the last step. */

@@ -3,6 +3,8 @@ export {
   Simulation,
   checkInvariants,
   RESULT_FORMAT,
+  DEFAULT_MAX_COMMANDS,
+  DEFAULT_MAX_EVENTS,
   type SimOptions,
   type SimResult,
   type Snapshot,

@@ -6,7 +6,15 @@
  * before event e and steps forward from it — never more than K events —
  * unless the simulation is already between that snapshot and e.
  */
-import { Simulation, type RunStatus, type SimOptions, type SimResult, type Snapshot } from './engine.ts';
+import {
+  DEFAULT_MAX_EVENTS,
+  Simulation,
+  stopNote,
+  type RunStatus,
+  type SimOptions,
+  type SimResult,
+  type Snapshot,
+} from './engine.ts';
 import type { CallRecord, LogLine, Violation } from './sim/context.ts';
 import type { TraceRecord } from './trace.ts';
 import type { ResolvedScenario } from './scenario/types.ts';
@@ -73,7 +81,7 @@ export class Timeline {
   private every: number;
 
   constructor(scenario: ResolvedScenario, opts: TimelineOptions = {}) {
-    const maxEvents = opts.maxEvents ?? 2_000_000;
+    const maxEvents = opts.maxEvents ?? DEFAULT_MAX_EVENTS;
     const maxSnaps = opts.maxSnapshots ?? 2000;
     this.every = opts.snapshotEvery ?? 128;
     this.sim = new Simulation(scenario, { stepwise: true, trace: true, ...opts });
@@ -90,6 +98,10 @@ export class Timeline {
       if (t === null) break;
       if (t > endNs) {
         status = 'max-time';
+        break;
+      }
+      if (sim.commandLimitReached()) {
+        status = 'max-commands';
         break;
       }
       if (times.length > maxEvents) {
@@ -112,11 +124,7 @@ export class Timeline {
     }
     if (status === 'done') sim.run();
     else
-      sim.notes.push(
-        status === 'max-time'
-          ? 'the run was stopped 300 s of virtual time after the last step'
-          : `the run was stopped after ${maxEvents} events`,
-      );
+      sim.notes.push(stopNote(status, status === 'max-time' ? endNs : status === 'max-commands' ? sim.commandLimit : maxEvents));
     this.result = sim.result();
     const count = times.length - 1;
     this.trace = sim.out.trace.slice();

@@ -395,6 +395,12 @@ export function onConsume(w: HwWorld): void {
   else if (sim.horizonStrict) {
     if (sim.horizonNs < stopAt) stopAt = sim.horizonNs;
   } else stopAfter = sim.horizonNs;
+  // Commands are consumed one per cmdCostNs: the run's command limit is a horizon in time too.
+  const room = sim.cmdLimit - s.stats.commandsConsumed;
+  if (room < Number.POSITIVE_INFINITY) {
+    const last = sim.nowNs + (room - 1) * cost;
+    if (last < stopAfter) stopAfter = last;
+  }
   const consumer = s.consumer;
   let cons = regs[ARM_SMMU_CMDQ_CONS / 4]! & rdMask;
   for (;;) {

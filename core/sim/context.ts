@@ -34,6 +34,13 @@ export interface SimState {
   horizonNs: number;
   horizonStrict: boolean;
   runAhead: boolean;
+  /**
+   * The number of commands the SMMU may consume in the whole run (the
+   * engine stops the run once it is reached): the consumer never runs ahead
+   * past it, so a run stops after the same command with run-ahead as
+   * stepwise.
+   */
+  cmdLimit: number;
 }
 
 /**
@@ -222,6 +229,7 @@ export function simInit(seed: number): SimState {
     horizonNs: Number.POSITIVE_INFINITY,
     horizonStrict: false,
     runAhead: true,
+    cmdLimit: Number.POSITIVE_INFINITY,
   };
 }
 

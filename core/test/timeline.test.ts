@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Timeline } from '../timeline.ts';
-import { Simulation } from '../engine.ts';
+import { DEFAULT_MAX_COMMANDS, Simulation } from '../engine.ts';
+import { stormScenario } from '../../bench/storm-scenario.ts';
 import { buildView } from '../view.ts';
 import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
 import { resolve } from './support.ts';
@@ -67,5 +68,55 @@ describe('Timeline', () => {
     const tl = new Timeline(sc, { policy: 'v4', snapshotEvery: 1, maxSnapshots: 20 });
     expect(tl.snapshotCount).toBeLessThanOrEqual(21);
     expect(strip(tl.seek(tl.data.count - 1))).toBe(strip(tl.seek(tl.data.count - 1)));
+  });
+});
+
+// Issue 15, point 8: the page stopped at 2 000 000 events and the runner at 5 000 000, each with its
+// own words, so the two disagreed on the end of a long run. The limit is now on commands consumed,
+// which the runner (run-ahead, several commands per event) and the page (one event per command) count
+// alike.
+describe('limits: the page and the runner stop a run at the same place and say the same', () => {
+  const storm = resolve(stormScenario(120, 8, true));
+  it('one command cap, the same result document at the cap', () => {
+    expect(DEFAULT_MAX_COMMANDS).toBe(2_000_000);
+    const full = new Simulation(storm, { policy: 'v4', trace: false });
+    expect(full.run()).toBe('done');
+    const total = full.result().stats.commandsConsumed;
+    for (const cap of [1, 2, 37, 211, 400, total - 1]) {
+      const tl = new Timeline(storm, { policy: 'v4', maxCommands: cap });
+      const sim = new Simulation(storm, { policy: 'v4', trace: false, maxCommands: cap });
+      expect(sim.run(), `cap ${cap}`).toBe('max-commands');
+      expect(tl.data.status).toBe('max-commands');
+      const a = tl.result;
+      const b = sim.result();
+      expect(b.stats.commandsConsumed).toBe(cap);
+      expect(JSON.stringify(a), `cap ${cap}`).toBe(JSON.stringify(b));
+      expect(a.notes).toContain(`stopped after ${cap} commands`);
+    }
+    // One command more than the run needs: both run to the end.
+    expect(new Timeline(storm, { policy: 'v4', maxCommands: total + 1 }).data.status).toBe('done');
+    expect(new Simulation(storm, { policy: 'v4', trace: false, maxCommands: total + 1 }).run()).toBe('done');
+  });
+
+  it('the time limit: 300 s of virtual time after the last step, in the same words', () => {
+    const sc = resolve({
+      format: 'smmu-scenario/1',
+      name: 'a dead SMMU with a full queue',
+      seed: 1,
+      smmu: { cmdqLog2Size: 3 },
+      memory: { pages: 16 },
+      domains: [{ id: 'dma0', type: 'paging' }],
+      groups: [{ id: 0, domain: 'dma0', devices: [{ bdf: '0000:01:00.0', sids: [256] }] }],
+      steps: [
+        { at: 0, op: 'smmu-fault', kind: 'sfm' },
+        ...Array.from({ length: 9 }, (_, i) => ({ at: 10 + i, op: 'cmd' as const, cmd: { op: 'TLBI_NH_ALL' }, sync: false })),
+      ],
+    });
+    const tl = new Timeline(sc);
+    const sim = new Simulation(sc, { trace: false });
+    expect(sim.run()).toBe('max-time');
+    expect(tl.data.status).toBe('max-time');
+    expect(JSON.stringify(tl.result)).toBe(JSON.stringify(sim.result()));
+    expect(tl.result.notes).toContain('stopped at the time limit (300000018 µs)');
   });
 });
