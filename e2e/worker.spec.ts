@@ -4,7 +4,7 @@
  * the scenario is loaded again at the moment shown.
  */
 import { expect, test } from '@playwright/test';
-import { app, open, position, pressOnPage, ready } from './support.ts';
+import { app, healthy, linkTo, open, position, pressOnPage, ready } from './support.ts';
 
 const WORKER = '**/assets/sim.worker-*.js';
 
@@ -40,4 +40,23 @@ test('a worker that stops answering is restarted, and the scenario comes back at
   await pressOnPage(page, 'ArrowRight');
   await ready(page);
   expect(await position(page)).toBe(2);
+});
+
+// Issue 15, point 1: links were inflated and validated on the page's thread. The worker reads them now:
+// a worker that does not answer the reading of a link is restarted, and the new one opens the link.
+test('a link is read by the worker: one that does not answer is restarted and the link opens', async ({ page }) => {
+  let served = 0;
+  await page.route(WORKER, async (route) => {
+    const response = await route.fetch();
+    const body = await response.text();
+    served++;
+    const hang = `const __post = self.postMessage.bind(self); self.postMessage = (m, t) => { if (m && m.type === 'decoded') return; __post(m, t); };\n`;
+    await route.fulfill({ response, body: served === 1 ? hang + body : body });
+  });
+  await page.goto(linkTo(healthy({ name: 'Read by the worker' })));
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('did not answer the reading of a link in 5 s); it was restarted', { timeout: 12_000 });
+  await ready(page);
+  await expect(page.getByRole('button', { name: /^Scenario(?! JSON)/ })).toContainText('Read by the worker');
+  expect(served).toBe(2);
 });

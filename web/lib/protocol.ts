@@ -4,6 +4,7 @@ import type {
   LogLine,
   PolicySpec,
   ResolvedScenario,
+  Scenario,
   SimResult,
   TimelineData,
   TraceRecord,
@@ -15,7 +16,12 @@ import type {
 export type ToWorker =
   | { type: 'load'; id: number; scenario: unknown; policy: PolicySpec | null }
   | { type: 'seek'; id: number; position: number }
-  | { type: 'compare'; id: number };
+  | { type: 'compare'; id: number }
+  /** Decode and validate a link's `#s=` payload (off the page's thread: it may inflate 2 MiB of JSON). */
+  | { type: 'decode'; id: number; encoded: string };
+
+/** A link's scenario as written, or why the link holds none. */
+export type LinkDecoded = { ok: true; raw: Scenario } | { ok: false; error: string };
 
 /** The loaded scenario run to its end under one policy (trace off). */
 export interface CompareRow {
@@ -52,4 +58,5 @@ export type FromWorker =
   | { type: 'loaded'; id: number; ok: false; errors: ValidationError[] }
   | { type: 'view'; id: number; position: number; view: View }
   | { type: 'compared'; id: number; rows: CompareRow[] }
+  | { type: 'decoded'; id: number; result: LinkDecoded }
   | { type: 'failed'; id: number; message: string };

@@ -16,7 +16,6 @@ import {
   FLAG_NAMES,
   POLICY_PRESETS,
   buildShareUrl,
-  decodeScenario,
   encodeScenario,
   formatErrors,
   isPresetName,
@@ -40,7 +39,7 @@ import {
   type View,
   type Violation,
 } from '../../core/index.ts';
-import type { CompareRow, FromWorker, ToWorker } from './protocol.ts';
+import type { CompareRow, FromWorker, LinkDecoded, ToWorker } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
 import { builtinIdOf } from './scenario-text.ts';
 
@@ -175,6 +174,14 @@ export class Session {
     }
     this.alert = `The simulation worker failed (${why}); it was restarted.`;
     this.worker = this.startWorker();
+    // A link being read is read once more by the new worker; start() then loads what it holds.
+    const d = this.decoding;
+    this.decoding = null;
+    if (d) {
+      if (this.restarts === 1) void this.decodeLink(d.encoded).then(d.done);
+      else d.done({ ok: false, error: `the simulation worker failed (${why})` });
+      if (!this.pendingLoad) return;
+    }
     const pl = this.pendingLoad;
     this.pendingLoad = null;
     if (pl && this.restarts === 1) {
@@ -197,10 +204,10 @@ export class Session {
   private checkWorker(): void {
     const now = performance.now();
     for (const a of this.awaiting.values()) {
-      const limit = a.kind === 'seek' ? SEEK_ANSWER_MS : LOAD_ANSWER_MS;
+      const limit = a.kind === 'seek' || a.kind === 'decode' ? SEEK_ANSWER_MS : LOAD_ANSWER_MS;
       if (now - a.sentAt > limit) {
         this.workerFailed(
-          `it did not answer ${a.kind === 'seek' ? 'a seek' : a.kind === 'load' ? 'a load' : 'a comparison'} in ${Math.round(limit / 1000)} s`,
+          `it did not answer ${{ seek: 'a seek', load: 'a load', compare: 'a comparison', decode: 'the reading of a link' }[a.kind]} in ${Math.round(limit / 1000)} s`,
         );
         return;
       }
@@ -245,13 +252,18 @@ export class Session {
   /* ------------------------------------------------------------ loading */
 
   /** Start from the address bar, else the locally kept scenario, else the default. */
-  start(): void {
+  async start(): Promise<void> {
+    const gen = ++this.startGen;
     const st = parseAppUrl(location.search, location.hash);
     const problems: string[] = [...st.errors];
     let scenario: Scenario | null = null;
     let builtin: string | null = null;
     if (st.encoded !== null) {
-      const d = decodeScenario(st.encoded);
+      // The worker inflates and validates the link: a large one never stalls the page.
+      this.loading = true;
+      const d = await this.decodeLink(st.encoded);
+      // The address changed again (another link pasted) while this one was read.
+      if (gen !== this.startGen) return;
       if (d.ok) scenario = d.raw;
       else problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
     } else if (st.builtin !== null) {
@@ -328,6 +340,20 @@ export class Session {
     return outcome;
   }
 
+  /** Bumped by each start(): a start that finds it changed after reading its link gives way. */
+  private startGen = 0;
+  /** The link being decoded by the worker. */
+  private decoding: { id: number; encoded: string; done: (r: LinkDecoded) => void } | null = null;
+
+  private decodeLink(encoded: string): Promise<LinkDecoded> {
+    const id = this.nextId++;
+    this.decoding?.done({ ok: false, error: 'another link was opened' });
+    return new Promise<LinkDecoded>((done) => {
+      this.decoding = { id, encoded, done };
+      this.post({ type: 'decode', id, encoded });
+    });
+  }
+
   private pendingLoad: {
     scenario: Scenario;
     opts: Parameters<Session['load']>[1] & object;
@@ -387,6 +413,13 @@ export class Session {
       this.syncUrl();
       after?.(this);
       pl?.done({ ok: true });
+      return;
+    }
+    if (m.type === 'decoded') {
+      if (this.decoding?.id !== m.id) return;
+      const d = this.decoding;
+      this.decoding = null;
+      d.done(m.result);
       return;
     }
     if (m.type === 'compared') {

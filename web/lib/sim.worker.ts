@@ -9,6 +9,7 @@ import {
   POLICY_PRESETS,
   Simulation,
   Timeline,
+  decodeScenario,
   validateScenario,
   type PolicySpec,
   type ResolvedScenario,
@@ -104,6 +105,19 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       );
     } catch (e) {
       post({ type: 'failed', id: m.id, message: `the simulation stopped: ${String((e as Error).message ?? e)}` });
+    }
+    return;
+  }
+  if (m.type === 'decode') {
+    try {
+      const d = decodeScenario(m.encoded);
+      post({ type: 'decoded', id: m.id, result: d.ok ? { ok: true, raw: d.raw } : { ok: false, error: d.error } });
+    } catch (e) {
+      post({
+        type: 'decoded',
+        id: m.id,
+        result: { ok: false, error: `it could not be read (${String((e as Error).message ?? e)})` },
+      });
     }
     return;
   }
