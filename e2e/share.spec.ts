@@ -104,6 +104,14 @@ test('bad query parameters are named; an unknown built-in falls back to the defa
   await expect(group(page)).toHaveCount(1);
 });
 
+// Issue 15, point 8: t=0x10 was read as 16 µs.
+test('a time in the address is decimal µs: t=0x10 is named, not read as 16', async ({ page }) => {
+  await open(page, '/?scenario=shared-batch&t=0x10');
+  await expect(page.getByRole('alert')).toContainText('t=0x10 is not a time in µs');
+  await expect(app(page)).toHaveAttribute('data-builtin', 'shared-batch');
+  expect(await position(page)).toBe(0);
+});
+
 test('domain ids named after the object prototype survive End, Home, End', async ({ page }) => {
   const s: Scenario = {
     format: 'smmu-scenario/1',
