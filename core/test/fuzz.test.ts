@@ -49,11 +49,12 @@ function applyEdit(doc: Json, e: Edit): Json {
       parent = node;
       at = i % node.length;
       node = node[at]!;
-    } else if (node !== null && typeof node === 'object' && Object.keys(node).length > 0) {
-      const keys = Object.keys(node);
-      parent = node;
-      at = keys[i % keys.length]!;
-      node = node[at]!;
+    } else if (node !== null && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0) {
+      const obj: { [k: string]: Json } = node;
+      const key = Object.keys(obj)[i % Object.keys(obj).length]!;
+      parent = obj;
+      at = key;
+      node = obj[key]!;
     } else break;
   }
   if (e.action === 'add' && node !== null && typeof node === 'object') {

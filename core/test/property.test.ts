@@ -17,7 +17,8 @@
  * thrown message carries the shrunk scenario as JSON, ready to be pasted into
  * regressions.test.ts or into a file for `npm run sim`. To replay a failure:
  * FC_SEED=<seed> FC_PATH=<path> npx vitest run core/test/property.test.ts.
- * FC_RUNS=<n> replaces every property's run count (for a longer soak).
+ * FC_RUNS=<n> replaces every property's run count, FC_SCALE=<k> multiplies
+ * it; `npm run test:soak` runs them with fresh seeds and five times the runs.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -48,9 +49,16 @@ function sfmTimeLimitNs(s: Scenario): number {
   return (lastUs + 1_000_000 + 50 * (s.smmu?.pollTimeoutUs ?? 1_000_000)) * 1000;
 }
 
-function params(numRuns: number): fc.Parameters<unknown> {
-  const p: fc.Parameters<unknown> = { numRuns: process.env.FC_RUNS ? Number(process.env.FC_RUNS) : numRuns };
+/**
+ * Each property runs with its own pinned seed in `npm test`, so a run is
+ * reproducible and a red test is a change, not luck. `npm run test:soak`
+ * sets FC_FRESH=1 (a fresh random seed, printed on a failure) and FC_SCALE=5.
+ */
+function params(numRuns: number, seed: number): fc.Parameters<unknown> {
+  const scale = process.env.FC_SCALE ? Number(process.env.FC_SCALE) : 1;
+  const p: fc.Parameters<unknown> = { numRuns: process.env.FC_RUNS ? Number(process.env.FC_RUNS) : numRuns * scale };
   if (process.env.FC_SEED) p.seed = Number(process.env.FC_SEED);
+  else if (!process.env.FC_FRESH) p.seed = seed;
   if (process.env.FC_PATH) p.path = process.env.FC_PATH;
   return p;
 }
@@ -197,7 +205,7 @@ describe('properties of random scenarios', () => {
       fc.property(arbScenario(), fc.constantFrom(...FLAG_VARIANTS), (s, variant) => {
         for (const v of [...PRESETS, variant]) checkRun(s, v);
       }),
-      params(1000),
+      params(1000, 1001),
     );
   });
 
@@ -224,7 +232,7 @@ describe('properties of random scenarios', () => {
         if (JSON.stringify(a.sim.out.trace) !== JSON.stringify(b.sim.out.trace))
           fail(`[${v.label}] two runs gave different traces`, s, { between: other });
       }),
-      params(300),
+      params(300, 1002),
     );
   });
 
@@ -252,7 +260,7 @@ describe('properties of random scenarios', () => {
           fail(`[${v.label}] the trace on took ${a.sim.eventsProcessed} events, off ${b.sim.eventsProcessed}`, s, '');
         }
       }),
-      params(300),
+      params(300, 1003),
     );
   });
 
@@ -274,7 +282,7 @@ describe('properties of random scenarios', () => {
           });
         }
       }),
-      params(3000),
+      params(3000, 1004),
     );
   });
 
@@ -307,7 +315,7 @@ describe('properties of random scenarios', () => {
           fail('[v4] the stale DMA was neither blocked nor the device quarantined', s, { stats: v4.result.stats, victim });
         if (v4.result.violations.length > 0) fail('[v4] invariant violations', s, v4.result.violations);
       }),
-      params(1000),
+      params(1000, 1005),
     );
   });
 });

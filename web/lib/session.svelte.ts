@@ -178,6 +178,7 @@ export class Session {
     const d = this.decoding;
     this.decoding = null;
     if (d) {
+      this.decodeAlert = this.alert;
       if (this.restarts === 1) void this.decodeLink(d.encoded).then(d.done);
       else d.done({ ok: false, error: `the simulation worker failed (${why})` });
       if (!this.pendingLoad) return;
@@ -294,6 +295,9 @@ export class Session {
     }
     builtin = builtin ?? builtinIdOf(scenario);
     if (st.policy && st.policy !== policyParts(scenario.policy).preset) scenario = { ...scenario, policy: st.policy };
+    // What the worker said while it read the link (it failed and was restarted) stays with the link's own problems.
+    if (this.decodeAlert !== null) problems.unshift(this.decodeAlert);
+    this.decodeAlert = null;
     this.alert = problems.length ? problems.join(' ') : null;
     this.load(scenario, { origin, builtin, tUs, keepAlert: problems.length > 0 });
   }
@@ -342,6 +346,8 @@ export class Session {
 
   /** Bumped by each start(): a start that finds it changed after reading its link gives way. */
   private startGen = 0;
+  /** The alert raised while a link was being read (the worker failed), kept when start() goes on. */
+  private decodeAlert: string | null = null;
   /** The link being decoded by the worker. */
   private decoding: { id: number; encoded: string; done: (r: LinkDecoded) => void } | null = null;
 
