@@ -663,7 +663,9 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
 /**
  * iommu_unmap(): clear the IO page table, invalidate (TLBI + ATC_INV +
  * CMD_SYNC through the driver), then free the pages — which the kernel
- * reuses at once.
+ * reuses at once. It returns the bytes unmapped: __iommu_unmap() stops at
+ * the first page that is not mapped (the page table's unmap_pages()
+ * returns 0 there), and an empty gather invalidates nothing.
  */
 /** iommu_unmap()'s locals. */
 export interface UnmapFrame extends FrameHead<'iommu_unmap'> {
@@ -690,7 +692,7 @@ function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
       const pfns: number[] = [];
       for (let i = 0; i < f.pages; i++) {
         const pfn = d.mapped.get(base + i) ?? PTE_INVALID;
-        if (pfn === PTE_INVALID) continue;
+        if (pfn === PTE_INVALID) break;
         d.mapped.set(base + i, PTE_INVALID);
         pt.set(base + i, PTE_INVALID);
         pfns.push(pfn);
@@ -702,12 +704,12 @@ function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
         return ret(0);
       }
       f.pc = 'invalidated';
-      return call(domainInvRangeFrame(f.dom, f.iova, f.pages * 4096));
+      return call(domainInvRangeFrame(f.dom, f.iova, pfns.length * 4096));
     }
     case 'invalidated':
       for (const pfn of f.pfns) pageFree(w.mem, pfn);
       if (w.traceOn) emit(w, 'pages.free', { domain: f.dom, pfns: f.pfns });
-      recordRangeCall(w, f.startNs, 'iommu_unmap', f.dom, f.iova, f.pages, 0);
+      recordRangeCall(w, f.startNs, 'iommu_unmap', f.dom, f.iova, f.pages, f.pfns.length * 4096);
       return ret(0);
   }
 }

@@ -3,7 +3,7 @@ import { emit, note } from './trace.ts';
 import { gdevSend } from '../machines/drive.ts';
 import type { GdevEvent, Blocked } from '../machines/groupDevice.machine.ts';
 import { ERRNO, errnoString } from '../scenario/types.ts';
-import { hexAddr } from '../sim/format.ts';
+import { rangeArgs, sizeString } from '../sim/context.ts';
 import type { KGdev, KGroup, KMaster, KWorld } from './state.ts';
 
 export const EIO = -ERRNO.EIO!;
@@ -82,16 +82,23 @@ export function recordCall(w: KWorld, startNs: number, fn: string, args: string[
   w.out.calls.push(startNs, fn, args, rv, traceId);
 }
 
-/** recordCall() for a call over `pages` pages at `iova` in domain `dom` (iommu_map, iommu_unmap). */
+/**
+ * recordCall() for a call over `pages` pages at `iova` in domain `dom`:
+ * iommu_map() returns 0 or -errno; iommu_unmap() returns the bytes it
+ * unmapped (`sizeRet`).
+ */
 export function recordRangeCall(
   w: KWorld,
   startNs: number,
-  fn: string,
+  fn: 'iommu_map' | 'iommu_unmap',
   dom: string,
   iova: number,
   pages: number,
   rv: number,
 ): void {
-  const traceId = w.traceOn ? note(w, 'call', { fn, args: [dom, hexAddr(iova), String(pages)], ret: errnoString(rv) }) : -1;
-  w.out.calls.pushRange(startNs, fn, dom, iova, pages, rv, traceId);
+  const sizeRet = fn === 'iommu_unmap';
+  const traceId = w.traceOn
+    ? note(w, 'call', { fn, args: rangeArgs(dom, iova, pages), ret: sizeRet ? sizeString(rv) : errnoString(rv) })
+    : -1;
+  w.out.calls.pushRange(startNs, fn, dom, iova, pages, rv, traceId, sizeRet);
 }

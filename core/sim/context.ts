@@ -97,7 +97,19 @@ const CALL_IOVA = 1;
 const CALL_PAGES = 2;
 const CALL_TRACE = 3;
 const CALL_RET = 4;
-const CALL_NUMS = 5;
+/** 1 when the return value is a size in bytes (iommu_unmap()'s size_t), printed in hex; 0 for 0 or -errno. */
+const CALL_SIZE_RET = 5;
+const CALL_NUMS = 6;
+
+/** The arguments of a range call as the kernel passes them: domain, IOVA and size in bytes (4 KiB pages). */
+export function rangeArgs(dom: string, iova: number, pages: number): string[] {
+  return [dom, hexAddr(iova), sizeString(pages * 4096)];
+}
+
+/** A size_t as the log and the call list print it: 0, else hex ("0x2000"). */
+export function sizeString(bytes: number): string {
+  return bytes === 0 ? '0' : hexAddr(bytes);
+}
 
 export class CallLog {
   /** How a numeric return value is printed (the kernel's errno names). */
@@ -118,12 +130,25 @@ export class CallLog {
   }
 
   push(startNs: number, fn: string, args: string[], ret: number | string, traceId: number): void {
-    this.add(startNs, fn, args, 0, 0, ret, traceId);
+    this.add(startNs, fn, args, 0, 0, ret, traceId, false);
   }
 
-  /** A call over `pages` pages at `iova` of domain `dom` (printed as [dom, 0xiova, pages]). */
-  pushRange(startNs: number, fn: string, dom: string, iova: number, pages: number, ret: number | string, traceId: number): void {
-    this.add(startNs, fn, dom, iova, pages, ret, traceId);
+  /**
+   * A call over `pages` pages at `iova` of domain `dom`, printed as the
+   * kernel's arguments [dom, 0xiova, 0xsize in bytes]. `sizeRet`: the return
+   * value is a number of bytes (iommu_unmap() returns the size it unmapped).
+   */
+  pushRange(
+    startNs: number,
+    fn: string,
+    dom: string,
+    iova: number,
+    pages: number,
+    ret: number,
+    traceId: number,
+    sizeRet = false,
+  ): void {
+    this.add(startNs, fn, dom, iova, pages, ret, traceId, sizeRet);
   }
 
   private add(
@@ -134,6 +159,7 @@ export class CallLog {
     pages: number,
     ret: number | string,
     traceId: number,
+    sizeRet: boolean,
   ): void {
     const k = this.n;
     let nums = this.nums;
@@ -147,6 +173,7 @@ export class CallLog {
     nums[at + CALL_IOVA] = iova;
     nums[at + CALL_PAGES] = pages;
     nums[at + CALL_TRACE] = traceId;
+    nums[at + CALL_SIZE_RET] = sizeRet ? 1 : 0;
     if (typeof ret === 'string') {
       nums[at + CALL_RET] = 0;
       this.strRets.set(k, ret);
@@ -189,13 +216,13 @@ export class CallLog {
     const at = k * CALL_NUMS;
     const nums = this.nums;
     const a = this.args[k]!;
-    const args = typeof a === 'string' ? [a, hexAddr(nums[at + CALL_IOVA]!), String(nums[at + CALL_PAGES])] : a;
+    const args = typeof a === 'string' ? rangeArgs(a, nums[at + CALL_IOVA]!, nums[at + CALL_PAGES]!) : a;
     const r = this.strRets.get(k) ?? nums[at + CALL_RET]!;
     return {
       atUs: nums[at + CALL_START]! / 1000,
       fn: this.fns[k]!,
       args,
-      ret: typeof r === 'string' ? r : this.formatRet(r),
+      ret: typeof r === 'string' ? r : nums[at + CALL_SIZE_RET] === 1 ? sizeString(r) : this.formatRet(r),
       traceId: nums[at + CALL_TRACE]!,
     };
   }

@@ -223,7 +223,7 @@ describe('CMD_SYNC and ATC invalidations', () => {
     const slowSend = sends[1]!;
     expect(sync.t - slowSend.t).toBeGreaterThanOrEqual(600_000);
     expect(r.result.stats.cmdqErrors).toBe(0);
-    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0');
+    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0x2000');
   });
 
   it('consumes the ATC_INV, then stops at the next CMD_SYNC once the invalidation timeout has passed', () => {
@@ -250,7 +250,7 @@ describe('CMD_SYNC and ATC invalidations', () => {
     expect(tr(r, 'cmdq.prod').filter((t) => t.id > err.id && t.id < again.id)).toHaveLength(0);
     // The TLBI, the ATC_INV and the CMD_SYNC: three commands consumed, the sync once.
     expect(r.result.stats.atcInvTimeouts).toBe(1);
-    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0');
+    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0x2000');
   });
 
   it('fails the CMD_SYNC of an endpoint that answers later than the ATC invalidation timeout', () => {
@@ -297,7 +297,7 @@ describe('illegal commands and fetch aborts', () => {
     expect(r.result.calls.find((c) => c.fn === 'arm_smmu_cmdq_issue_cmdlist')!.ret).toBe('0');
     // The queue moves on: the later unmap's commands are consumed without error.
     expect(r.result.stats.cmdqErrors).toBe(1);
-    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0');
+    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0x2000');
   });
 
   it('re-fetches the same command after CERROR_ABT is acknowledged (nothing is rewritten or skipped)', () => {
@@ -323,7 +323,7 @@ describe('illegal commands and fetch aborts', () => {
       [1, 'ATC_INV'],
       [2, 'CMD_SYNC'],
     ]);
-    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0');
+    expect(r.result.calls.find((c) => c.fn === 'iommu_unmap')!.ret).toBe('0x2000');
   });
 });
 

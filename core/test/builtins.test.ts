@@ -291,7 +291,7 @@ describe('illegal-command', () => {
       const i = msgIndex(r, 'skipping command in error state:');
       expect(messages(r).slice(i + 1, i + 3)).toEqual([`${SMMU}\t0x000000000000007f`, `${SMMU}\t0x0000000000000000`]);
       expect(tr(r, 'cmdq.rewrite')).toHaveLength(1);
-      expect(retAt(r, 'iommu_unmap', 100)).toBe('0');
+      expect(retAt(r, 'iommu_unmap', 100)).toBe('0x2000');
       expect(r.result.stats.cmdqErrors).toBe(1);
     }
   });

@@ -119,7 +119,9 @@ function expectResultShape(doc: Record<string, unknown>): void {
     expect(typeof c.atUs).toBe('number');
     expect(typeof c.fn).toBe('string');
     expect(Array.isArray(c.args) && (c.args as unknown[]).every((a) => typeof a === 'string')).toBe(true);
-    expect(c.ret).toMatch(/^(0|-E[A-Z]+|-\d+)$/);
+    // 0 or -errno; iommu_unmap() returns the bytes it unmapped, a size_t printed in hex (issue 12, point 8).
+    if (c.fn === 'iommu_unmap') expect(c.ret).toMatch(/^(0|0x[0-9a-f]+)$/);
+    else expect(c.ret).toMatch(/^(0|-E[A-Z]+|-\d+)$/);
   }
   for (const l of doc.log as unknown[]) expect(l).toMatch(DMESG);
   expect(Array.isArray(doc.violations)).toBe(true);

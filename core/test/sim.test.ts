@@ -12,7 +12,7 @@ import { invsAdd, invsRemove } from '../kernel/driver.ts';
 import type { KDomain, KMaster } from '../kernel/state.ts';
 import { CallLog, type CallRecord } from '../sim/context.ts';
 import { errnoString } from '../scenario/types.ts';
-import { memInit, pageAlloc, pageFree } from '../hw/memory.ts';
+import { PTE_INVALID, memInit, pageAlloc, pageFree } from '../hw/memory.ts';
 import { Simulation } from '../engine.ts';
 import { resolve, scenario } from './support.ts';
 
@@ -251,15 +251,15 @@ describe('call log', () => {
   it("keeps every call of a long run (its numbers' column grows from room for 64)", () => {
     const log = new CallLog(errnoString);
     for (let i = 0; i < 1000; i++)
-      log.pushRange(i * 1000, 'iommu_unmap', 'dma0', 0x10_0000 + i * 4096, 1 + (i % 3), i % 7 === 0 ? -5 : 0, i);
+      log.pushRange(i * 1000, 'iommu_map', 'dma0', 0x10_0000 + i * 4096, 1 + (i % 3), i % 7 === 0 ? -5 : 0, i);
     log.push(1_000_000, 'iommu_report_device_broken', ['0000:01:00.0'], 'true', 1000);
     expect(log.length).toBe(1001);
     const all = log.slice();
     all.slice(0, 1000).forEach((c, i) => {
       expect(c).toEqual({
         atUs: i,
-        fn: 'iommu_unmap',
-        args: ['dma0', '0x' + (0x10_0000 + i * 4096).toString(16), String(1 + (i % 3))],
+        fn: 'iommu_map',
+        args: ['dma0', '0x' + (0x10_0000 + i * 4096).toString(16), '0x' + ((1 + (i % 3)) * 4096).toString(16)],
         ret: i % 7 === 0 ? '-EIO' : '0',
         traceId: i,
       });
@@ -305,12 +305,15 @@ describe('call log', () => {
               traceId: i,
             });
           } else {
-            log.pushRange(startNs, 'iommu_unmap', op.dom, op.iova, op.pages, op.ret, i);
+            // iommu_map() returns 0 or -errno; iommu_unmap() the bytes it unmapped (a size_t, in hex).
+            const unmap = op.ret === 0 && i % 2 === 0;
+            const ret = unmap ? op.pages * 4096 : op.ret;
+            log.pushRange(startNs, unmap ? 'iommu_unmap' : 'iommu_map', op.dom, op.iova, op.pages, ret, i, unmap);
             want.push({
               atUs: startNs / 1000,
-              fn: 'iommu_unmap',
-              args: [op.dom, '0x' + op.iova.toString(16), String(op.pages)],
-              ret: errno[op.ret]!,
+              fn: unmap ? 'iommu_unmap' : 'iommu_map',
+              args: [op.dom, '0x' + op.iova.toString(16), '0x' + (op.pages * 4096).toString(16)],
+              ret: unmap ? '0x' + ret.toString(16) : errno[op.ret]!,
               traceId: i,
             });
           }
@@ -327,7 +330,9 @@ describe('call log', () => {
     );
   });
 
-  it('a run lists iommu_map and iommu_unmap with the domain, the IOVA in hex and the page count', () => {
+  // Issue 12, point 8: iommu_unmap() takes a size in bytes and returns the bytes unmapped (a size_t);
+  // the list showed a page count and 0, which reads as a failure.
+  it('a run lists iommu_map and iommu_unmap with the domain, the IOVA and the size in bytes; unmap returns the bytes unmapped', () => {
     const sim = new Simulation(
       resolve(
         scenario({
@@ -341,9 +346,35 @@ describe('call log', () => {
     );
     sim.run();
     expect(sim.result().calls).toEqual([
-      { atUs: 0, fn: 'iommu_map', args: ['dma0', '0x1000000000', '2'], ret: '0' },
-      { atUs: 5, fn: 'iommu_unmap', args: ['dma0', '0x1000000000', '2'], ret: '0' },
+      { atUs: 0, fn: 'iommu_map', args: ['dma0', '0x1000000000', '0x2000'], ret: '0' },
+      { atUs: 5, fn: 'iommu_unmap', args: ['dma0', '0x1000000000', '0x2000'], ret: '0x2000' },
     ]);
+  });
+
+  // __iommu_unmap() stops at the first page the page table does not map (unmap_pages() returns 0
+  // there): it returns what it unmapped before it, and invalidates only that.
+  it('iommu_unmap stops at the first page that is not mapped, and an unmapped range returns 0', () => {
+    const sim = new Simulation(
+      resolve(
+        scenario({
+          steps: [
+            { at: 0, op: 'map', domain: 'dma0', iova: '0x100000', pages: 2 },
+            { at: 0, op: 'map', domain: 'dma0', iova: '0x103000', pages: 1 },
+            { at: 5, op: 'unmap', domain: 'dma0', iova: '0x100000', pages: 4 },
+            { at: 10, op: 'unmap', domain: 'dma0', iova: '0x102000', pages: 1 },
+          ],
+        }),
+      ),
+      { trace: true },
+    );
+    sim.run();
+    const unmaps = sim.result().calls.filter((c) => c.fn === 'iommu_unmap');
+    expect(unmaps.map((c) => [c.args[2], c.ret])).toEqual([
+      ['0x4000', '0x2000'],
+      ['0x1000', '0'],
+    ]);
+    // The page at 0x103000 stays mapped.
+    expect(sim.world.k.domains.get('dma0')!.mapped.get(0x103)).not.toBe(PTE_INVALID);
   });
 });
 
@@ -407,6 +438,6 @@ describe('finished tasks', () => {
         .result()
         .calls.filter((c) => c.fn === 'iommu_unmap')
         .map((c) => c.ret),
-    ).toEqual(['0', '0', '0', '0']);
+    ).toEqual(['0x1000', '0x1000', '0x1000', '0x1000']);
   });
 });

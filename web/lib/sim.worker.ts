@@ -39,7 +39,7 @@ function compare(): CompareRow[] {
       devices: r.devices.map((d) => ({ bdf: d.bdf, blocked: d.blocked, atsBroken: d.atsBroken, present: d.present })),
       groups: r.groups.map((g) => ({ id: g.id, recoveryCnt: g.recoveryCnt })),
       logLines: r.log.length,
-      failedCalls: r.calls.filter((c) => c.ret !== '0').length,
+      failedCalls: r.calls.filter((c) => c.ret.startsWith('-')).length,
       violations: r.violations.length,
       endUs: r.endUs,
     };
