@@ -329,6 +329,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: IssueCmdlistFrame): 
             w,
             'err',
             'arm_smmu_cmdq_issue_cmdlist',
+            'CMD_SYNC for ATC_INV timeout at prod=0x%08x',
             `CMD_SYNC for ATC_INV timeout at prod=${hex32(f.syncProd)}`,
           );
           r = EIO;
@@ -337,6 +338,7 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: IssueCmdlistFrame): 
             w,
             'err',
             'arm_smmu_cmdq_issue_cmdlist',
+            'CMD_SYNC timeout at 0x%08x [hwprod 0x%08x, hwcons 0x%08x]',
             `CMD_SYNC timeout at ${hex32(f.llqProd)} [hwprod ${hex32(readReg(w, ARM_SMMU_CMDQ_PROD))}, hwcons ${hex32(readReg(w, ARM_SMMU_CMDQ_CONS))}]`,
           );
         }
@@ -815,7 +817,7 @@ function arm_smmu_evtq_thread(w: KWorld, _t: Task, _f: EvtqThreadFrame): Yield {
     const ssid = ssv ? getField(q, base, EVTQ_0_SSID) : 0;
     const read = getField(q, base, EVTQ_1_RNW) === 1;
     const addr = getField(q, base, EVTQ_2_ADDR);
-    if (ratelimitOk(w, 'arm_smmu_evtq_thread', 'arm_smmu_evtq_thread')) {
+    if (ratelimitOk(w, 'arm_smmu_evtq_thread', 'event 0x%02x received:')) {
       smmuLog(w, 'err', `event 0x${id.toString(16).padStart(2, '0')} received:`);
       for (let i = 0; i < 4; i++) smmuLog(w, 'err', `\t${hex64(q[base + 2 * i]!, q[base + 2 * i + 1]!)}`);
       const name = KERNEL_EVENT_STR[id] ?? 'UNKNOWN';

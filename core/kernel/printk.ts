@@ -38,8 +38,16 @@ export function devLog(w: KWorld, level: LogLevel, bdf: string, msg: string): vo
   printk(w, level, `${devName(w, bdf)}: ${msg}`, { dev: bdf });
 }
 
-/** __ratelimit(): true when this call site may print now. */
-export function ratelimitOk(w: KWorld, site: string, func: string): boolean {
+/**
+ * __ratelimit() on the ratelimit state of one call site: true when it may
+ * print now. dev_*_ratelimited() and friends define that state `static` in
+ * the macro's expansion, so one call site has one state, shared by every
+ * device that reaches it; the site is named here by its function and the
+ * message's format string. When a new interval starts with calls missed,
+ * "<func>: N callbacks suppressed" is printed first (lib/ratelimit.c).
+ */
+export function ratelimitOk(w: KWorld, func: string, fmt: string): boolean {
+  const site = `${func}: ${fmt}`;
   let rs = w.k.ratelimit[site];
   const t = w.s.nowNs;
   if (!rs) {
@@ -60,12 +68,14 @@ export function ratelimitOk(w: KWorld, site: string, func: string): boolean {
   return false;
 }
 
-export function smmuLogRatelimited(w: KWorld, level: LogLevel, func: string, msg: string): void {
-  if (ratelimitOk(w, `${func}:${msg.slice(0, 24)}`, func)) smmuLog(w, level, msg);
+/** dev_err_ratelimited(smmu->dev, fmt, ...): `msg` is `fmt` with its arguments printed (default: no arguments). */
+export function smmuLogRatelimited(w: KWorld, level: LogLevel, func: string, fmt: string, msg = fmt): void {
+  if (ratelimitOk(w, func, fmt)) smmuLog(w, level, msg);
 }
 
-export function devLogRatelimited(w: KWorld, level: LogLevel, func: string, bdf: string, msg: string): void {
-  if (ratelimitOk(w, `${func}:${bdf}:${msg.slice(0, 24)}`, func)) devLog(w, level, bdf, msg);
+/** dev_*_ratelimited(&pdev->dev, fmt): one state for the call site, whichever device prints. */
+export function devLogRatelimited(w: KWorld, level: LogLevel, func: string, bdf: string, fmt: string, msg = fmt): void {
+  if (ratelimitOk(w, func, fmt)) devLog(w, level, bdf, msg);
 }
 
 /** WARN_ON(): the "cut here" banner and the WARNING line. */

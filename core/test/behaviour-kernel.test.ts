@@ -967,6 +967,40 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
     }
   });
 
+  // Issue 12, point 3. dev_err_ratelimited() defines its ratelimit state `static` in the macro's
+  // expansion (include/linux/dev_printk.h): one state per call site, shared by every device, 10 lines
+  // per 5 s, then "<func>: N callbacks suppressed" when the next interval starts (lib/ratelimit.c).
+  // Seed 003 #04 adds the two dev_*_ratelimited() call sites of done().
+  it('twelve devices failing a reset print ten lines, then "N callbacks suppressed" at the next interval', () => {
+    const bdf = (i: number) => `0000:${(i + 1).toString(16).padStart(2, '0')}:00.0`;
+    const s = scenario({
+      groups: Array.from({ length: 13 }, (_, i) => ({
+        id: i,
+        domain: 'dma0',
+        devices: [{ bdf: bdf(i), sids: [256 + 8 * i], ats: true, pasid: false, driver: 'nvme' }],
+      })),
+      steps: [
+        ...Array.from({ length: 12 }, (_, i) => ({
+          at: 10 * i,
+          op: 'reset' as const,
+          device: bdf(i),
+          method: 'flr' as const,
+          result: '-EIO',
+        })),
+        { at: 6_000_000, op: 'reset', device: bdf(12), method: 'flr', result: '-EIO' },
+      ],
+    });
+    const r = run(s, 'v4');
+    const lines = messages(r).filter((m) => m.includes(RESET_FAILED) || m.includes('callbacks suppressed'));
+    expect(lines).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `nvme ${bdf(i)}: ${RESET_FAILED}`),
+      'pci_dev_reset_iommu_done: 2 callbacks suppressed',
+      `nvme ${bdf(12)}: ${RESET_FAILED}`,
+    ]);
+    // Every device is kept blocked all the same: the ratelimit drops only the lines.
+    expect(r.result.devices.every((d) => d.blocked === 'RESET_FAILED')).toBe(true);
+  });
+
   it('a quarantined device stays BROKEN through a prepare and a failed reset, counted once in recovery_cnt', () => {
     const r = run(
       scenario({ steps: [...faultSteps(), { at: 5000, op: 'reset', device: NVME, method: 'flr', result: '-ETIMEDOUT' }] }),
