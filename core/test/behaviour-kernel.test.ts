@@ -440,6 +440,27 @@ describe('arm_smmu_cmdq_batch_retry(): one ATC_INV per StreamID after -EIO', () 
     expect(device(r).steEats).toEqual([0, 0]);
   });
 
+  // Seed 003 #24, "Only need to retry with one ATC_INV per Stream ID (device)": the consecutive ATC_INV
+  // for the same SID (another PASID of a healthy device) is skipped by that check alone, since the
+  // device's retry succeeded and ats_broken stays clear. Without the skip it would be re-issued.
+  it('retries a healthy StreamID once even when the batch holds an ATC_INV for each of its PASIDs', () => {
+    const r = run(
+      sharedDomainScenario(
+        [dev(A, [256], { pasid: true }), dev(B, [512], { driver: 'mlx5_core' })],
+        [{ at: 0, op: 'attach', group: 0, domain: 'dma0', pasid: 1 }, ...atcTimeoutSteps([A, B], B)],
+      ),
+      'v4',
+    );
+    const begin = first(r, 'retry.begin')!;
+    // The failed batch: ATC_INV for A's RID, A's PASID 1 (the same SID 256) and B.
+    expect(tr(r, 'cmdq.write', (d) => d.op === 'ATC_INV').filter((t) => t.id < begin.id)).toHaveLength(3);
+    expect(tr(r, 'retry.sid').map((t) => t.d.sid)).toEqual([256, 512]);
+    expect(r.result.devices.map((d) => [d.bdf, d.atsBroken])).toEqual([
+      [A, false],
+      [B, true],
+    ]);
+  });
+
   it('__arm_smmu_domain_inv_range() writes the words arm_smmu_atc_inv_to_cmd() gives: one ATC_INV per SID, SSV and the SubstreamID for a PASID', () => {
     const r = run(
       oneGroupScenario(
