@@ -314,8 +314,12 @@ function arm_smmu_atc_inv_master(w: KWorld, t: Task, f: AtcInvMasterFrame): Yiel
 
 /** __arm_smmu_domain_inv_range()'s locals. */
 export interface DomainInvRangeFrame extends FrameHead<'__arm_smmu_domain_inv_range'> {
-  /** start: take the domain's invs; build: fill the batch; flushed: a full batch was issued; submit; submitted. */
-  pc: 'start' | 'build' | 'flushed' | 'submit' | 'submitted';
+  /**
+   * start: take the domain's invs; build: fill the batch; flushed: a full
+   * batch was issued; ended: the TLB invalidations were submitted before the
+   * first ATC_INV; submit; submitted.
+   */
+  pc: 'start' | 'build' | 'flushed' | 'ended' | 'submit' | 'submitted';
   dom: string;
   iova: number;
   size: number;
@@ -404,9 +408,11 @@ function atsWordsOf(invs: Inv[]): AtsWords {
 }
 
 /**
- * __arm_smmu_domain_inv_range(): one TLBI for the ASID and one ATC_INV per
- * ATS StreamID of the domain's invalidation array, batched, then a CMD_SYNC.
- * ATC_INVs to an ats_broken master are skipped (seed 003 #18).
+ * __arm_smmu_domain_inv_range(): one TLBI for the ASID, submitted with its
+ * CMD_SYNC, then one ATC_INV per ATS StreamID of the domain's invalidation
+ * array, batched, and a CMD_SYNC (arm_smmu_invs_end_batch() ends the batch
+ * between the two). ATC_INVs to an ats_broken master are skipped (seed 003
+ * #18).
  */
 function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: DomainInvRangeFrame): Yield {
   for (;;) {
@@ -445,6 +451,17 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: DomainInvRangeFrame)
         let atcInvs = b.atcInvs;
         const ats = fence ? null : atsWordsOf(invs);
         while (i < invs.length) {
+          // arm_smmu_invs_end_batch(): "ATS must be after a sync of the S1/S2 invalidations".
+          // The array is sorted by type, so the TLB invalidations come first: they are submitted
+          // (with their CMD_SYNC) before the first ATC_INV is added.
+          if (num > 0 && i > 0 && invs[i]!.type === 'ATS' && invs[i - 1]!.type !== 'ATS') {
+            b.num = num;
+            b.atcInvs = atcInvs;
+            b.hasAts = atcInvs > 0;
+            f.i = i;
+            f.pc = 'ended';
+            return call(batchSubmit(b));
+          }
           if (ats !== null && i !== checkedAt) {
             // The common run (a storm's): ATS entries with no fence to check,
             // as many as the batch has room for, copied in as a block
@@ -515,6 +532,8 @@ function __arm_smmu_domain_inv_range(w: KWorld, t: Task, f: DomainInvRangeFrame)
         continue;
       }
       case 'flushed':
+      case 'ended':
+        // arm_smmu_cmdq_batch_submit() and the flush leave the batch empty.
         batchReset(f.b!);
         f.pc = 'build';
         continue;

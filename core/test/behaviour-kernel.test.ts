@@ -203,10 +203,12 @@ describe('arm_smmu_cmdq_issue_cmdlist(): ATC timeout (-EIO) vs poll timeout (-ET
       steps: [...faultSteps(), cfg(3_000_000), cfg(3_000_100), cfg(3_000_200), cfg(3_000_300)],
     });
     const r = run(s, 'v4');
-    // The issuer gave up at 1 s (-ETIMEDOUT); the ATC timeout at 2 s set the bit of slot 2 with nobody to clear it.
+    // The issuer gave up at 1 s (-ETIMEDOUT); the ATC timeout at 2 s set the bit of slot 3 (the
+    // unmap wrote TLBI, CMD_SYNC, ATC_INV, CMD_SYNC in slots 0-3) with nobody to clear it. The
+    // fourth CFGI_ALL's CMD_SYNC reuses slot 3 after the ring wraps.
     const set = tr(r, 'atc_sync_timeouts.set');
-    expect(set.map((t) => t.d.slot)).toEqual([2]);
-    const reuse = tr(r, 'cmdq.write', (d) => d.op === 'CMD_SYNC' && d.slot === 2).pop()!;
+    expect(set.map((t) => t.d.slot)).toEqual([3]);
+    const reuse = tr(r, 'cmdq.write', (d) => d.op === 'CMD_SYNC' && d.slot === 3).pop()!;
     expect(reuse.id).toBeGreaterThan(set[0]!.id);
     expect(rets(r, 'arm_smmu_cmdq_issue_cmdlist')).toEqual(['0', '0', '0', '0']);
     expect(msgsWith(r, EIO_LINE)).toEqual([]);
@@ -253,7 +255,7 @@ describe('arm_smmu_gerror_handler()', () => {
         `${SMMU}CMDQ MSI write aborted`,
         `${SMMU}PRIQ write aborted -- events may have been lost`,
         `${SMMU}EVTQ write aborted -- events may have been lost`,
-        `${SMMU}CMDQ error (cons 0x03000002): ATC invalidate timeout`,
+        `${SMMU}CMDQ error (cons 0x03000003): ATC invalidate timeout`,
       ]);
     }
   });
@@ -299,7 +301,7 @@ describe('arm_smmu_gerror_handler()', () => {
       const i = msgIndex(r, 'unexpected global error reported (0x00000101)');
       expect(messages(r).slice(i + 1, i + 3)).toEqual([
         `${SMMU}device has entered Service Failure Mode!`,
-        `${SMMU}CMDQ error (cons 0x03000002): ATC invalidate timeout`,
+        `${SMMU}CMDQ error (cons 0x03000003): ATC invalidate timeout`,
       ]);
       const ack = first(r, 'gerrorn.write')!;
       const cr0 = first(r, 'reg.write', (d) => d.reg === 'CR0' && d.value === '0x00000000')!;
@@ -375,8 +377,11 @@ describe('command batches', () => {
   // Seed 003 #24: arm_smmu_cmdq_batch_add_cmd_p() flushes a full batch with sync = cmds->has_ats (upstream: sync = false).
   it('flushes a full batch of CMDQ_BATCH_ENTRIES (64) early: with a CMD_SYNC in v4 because it carries ATC_INVs, without one upstream', () => {
     const syncSlots = (r: Run) => tr(r, 'cmdq.write', (d) => d.op === 'CMD_SYNC').map((t) => t.d.slot);
-    expect(syncSlots(run(wide(), 'v4'))).toEqual([64, 74]);
-    expect(syncSlots(run(wide(), 'baseline'))).toEqual([73]);
+    // The TLBI is submitted with its CMD_SYNC first (slots 0, 1: arm_smmu_invs_end_batch()); then
+    // 64 ATC_INVs fill a batch (slots 2-65), flushed with a CMD_SYNC in v4 (66), and the last 8
+    // follow (67-74) with the final CMD_SYNC (75). Upstream flushes the 64 without a sync.
+    expect(syncSlots(run(wide(), 'v4'))).toEqual([1, 66, 75]);
+    expect(syncSlots(run(wide(), 'baseline'))).toEqual([1, 74]);
     expect(run(wide(), 'v4').result.stats.atcInvIssued).toBe(72);
   });
 
@@ -1227,7 +1232,10 @@ describe('kernel log format', () => {
     expect(levels(run(resetOnly('flr', '-EIO'), 'v4'), RESET_FAILED)).toEqual(['err']);
   });
 
-  it("prints the cover letter's pair of lines for each upstream ATC timeout, CONS moving with each new CMD_SYNC", () => {
+  // Issue 12, point 1: the seed's cover letter shows CONS 0x0302bb84 -> 88 -> 8c, four slots per
+  // single-page unmap: TLBI, CMD_SYNC, ATC_INV, CMD_SYNC (arm_smmu_invs_end_batch() submits the TLB
+  // invalidations before the first ATC_INV). The error is reported at the second CMD_SYNC.
+  it("prints the cover letter's pair of lines for each upstream ATC timeout, CONS moving four slots per unmap", () => {
     const r = run(
       scenario({
         steps: [
@@ -1240,9 +1248,9 @@ describe('kernel log format', () => {
     );
     expect(messages(r).slice(2)).toEqual([
       `${SMMU}unexpected global error reported (0x00000001), this could be serious`,
-      `${SMMU}CMDQ error (cons 0x03000002): ATC invalidate timeout`,
+      `${SMMU}CMDQ error (cons 0x03000003): ATC invalidate timeout`,
       `${SMMU}unexpected global error reported (0x00000001), this could be serious`,
-      `${SMMU}CMDQ error (cons 0x03000005): ATC invalidate timeout`,
+      `${SMMU}CMDQ error (cons 0x03000007): ATC invalidate timeout`,
     ]);
   });
 });
