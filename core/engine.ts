@@ -294,7 +294,7 @@ export class Simulation {
         this.notes.push(stopNote('max-time', maxTimeNs));
         return (this.status = 'max-time');
       }
-      if (this.w.smmu.stats.commandsConsumed >= this.w.s.cmdLimit) {
+      if (this.commandLimitReached()) {
         this.notes.push(stopNote('max-commands', this.w.s.cmdLimit));
         return (this.status = 'max-commands');
       }
