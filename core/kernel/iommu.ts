@@ -381,9 +381,20 @@ function iommu_group_broken_worker(w: KWorld, t: Task, f: BrokenWorkerFrame): Yi
 }
 
 /**
- * iommu_attach_group() / iommu_detach_group(): while recovery_cnt is
- * non-zero, __iommu_group_set_domain_internal() rejects the attach with
- * -EBUSY. A group already attached to a non-default domain is also busy.
+ * iommu_attach_group() and iommu_detach_group() (the step attaches the
+ * group's default domain while it is on another one).
+ *
+ * iommu_attach_group(): __iommu_attach_group() refuses (-EBUSY) a group
+ * attached to a domain other than its default or blocking one; then
+ * __iommu_group_set_domain_internal() returns 0 when group->domain is
+ * already the new domain, and -EBUSY while recovery_cnt is non-zero.
+ *
+ * iommu_detach_group(): __iommu_group_set_core_domain() sets the default
+ * domain with IOMMU_SET_DOMAIN_MUST_SUCCEED, which passes the recovery_cnt
+ * fence: group->domain is updated, blocked group_devices are skipped and
+ * pci_dev_reset_iommu_done() attaches them to the new group->domain (upstream
+ * "iommu: Fix WARN_ON in __iommu_group_set_domain_nofail() due to reset", the
+ * base seed 003 builds on).
  */
 /** iommu_attach_group()'s locals (iommu_detach_group() when the target is the default domain). */
 export interface AttachGroupFrame extends FrameHead<'iommu_attach_group'> {
@@ -391,6 +402,7 @@ export interface AttachGroupFrame extends FrameHead<'iommu_attach_group'> {
   pc: 'start' | 'locked' | 'next_dev' | 'attached';
   group: number;
   dom: string;
+  /** iommu_detach_group(): IOMMU_SET_DOMAIN_MUST_SUCCEED. */
   detach: boolean;
   devs: string[];
   i: number;
@@ -425,7 +437,14 @@ function iommu_attach_group(w: KWorld, t: Task, f: AttachGroupFrame): Yield {
         return lock(groupMutex(f.group));
       case 'locked':
         f.detach = f.dom === grp.defaultDomain && grp.domain !== grp.defaultDomain;
-        if (grp.recoveryCnt) {
+        // __iommu_attach_group()
+        if (!f.detach && grp.domain !== grp.defaultDomain && grp.domain !== BLOCKED_DOMAIN) {
+          emit(w, 'attach.busy', { group: f.group, domain: f.dom, why: 'the group is already attached to a non-default domain' });
+          return leave(EBUSY);
+        }
+        // __iommu_group_set_domain_internal()
+        if (grp.domain === f.dom) return leave(0);
+        if (grp.recoveryCnt && !f.detach) {
           emit(w, 'attach.busy', {
             group: f.group,
             domain: f.dom,
@@ -434,12 +453,16 @@ function iommu_attach_group(w: KWorld, t: Task, f: AttachGroupFrame): Yield {
           });
           return leave(EBUSY);
         }
-        if (!f.detach && grp.domain !== grp.defaultDomain && grp.domain !== BLOCKED_DOMAIN && grp.domain !== f.dom) {
-          emit(w, 'attach.busy', { group: f.group, domain: f.dom, why: 'the group is already attached to a non-default domain' });
-          return leave(EBUSY);
+        f.devs = [];
+        for (const b of grp.devices) {
+          const g = w.k.gdevs[b];
+          if (!g?.present) continue;
+          if (blockedOf(g) !== 'NO') {
+            emit(w, 'attach.skip', { group: f.group, bdf: b, domain: f.dom });
+            continue;
+          }
+          f.devs.push(b);
         }
-        if (grp.domain === f.dom) return leave(0);
-        f.devs = grp.devices.filter((b) => w.k.gdevs[b]?.present);
         f.i = 0;
         f.pc = 'next_dev';
         continue;

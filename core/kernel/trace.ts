@@ -46,6 +46,8 @@ export interface KernelTrace {
   'attach.busy': { group?: number; domain?: string; pasid?: number; bdf?: string; recoveryCnt?: number; why: string };
   /** A group is attached to a domain. */
   'group.domain': { group: number; domain: string };
+  /** A must-succeed set_domain skips a blocked device: done() attaches it to group->domain later. */
+  'attach.skip': { group: number; bdf: string; domain: string };
   /** A device is unplugged. */
   'device.gone': { bdf: string };
   /** A group_device leaves its group. */
@@ -156,6 +158,11 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   'worker.skip': { layer: 'core', describe: (d) => `worker skips ${d.bdf}: ${d.why}` },
   'attach.busy': { layer: 'core', describe: busyWords },
   'group.domain': { layer: 'core', describe: (d) => `group ${d.group} attached to ${d.domain}` },
+  'attach.skip': {
+    layer: 'core',
+    describe: (d) =>
+      `group ${d.group}: ${d.bdf} is blocked, left on the blocking domain (pci_dev_reset_iommu_done() attaches it to ${d.domain})`,
+  },
   'device.gone': { layer: 'core', describe: (d) => `${d.bdf} unplugged` },
   'gdev.remove': { layer: 'core', describe: (d) => `group_device ${d.bdf} removed from group ${d.group} (was ${d.blocked})` },
   map: { layer: 'kernel', describe: (d) => `iommu_map(${d.domain}, ${hex(d.iova)}, ${d.pages} pages)` },

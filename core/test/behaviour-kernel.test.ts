@@ -1162,6 +1162,61 @@ describe('attach while recovery_cnt > 0, deferred attach and unplug', () => {
     expect(retAt(r, 'iommu_attach_group', 200_000)).toBe('0');
   });
 
+  // Upstream "iommu: Fix WARN_ON in __iommu_group_set_domain_nofail() due to reset" (the base seed 003
+  // builds on): IOMMU_SET_DOMAIN_MUST_SUCCEED callers pass the recovery_cnt fence, blocked devices are
+  // skipped, and pci_dev_reset_iommu_done() attaches them to the updated group->domain.
+  const onDma1 = (extra: Step[]): Scenario =>
+    oneGroupScenario(
+      [dev(F0, [1792], { driver: 'ice' }), dev(F1, [1793], { driver: 'ice' })],
+      [
+        { at: 0, op: 'attach', group: 0, domain: 'dma1' },
+        { at: 1, op: 'map', domain: 'dma1', iova: '0x10000', pages: 2 },
+        { at: 10, op: 'dma', device: F0, iova: '0x10000', write: true },
+        { at: 20, op: 'fault', device: F0, kind: 'atc-unresponsive' },
+        { at: 30, op: 'unmap', domain: 'dma1', iova: '0x10000', pages: 2 },
+        ...extra,
+      ],
+    );
+
+  it('a detach during recovery (MUST_SUCCEED) passes the fence: group->domain moves, the blocked device is skipped', () => {
+    const sim = simAt(onDma1([{ at: 5000, op: 'attach', group: 0, domain: 'dma0' }]), 'v4', 10_000);
+    const r = sim.result();
+    expect(r.groups[0]!.recoveryCnt).toBe(1);
+    expect(r.calls.filter((c) => c.fn === 'iommu_detach_group').map((c) => c.ret)).toEqual(['0']);
+    expect(r.groups[0]!.domain).toBe('dma0');
+    expect(sim.world.k.masters[F1]!.domain).toBe('dma0');
+    expect(sim.world.k.masters[F0]!.domain).toBe('__blocked');
+    expect(tr(sim, 'attach.skip').map((t) => t.d.bdf)).toEqual([F0]);
+    expect(tr(sim, 'attach.busy')).toEqual([]);
+  });
+
+  it('after that detach, pci_dev_reset_iommu_done() attaches the recovered device to the new group->domain', () => {
+    const sim = simAt(
+      onDma1([
+        { at: 5000, op: 'attach', group: 0, domain: 'dma0' },
+        { at: 6000, op: 'reset', device: F0, method: 'flr', result: 0 },
+      ]),
+      'v4',
+      400_000,
+    );
+    const r = sim.result();
+    expect(r.groups[0]!.recoveryCnt).toBe(0);
+    expect(sim.world.k.masters[F0]!.domain).toBe('dma0');
+    expect(r.violations).toEqual([]);
+  });
+
+  it("attaching the group's current domain during recovery returns 0 before the fence", () => {
+    const r = run(card([{ at: 5000, op: 'attach', group: 0, domain: 'dma0' }]), 'v4');
+    expect(r.result.groups[0]!.recoveryCnt).toBe(1);
+    expect(retAt(r, 'iommu_attach_group', 5000)).toBe('0');
+  });
+
+  it('an attach over a non-default domain is -EBUSY from __iommu_attach_group(), even of the same domain', () => {
+    const r = run(onDma1([{ at: 5000, op: 'attach', group: 0, domain: 'dma1' }]), 'v4');
+    expect(retAt(r, 'iommu_attach_group', 5000)).toBe('-EBUSY');
+    expect(tr(r, 'attach.busy').map((t) => t.d.why)).toEqual(['the group is already attached to a non-default domain']);
+  });
+
   it('unplugging the blocked device gives its recovery_cnt back, and the group can be attached again', () => {
     const r = run(
       card([
