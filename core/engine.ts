@@ -34,13 +34,23 @@ import { memInit } from './hw/memory.ts';
 import { PCIE_BUS, pciInit, settlePurges } from './pci/endpoint.ts';
 import { gdevInitial } from './machines/drive.ts';
 import { isPresetName, resolvePolicy, type Policy, type PolicyFlags, type PresetName } from './policy/index.ts';
-import { SCENARIO_FORMAT, errnoString, type PolicySpec, type ResolvedScenario, type Step } from './scenario/types.ts';
+import {
+  RESET_METHOD_OUTCOMES,
+  RESET_OUTCOME_RC,
+  SCENARIO_FORMAT,
+  errnoString,
+  resetOutcomeOf,
+  type PolicySpec,
+  type ResolvedScenario,
+  type Step,
+} from './scenario/types.ts';
 import { checkPollers, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
 import type { Frame } from './kernel/fn.ts';
 import { evtqThreadFrame, gerrorHandlerFrame } from './kernel/cmdq.ts';
 import { brokenWorkerFrame } from './kernel/iommu.ts';
 import { probeMaster, steEatsOf } from './kernel/driver.ts';
 import { runStep, type StepArgs } from './kernel/steps.ts';
+import { RESET_FN_NAMES } from './kernel/pci.ts';
 import { parseIova, parseResult } from './scenario/validate.ts';
 import { smmuLog } from './kernel/printk.ts';
 import { BLOCKED_DOMAIN, type KDomain, type KernelState, type KWorld } from './kernel/state.ts';
@@ -175,6 +185,10 @@ export class Simulation {
     this.w.s.runAhead = !(opts.stepwise ?? false);
     this.w.s.cmdLimit = opts.maxCommands ?? DEFAULT_MAX_COMMANDS;
     this.args = this.steps.map(stepArgsOf);
+    this.steps.forEach((s, i) => {
+      const n = resetAsGivenNote(s, i, this.args[i]!);
+      if (n !== null) this.notes.push(n);
+    });
     this.order = this.steps.map((_, i) => i).sort((a, b) => this.steps[a]!.at - this.steps[b]!.at || a - b);
     this.w.s.nextStep = 0;
     this.w.s.nextStepNs = this.order.length ? this.steps[this.order[0]!]!.at * 1000 : Number.POSITIVE_INFINITY;
@@ -335,6 +349,8 @@ export class Simulation {
     const index = this.steps.length;
     this.steps.push(s);
     this.args.push(stepArgsOf(s));
+    const n = resetAsGivenNote(s, index, this.args[index]!);
+    if (n !== null) this.notes.push(n);
     this.w.k.steps.push(index);
     schedule(this.w, atNs, { k: 'step', index, injected: true }, -1);
     return index;
@@ -408,10 +424,17 @@ export class Simulation {
 
 /** A validated step's IOVA and reset result as numbers. */
 function stepArgsOf(s: Step): StepArgs {
-  return {
-    iova: 'iova' in s ? (parseIova(s.iova) ?? 0) : 0,
-    result: s.op === 'reset' ? (parseResult(s.result ?? 0) ?? 0) : 0,
-  };
+  if (s.op !== 'reset') return { iova: 'iova' in s ? (parseIova(s.iova) ?? 0) : 0, result: 0, outcome: 'ok' };
+  if (s.outcome !== undefined) return { iova: 0, result: RESET_OUTCOME_RC[s.outcome], outcome: s.outcome };
+  const result = parseResult(s.result ?? 0) ?? 0;
+  return { iova: 0, result, outcome: resetOutcomeOf(s.method, result) };
+}
+
+/** The note for a reset step whose result its method cannot return (it runs as given). */
+function resetAsGivenNote(s: Step, index: number, a: StepArgs): string | null {
+  if (s.op !== 'reset' || a.outcome !== 'as-given') return null;
+  const can = [...new Set(RESET_METHOD_OUTCOMES[s.method].map((o) => errnoString(RESET_OUTCOME_RC[o])))];
+  return `steps[${index}]: the PCI core's ${RESET_FN_NAMES[s.method]}() cannot return ${errnoString(a.result)} (it returns ${can.join(', ')}); the reset runs and returns it as given.`;
 }
 
 /* -------------------------------------------------------------------- boot */

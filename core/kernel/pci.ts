@@ -17,13 +17,13 @@
  */
 import { emit } from './trace.ts';
 import { endpointResetEffect, setEndpointResetting } from '../pci/endpoint.ts';
-import { QUIRK_FIRMWARE_WAIT_US, type ResetMethod } from '../scenario/types.ts';
+import { QUIRK_FIRMWARE_WAIT_US, type ResetMethod, type ResetOutcome } from '../scenario/types.ts';
 import { FN, type FrameHead } from './fn.ts';
 import { unlock } from './locks.ts';
 import { call, lock, ret, sleep, type Task, type Yield } from './task.ts';
 import { devLog } from './printk.ts';
 import { doneFrame, prepareFrame } from './iommu.ts';
-import { ENODEV, ENOTTY, pciDevLock, recordCall } from './util.ts';
+import { EINVAL, ENODEV, ENOTTY, ETIMEDOUT, pciDevLock, recordCall } from './util.ts';
 import type { KWorld } from './state.ts';
 
 /** The kernel function each reset method of a scenario step runs. */
@@ -43,7 +43,9 @@ export type ResetFnName = (typeof RESET_FN_NAMES)[ResetMethod] | 'pcie_flr';
 export interface ResetArgs {
   bdf: string;
   method: ResetMethod;
+  /** The result the step gives (used as given when the outcome is 'as-given'). */
   result: number;
+  outcome: ResetOutcome | 'as-given';
   probe: boolean;
   durNs: number;
 }
@@ -55,6 +57,7 @@ export interface ResetFunctionFrame extends FrameHead<'pci_reset_function'> {
   bdf: string;
   method: ResetMethod;
   result: number;
+  outcome: ResetOutcome | 'as-given';
   probe: boolean;
   durNs: number;
 }
@@ -69,6 +72,7 @@ export function resetStepFrame(a: ResetArgs): ResetFunctionFrame {
     bdf: a.bdf,
     method: a.method,
     result: a.result,
+    outcome: a.outcome,
     probe: a.probe,
     durNs: a.durNs,
   };
@@ -90,7 +94,7 @@ function pci_reset_function(w: KWorld, t: Task, f: ResetFunctionFrame): Yield {
     case 'locked':
       emit(w, 'reset.call', { bdf: f.bdf, method: f.method, probe: f.probe });
       f.pc = 'reset';
-      return call(resetMethodFrame(fnName, f.bdf, f.result, f.probe, f.durNs));
+      return call(resetMethodFrame(fnName, f.bdf, f.result, f.outcome, f.probe, f.durNs));
     case 'reset':
       unlock(w, t, pciDevLock(f.bdf));
       emit(w, 'reset.return', { bdf: f.bdf, method: f.method, rc: t.rv });
@@ -99,52 +103,80 @@ function pci_reset_function(w: KWorld, t: Task, f: ResetFunctionFrame): Yield {
   }
 }
 
+/** pci_dev_wait()'s name for each reset that waits for the function to come back. */
+const WAIT_EVENT: Readonly<Record<ResetFnName, string>> = {
+  pcie_reset_flr: 'FLR',
+  pcie_flr: 'FLR',
+  pci_af_flr: 'AF_FLR',
+  pci_pm_reset: 'PM D3hot->D0',
+  pci_reset_bus_function: 'bus reset',
+  cxl_reset_bus_function: 'bus reset',
+  pci_dev_acpi_reset: '_RST',
+  pci_dev_specific_reset: 'FLR',
+};
+
+/** PCIE_RESET_READY_POLL_MS and PCI_RESET_WAIT (drivers/pci/pci.h). */
+const PCIE_RESET_READY_POLL_MS = 60_000;
+const PCI_RESET_WAIT = 1000;
+
 /** A reset method's locals (one frame shape for every method). */
 export interface ResetMethodFrame extends FrameHead<ResetFnName> {
   /**
    * start: probe and capability checks, then prepare; prepared: prepare
    * returned; reset: the reset itself begins; reset_slept: the function
-   * comes out of reset; nested_done: a nested reset returned; firmware_done:
-   * the quirk's wait for firmware ended; done: done(rc); returned.
+   * comes out of reset; wait_ready: pci_dev_wait() polls a function that is
+   * not ready; nested_done: a nested reset returned; firmware_done: the
+   * quirk's wait for firmware ended; done: done(rc); returned.
    */
-  pc: 'start' | 'prepared' | 'reset' | 'reset_slept' | 'nested_done' | 'firmware_done' | 'done' | 'returned';
+  pc: 'start' | 'prepared' | 'reset' | 'reset_slept' | 'wait_ready' | 'nested_done' | 'firmware_done' | 'done' | 'returned';
   bdf: string;
-  /** The result the scenario gives the reset itself (0 or an errno value). */
+  /** The result the scenario gives the reset (used as given for 'as-given'). */
   result: number;
+  /** How the PCI core's reset ends (RESET_OUTCOMES). */
+  outcome: ResetOutcome | 'as-given';
   probe: boolean;
   durNs: number;
   /** What the method returns (and hands to done()). */
   rc: number;
   /** Whether this method calls prepare/done (probe mode may skip them). */
   iommu: boolean;
+  /** pci_dev_wait()'s next delay in ms. */
+  delayMs: number;
 }
 
-export function resetMethodFrame(fn: ResetFnName, bdf: string, result: number, probe: boolean, durNs: number): ResetMethodFrame {
-  return { fn, id: FN[fn], pc: 'start', startNs: -1, bdf, result, probe, durNs, rc: 0, iommu: true };
+export function resetMethodFrame(
+  fn: ResetFnName,
+  bdf: string,
+  result: number,
+  outcome: ResetOutcome | 'as-given',
+  probe: boolean,
+  durNs: number,
+): ResetMethodFrame {
+  return { fn, id: FN[fn], pc: 'start', startNs: -1, bdf, result, outcome, probe, durNs, rc: 0, iommu: true, delayMs: 1 };
 }
 
 /**
  * pcie_reset_flr(), pcie_flr(), pci_af_flr(), pci_pm_reset(),
  * pci_reset_bus_function(), cxl_reset_bus_function(), pci_dev_acpi_reset()
- * and __pci_dev_specific_reset(): prepare, the reset, done(rc).
+ * and __pci_dev_specific_reset(): prepare, the reset, done(rc), each ending
+ * as its outcome says (RESET_OUTCOMES).
  */
 function pci_reset_method(w: KWorld, t: Task, f: ResetMethodFrame): Yield {
   for (;;) {
     switch (f.pc) {
       case 'start':
+        // The capability checks come before prepare: "no reset attempted".
+        if (f.outcome === 'unsupported') return ret(ENOTTY);
         switch (f.fn) {
           case 'pci_reset_bus_function':
           case 'pci_dev_specific_reset':
             // Before seed 003 #01 these suspend the IOMMU even for a probe.
             f.iommu = !f.probe || !w.kcfg.flags.probeSkipsPrepare;
             break;
-          case 'pcie_reset_flr':
-          case 'pcie_flr':
-          case 'pci_af_flr':
           case 'pci_pm_reset':
-            // No such capability: -ENOTTY before touching the IOMMU ("reset was not attempted").
-            if (f.result === ENOTTY) return ret(ENOTTY);
             if (f.probe) return ret(0);
+            // pci_pm_reset(): "if (dev->current_state != PCI_D0) return -EINVAL", before prepare.
+            if (f.outcome === 'not-d0') return ret(EINVAL);
             break;
           default:
             if (f.probe) return ret(0);
@@ -164,7 +196,7 @@ function pci_reset_method(w: KWorld, t: Task, f: ResetMethodFrame): Yield {
           case 'cxl_reset_bus_function':
             // A secondary bus reset, which prepares and finishes the device itself (nested).
             f.pc = 'nested_done';
-            return call(resetMethodFrame('pci_reset_bus_function', f.bdf, f.result, false, f.durNs));
+            return call(resetMethodFrame('pci_reset_bus_function', f.bdf, f.result, f.outcome, false, f.durNs));
           case 'pci_dev_specific_reset':
             if (f.probe) {
               f.rc = 0;
@@ -173,10 +205,17 @@ function pci_reset_method(w: KWorld, t: Task, f: ResetMethodFrame): Yield {
             }
             // reset_hinic_vf_dev(): pcie_flr() with its own prepare/done.
             f.pc = 'nested_done';
-            return call(resetMethodFrame('pcie_flr', f.bdf, 0, false, f.durNs));
+            return call(resetMethodFrame('pcie_flr', f.bdf, 0, f.outcome === 'not-ready' ? 'not-ready' : 'ok', false, f.durNs));
           case 'pci_reset_bus_function':
             if (f.probe) {
               f.rc = 0;
+              f.pc = 'done';
+              continue;
+            }
+            if (f.outcome === 'skipped') {
+              // pci_parent_bus_reset(): the device is not alone on its bus; nothing is reset.
+              emit(w, 'reset.skipped', { bdf: f.bdf, why: 'pci_parent_bus_reset(): other devices on the bus' });
+              f.rc = ENOTTY;
               f.pc = 'done';
               continue;
             }
@@ -189,19 +228,37 @@ function pci_reset_method(w: KWorld, t: Task, f: ResetMethodFrame): Yield {
         f.pc = 'reset_slept';
         return sleep(f.durNs);
       case 'reset_slept': {
+        if (f.outcome === 'not-ready') {
+          f.delayMs = 1;
+          f.pc = 'wait_ready';
+          continue;
+        }
         const ep = w.pci.endpoints[f.bdf]!;
         setEndpointResetting(ep, false);
+        f.rc = f.outcome === 'as-given' ? f.result : f.outcome === 'rst-failed' ? ENOTTY : 0;
         // A reset that took place empties the ATC.
-        if (f.result === 0) endpointResetEffect(w, ep);
-        emit(w, 'reset.end', { bdf: f.bdf, result: f.result });
-        f.rc = f.result;
-        if (f.fn === 'pci_dev_acpi_reset' && f.result !== 0) {
-          // A failing _RST is reported as -ENOTTY.
-          devLog(w, 'warn', f.bdf, 'ACPI _RST failed');
-          f.rc = ENOTTY;
-        }
+        if (f.rc === 0) endpointResetEffect(w, ep);
+        emit(w, 'reset.end', { bdf: f.bdf, result: f.rc });
+        if (f.outcome === 'rst-failed') devLog(w, 'warn', f.bdf, 'ACPI _RST failed');
         f.pc = 'done';
         continue;
+      }
+      case 'wait_ready': {
+        // pci_dev_wait(): the function answers config reads with errors; back off, doubling.
+        const what = WAIT_EVENT[f.fn];
+        if (f.delayMs > PCIE_RESET_READY_POLL_MS) {
+          devLog(w, 'warn', f.bdf, `not ready ${f.delayMs - 1}ms after ${what}; giving up`);
+          // The reset was asserted but never finished: the ATC is not known to be empty.
+          setEndpointResetting(w.pci.endpoints[f.bdf]!, false);
+          f.rc = ENOTTY;
+          emit(w, 'reset.end', { bdf: f.bdf, result: f.rc });
+          f.pc = 'done';
+          continue;
+        }
+        if (f.delayMs > PCI_RESET_WAIT) devLog(w, 'info', f.bdf, `not ready ${f.delayMs - 1}ms after ${what}; waiting`);
+        const ms = f.delayMs;
+        f.delayMs *= 2;
+        return sleep(ms * 1_000_000);
       }
       case 'nested_done':
         f.rc = t.rv;
@@ -211,11 +268,15 @@ function pci_reset_method(w: KWorld, t: Task, f: ResetMethodFrame): Yield {
         }
         // Wait for the firmware to acknowledge the FLR.
         f.pc = 'firmware_done';
-        return sleep(f.result === 0 ? Math.min(10_000_000, QUIRK_FIRMWARE_WAIT_US * 1000) : QUIRK_FIRMWARE_WAIT_US * 1000);
+        return sleep(
+          f.outcome === 'ack-timeout' || f.outcome === 'as-given'
+            ? QUIRK_FIRMWARE_WAIT_US * 1000
+            : Math.min(10_000_000, QUIRK_FIRMWARE_WAIT_US * 1000),
+        );
       case 'firmware_done':
-        if (f.result !== 0) {
+        if (f.outcome === 'ack-timeout' || f.outcome === 'as-given') {
           devLog(w, 'warn', f.bdf, 'Reset dev timeout, FLR ack reg: 0x00040000');
-          f.rc = f.result;
+          f.rc = f.outcome === 'ack-timeout' ? ETIMEDOUT : f.result;
         }
         f.pc = 'done';
         continue;

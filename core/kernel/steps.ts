@@ -5,7 +5,7 @@
 import { emit, note } from './trace.ts';
 import { injectCmdqAbort, injectSfm } from '../hw/smmu.ts';
 import { doDma, setFault } from '../pci/endpoint.ts';
-import { RESET_DURATION_DEFAULTS_US, type Step } from '../scenario/types.ts';
+import { RESET_DURATION_DEFAULTS_US, type ResetOutcome, type Step } from '../scenario/types.ts';
 import { stepCmdFrame } from './cmdq.ts';
 import { attachGroupFrame, attachPasidFrame, deferredAttachFrame, iommu_map, releaseFrame, unmapFrame } from './iommu.ts';
 import { iommu_report_device_broken } from './iommu-report.ts';
@@ -22,6 +22,8 @@ import type { KWorld } from './state.ts';
 export interface StepArgs {
   iova: number;
   result: number;
+  /** A reset's outcome ('as-given': a result the method cannot return, run as the step gives it). */
+  outcome: ResetOutcome | 'as-given';
 }
 
 /** Run scenario step `s` now, with its parsed numbers `a`. */
@@ -58,6 +60,7 @@ export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
           bdf: s.device,
           method,
           result: a.result,
+          outcome: a.outcome,
           probe: s.probe ?? false,
           durNs: (s.durationUs ?? RESET_DURATION_DEFAULTS_US[method]) * 1000,
         }),

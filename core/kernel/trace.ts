@@ -102,6 +102,8 @@ export interface KernelTrace {
   /** The function is in reset (it ignores invalidations) until reset.end. */
   'reset.begin': { bdf: string; durationUs: number };
   'reset.end': { bdf: string; result: number };
+  /** A bus reset does nothing after prepare (pci_parent_bus_reset() returns -ENOTTY). */
+  'reset.skipped': { bdf: string; why: string };
 }
 
 /** Record a kernel event (see KernelTrace); it becomes the cause of what follows. */
@@ -220,4 +222,5 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   'reset.return': { layer: 'kernel', describe: (d) => `reset of ${d.bdf} by ${d.method} returns ${errnoString(d.rc)}` },
   'reset.begin': { layer: 'pci', describe: (d) => `${d.bdf} is being reset (${d.durationUs} µs)` },
   'reset.end': { layer: 'pci', describe: (d) => `${d.bdf} reset ends: ${errnoString(d.result)}` },
+  'reset.skipped': { layer: 'pci', describe: (d) => `no reset of ${d.bdf}: ${d.why} → -ENOTTY after prepare` },
 };

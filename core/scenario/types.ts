@@ -69,6 +69,8 @@ export interface ResetStep {
   device: string;
   method: ResetMethod;
   result?: number | string;
+  /** How the PCI core's reset ends (an extension; see RESET_OUTCOMES). */
+  outcome?: ResetOutcome;
   probe?: boolean;
   durationUs?: number;
 }
@@ -216,6 +218,64 @@ export const RESET_DURATION_DEFAULTS_US: Readonly<Record<ResetMethod, number>> =
 };
 /** The device-specific (quirk) reset waits this long for firmware after its FLR. */
 export const QUIRK_FIRMWARE_WAIT_US = 250_000;
+
+/**
+ * How a reset method of the PCI core can end (drivers/pci/pci.c, pci-acpi.c,
+ * quirks.c with seed 003 #02), and what it returns:
+ *  - ok: the reset took place (0);
+ *  - unsupported: the capability check fails before prepare (-ENOTTY: "no
+ *    reset attempted");
+ *  - not-ready: the reset took place but pci_dev_wait() gives up on the
+ *    function ("not ready 65535ms after FLR; giving up", -ENOTTY after
+ *    prepare: the seed 003 #04 FIXME's "reset failed");
+ *  - skipped: pci_parent_bus_reset() finds the device not alone on its bus
+ *    after prepare, no reset (-ENOTTY: the FIXME's "reset skipped");
+ *  - rst-failed: ACPI _RST fails ("ACPI _RST failed", -ENOTTY);
+ *  - not-d0: pci_pm_reset() of a function not in D0 (-EINVAL, before prepare);
+ *  - ack-timeout: reset_hinic_vf_dev()'s firmware does not acknowledge the
+ *    FLR ("Reset dev timeout, FLR ack reg: …", -ETIMEDOUT).
+ */
+export const RESET_OUTCOMES = ['ok', 'unsupported', 'not-ready', 'skipped', 'rst-failed', 'not-d0', 'ack-timeout'] as const;
+export type ResetOutcome = (typeof RESET_OUTCOMES)[number];
+
+/** What each outcome returns (an errno value). */
+export const RESET_OUTCOME_RC: Readonly<Record<ResetOutcome, number>> = {
+  ok: 0,
+  unsupported: -25,
+  'not-ready': -25,
+  skipped: -25,
+  'rst-failed': -25,
+  'not-d0': -22,
+  'ack-timeout': -110,
+};
+
+/** The outcomes each method's code in the PCI core can have. */
+export const RESET_METHOD_OUTCOMES: Readonly<Record<ResetMethod, readonly ResetOutcome[]>> = {
+  flr: ['ok', 'unsupported', 'not-ready'],
+  af_flr: ['ok', 'unsupported', 'not-ready'],
+  pm: ['ok', 'unsupported', 'not-d0', 'not-ready'],
+  bus: ['ok', 'unsupported', 'skipped', 'not-ready'],
+  cxl_bus: ['ok', 'unsupported', 'skipped', 'not-ready'],
+  acpi: ['ok', 'unsupported', 'rst-failed'],
+  quirk: ['ok', 'unsupported', 'not-ready', 'ack-timeout'],
+};
+
+/**
+ * The outcome a step's `result` (the format's field, without `outcome`)
+ * stands for with its method: the one outcome of that method returning it
+ * (-ENOTTY: `unsupported`, except `skipped` for the bus resets and
+ * `rst-failed` for ACPI, as before outcomes existed), or 'as-given' when the
+ * PCI core cannot return it for that method: the reset then runs and
+ * returns the result as given, with a note.
+ */
+export function resetOutcomeOf(method: ResetMethod, result: number): ResetOutcome | 'as-given' {
+  if (result === 0) return 'ok';
+  const can = RESET_METHOD_OUTCOMES[method];
+  if (result === -25)
+    return method === 'bus' || method === 'cxl_bus' ? 'skipped' : method === 'acpi' ? 'rst-failed' : 'unsupported';
+  const o = can.find((x) => x !== 'ok' && RESET_OUTCOME_RC[x] === result);
+  return o ?? 'as-given';
+}
 
 /** Linux errno values the model uses. */
 export const ERRNO: Readonly<Record<string, number>> = {

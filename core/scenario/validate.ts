@@ -12,6 +12,10 @@ import {
   KERNEL_DEFAULTS,
   MEMORY_DEFAULTS,
   RESET_METHODS,
+  RESET_METHOD_OUTCOMES,
+  RESET_OUTCOMES,
+  RESET_OUTCOME_RC,
+  errnoString,
   SCENARIO_FORMAT,
   SMMU_DEFAULTS,
   SMMU_FAULT_KINDS,
@@ -225,7 +229,7 @@ const STEP_KEYS: Record<string, string[]> = {
   unmap: ['domain', 'iova', 'pages'],
   dma: ['device', 'iova', 'write', 'pasid'],
   fault: ['device', 'kind', 'latencyUs'],
-  reset: ['device', 'method', 'result', 'probe', 'durationUs'],
+  reset: ['device', 'method', 'result', 'outcome', 'probe', 'durationUs'],
   attach: ['group', 'domain', 'pasid'],
   'deferred-attach': ['device'],
   'report-broken': ['device'],
@@ -525,9 +529,24 @@ function validateStep(v: V, s: unknown, p: string, c: StepCtx): Step | null {
     }
     case 'reset': {
       device();
-      if (v.required(o, p, 'method')) v.oneOf(o.method, `${p}.method`, RESET_METHODS);
-      if (o.result !== undefined && parseResult(o.result) === null) {
+      const method = v.required(o, p, 'method') ? v.oneOf(o.method, `${p}.method`, RESET_METHODS) : null;
+      const result = o.result === undefined ? null : parseResult(o.result);
+      if (o.result !== undefined && result === null) {
         v.err(`${p}.result`, `${kind(o.result)} is not 0 or an errno name such as "-ENOTTY", "-ETIMEDOUT", "-EIO"`);
+      }
+      if (o.outcome !== undefined) {
+        const outcome = v.oneOf(o.outcome, `${p}.outcome`, RESET_OUTCOMES);
+        if (outcome !== null && method !== null && !RESET_METHOD_OUTCOMES[method].includes(outcome)) {
+          v.err(
+            `${p}.outcome`,
+            `a "${method}" reset cannot end "${outcome}": its outcomes are ${RESET_METHOD_OUTCOMES[method].join(', ')}`,
+          );
+        } else if (outcome !== null && result !== null && result !== RESET_OUTCOME_RC[outcome]) {
+          v.err(
+            `${p}.result`,
+            `outcome "${outcome}" returns ${errnoString(RESET_OUTCOME_RC[outcome])}, not ${errnoString(result)}: give one of the two`,
+          );
+        }
       }
       if (o.probe !== undefined) v.bool(o.probe, `${p}.probe`);
       if (o.durationUs !== undefined) v.num(o.durationUs, `${p}.durationUs`, 0, 1e8);

@@ -51,6 +51,7 @@ import {
 import { device, faultSteps, resolve } from './support.ts';
 import { issueCmdlist } from '../kernel/cmdq.ts';
 import { Simulation } from '../engine.ts';
+import { validateScenario } from '../scenario/validate.ts';
 
 const V4_NO_COCLEAR: PolicySpec = { preset: 'v4', coClear: false };
 const V4_NO_FENCE: PolicySpec = { preset: 'v4', atsBrokenFence: false };
@@ -977,7 +978,8 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
 
   // Seed 003 #04, pci-acpi.c: a failing _RST is reported as -ENOTTY and passed to done().
   it('a failing ACPI _RST reaches done() as -ENOTTY', () => {
-    const r = run(resetOnly('acpi', '-EIO'), 'v4');
+    const r = run(resetOnly('acpi', '-ENOTTY'), 'v4');
+    expect(msgsWith(r, 'ACPI _RST failed')).toHaveLength(1);
     expect(rets(r, 'pci_dev_acpi_reset')).toEqual(['-ENOTTY']);
     expect(r.result.calls.find((c) => c.fn === 'pci_dev_reset_iommu_done')!.args).toEqual([NVME, '-ENOTTY']);
     expect(msgsWith(r, RESET_SKIPPED)).toHaveLength(1);
@@ -990,6 +992,104 @@ describe('pci_dev_reset_iommu_done(pdev, reset_result)', () => {
       expect(msgsWith(r, RESET_FAILED)).toEqual([`nvme ${NVME}: ${RESET_FAILED}`]);
       expect(device(r).blocked).toBe('RESET_FAILED');
       expect(r.result.groups[0]!.recoveryCnt).toBe(1);
+    }
+  });
+
+  // Issue 12, point 6: each method ends as the PCI core's code can (pcie_flr(), pci_af_flr(),
+  // pci_pm_reset(), pci_reset_bus_function(), cxl_reset_bus_function(), pci_dev_acpi_reset(),
+  // reset_hinic_vf_dev() with seed 003 #02), so done() sees what the seed 003 #04 FIXME is about.
+  const withOutcome = (method: string, outcome: string, extra: Step[] = []): Scenario =>
+    scenario({
+      steps: [
+        { at: 0, op: 'map', domain: 'dma0', iova: '0x10000', pages: 1 },
+        { at: 10, op: 'dma', device: NVME, iova: '0x10000', write: true },
+        { at: 100, op: 'reset', device: NVME, method, outcome } as Step,
+        ...extra,
+      ],
+    });
+  const atcOf = (r: Run): number => r.sim.world.pci.endpoints[NVME]!.atc.length;
+
+  it('not-ready: pci_dev_wait() backs off to 65535 ms and gives up, -ENOTTY after prepare, the ATC kept', () => {
+    for (const method of ['flr', 'af_flr', 'pm', 'bus'] as const) {
+      const r = run(withOutcome(method, 'not-ready'), 'v4');
+      const what = { flr: 'FLR', af_flr: 'AF_FLR', pm: 'PM D3hot->D0', bus: 'bus reset' }[method];
+      expect(messages(r).filter((m) => m.includes('not ready'))).toEqual([
+        ...[1023, 2047, 4095, 8191, 16383, 32767].map((ms) => `nvme ${NVME}: not ready ${ms}ms after ${what}; waiting`),
+        `nvme ${NVME}: not ready 65535ms after ${what}; giving up`,
+      ]);
+      expect(r.result.calls.find((c) => c.fn === 'pci_dev_reset_iommu_done')!.args).toEqual([NVME, '-ENOTTY']);
+      expect(msgsWith(r, RESET_SKIPPED)).toHaveLength(1);
+      expect(device(r).blocked).toBe('RESET_FAILED');
+      expect(atcOf(r)).toBe(1);
+      const end = first(r, 'reset.end')!;
+      const begin = first(r, 'reset.begin')!;
+      expect(end.t - begin.t).toBe(begin.d.durationUs * 1000 + 65_535_000_000);
+    }
+  });
+
+  it('skipped: a bus reset that finds other devices on the bus resets nothing and returns -ENOTTY after prepare', () => {
+    for (const method of ['bus', 'cxl_bus'] as const) {
+      const r = run(withOutcome(method, 'skipped'), 'v4');
+      expect(tr(r, 'reset.begin')).toEqual([]);
+      expect(tr(r, 'reset.skipped')).toHaveLength(1);
+      expect(r.result.calls.filter((c) => c.fn === 'pci_dev_reset_iommu_done').map((c) => c.args[1])).toEqual(
+        method === 'bus' ? ['-ENOTTY'] : ['-ENOTTY', '-ENOTTY'],
+      );
+      expect(msgsWith(r, RESET_SKIPPED)).toHaveLength(1);
+      expect(atcOf(r)).toBe(1);
+    }
+  });
+
+  it('unsupported: every method returns -ENOTTY before prepare; pm of a function not in D0 returns -EINVAL before it', () => {
+    for (const method of [...PLAIN, 'cxl_bus', 'quirk'] as const) {
+      const r = run(withOutcome(method, 'unsupported'), 'v4');
+      expect(r.result.calls.filter((c) => c.fn.startsWith('pci_dev_reset_iommu'))).toEqual([]);
+      expect(r.result.calls.at(-1)!.ret).toBe('-ENOTTY');
+      expect(device(r).blocked).toBe('NO');
+    }
+    const pm = run(withOutcome('pm', 'not-d0'), 'v4');
+    expect(rets(pm, 'pci_pm_reset')).toEqual(['-EINVAL']);
+    expect(pm.result.calls.filter((c) => c.fn.startsWith('pci_dev_reset_iommu'))).toEqual([]);
+  });
+
+  it('ack-timeout: the hinic quirk FLR succeeds, its firmware does not acknowledge: -ETIMEDOUT, "Reset failed"', () => {
+    const r = run(withOutcome('quirk', 'ack-timeout'), 'v4');
+    expect(rets(r, 'pci_dev_specific_reset')).toEqual(['-ETIMEDOUT']);
+    expect(msgsWith(r, 'Reset dev timeout, FLR ack reg: 0x00040000')).toHaveLength(1);
+    expect(msgsWith(r, RESET_FAILED)).toHaveLength(1);
+    expect(atcOf(r)).toBe(0);
+  });
+
+  it('the validator takes an outcome the method can have, and refuses one it cannot or a result that contradicts it', () => {
+    const errs = (step: Record<string, unknown>): string[] => {
+      const v = validateScenario(scenario({ steps: [{ at: 100, op: 'reset', device: NVME, ...step } as Step] }));
+      return v.ok ? [] : v.errors.map((e) => `${e.path}: ${e.message}`);
+    };
+    expect(errs({ method: 'bus', outcome: 'skipped' })).toEqual([]);
+    expect(errs({ method: 'flr', outcome: 'not-ready', result: '-ENOTTY' })).toEqual([]);
+    expect(errs({ method: 'flr', outcome: 'skipped' })).toEqual([
+      'steps[0].outcome: a "flr" reset cannot end "skipped": its outcomes are ok, unsupported, not-ready',
+    ]);
+    expect(errs({ method: 'quirk', outcome: 'ack-timeout', result: '-EIO' })).toEqual([
+      'steps[0].result: outcome "ack-timeout" returns -ETIMEDOUT, not -EIO: give one of the two',
+    ]);
+    expect(errs({ method: 'flr', outcome: 'later' })[0]).toMatch(/^steps\[0\]\.outcome: /);
+  });
+
+  it('a result the method cannot return runs as given, with a note; results it can return have none', () => {
+    const r = run(resetOnly('flr', '-ETIMEDOUT'), 'v4');
+    expect(rets(r, 'pcie_reset_flr')).toEqual(['-ETIMEDOUT']);
+    expect(r.result.notes).toEqual([
+      "steps[0]: the PCI core's pcie_reset_flr() cannot return -ETIMEDOUT (it returns 0, -ENOTTY); the reset runs and returns it as given.",
+    ]);
+    for (const [method, result] of [
+      ['flr', '-ENOTTY'],
+      ['bus', '-ENOTTY'],
+      ['acpi', '-ENOTTY'],
+      ['pm', '-EINVAL'],
+      ['quirk', '-ETIMEDOUT'],
+    ] as const) {
+      expect(run(resetOnly(method, result), 'v4').result.notes, `${method} ${result}`).toEqual([]);
     }
   });
 

@@ -157,22 +157,27 @@ describe('recovery-flr', () => {
   });
 });
 
-// Seed 001 and seed 003 #04.
+// Seed 001 and seed 003 #04. The FLR is asserted but the function never becomes ready: pci_dev_wait()
+// gives up after 65535 ms and pcie_flr() returns -ENOTTY after prepare (what the PCI core returns; the
+// built-in used to give the FLR an -ETIMEDOUT it cannot return).
 describe('failed-reset', () => {
+  const AFTER = 65_700_000;
   it('baseline: done() unblocks after the failed FLR; the next unmap times out and a DMA corrupts a reused page', () => {
     const r = b('failed-reset', 'baseline');
+    expect(msgsWith(r, 'not ready 65535ms after FLR; giving up')).toHaveLength(1);
     expect(device(r)).toMatchObject({ blocked: 'NO', steEats: [1] });
-    expect(errorsAfter(r, 200_000).length).toBeGreaterThan(0);
+    expect(errorsAfter(r, AFTER).length).toBeGreaterThan(0);
     expect(r.result.stats.corruptedPages).toBeGreaterThan(0);
   });
 
-  it('v4: keeps the device blocked ("Reset failed. Keep it blocked to protect memory"), nothing is corrupted', () => {
+  it('v4: keeps the device blocked, though done() can only say "Reset may have been skipped"; nothing is corrupted', () => {
     const r = b('failed-reset', 'v4');
-    expect(msgsWith(r, 'Reset failed. Keep it blocked to protect memory')).toHaveLength(1);
+    expect(rets(r, 'pcie_reset_flr')).toEqual(['-ENOTTY']);
+    expect(msgsWith(r, 'Reset may have been skipped. Keep it blocked conservatively')).toHaveLength(1);
     expect(device(r).blocked).not.toBe('NO');
-    expect(errorsAfter(r, 200_000)).toHaveLength(0);
+    expect(errorsAfter(r, AFTER)).toHaveLength(0);
     expect(r.result.stats.corruptedPages).toBe(0);
-    expect(retAt(r, 'iommu_attach_group', 220_000)).toBe('-EBUSY');
+    expect(retAt(r, 'iommu_attach_group', AFTER + 20_000)).toBe('-EBUSY');
   });
 });
 
