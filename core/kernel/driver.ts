@@ -163,8 +163,12 @@ function arm_smmu_write_ste(w: KWorld, t: Task, f: WriteSteFrame): Yield {
 
 /** arm_smmu_attach_dev()'s locals. */
 export interface AttachDevFrame extends FrameHead<'arm_smmu_attach_dev'> {
-  /** start: prepare; next_ste: install the next SID's STE; ste_written; commit: ATS on, flush or off; committed: drop the old domain's invs. */
-  pc: 'start' | 'next_ste' | 'ste_written' | 'commit' | 'committed';
+  /**
+   * start: prepare; next_ste: install the next SID's STE; ste_written; commit: ATS on (after
+   * flushing the ATC), flush or off; ats_flushed: the flush before pci_enable_ats() returned;
+   * committed: drop the old domain's invs.
+   */
+  pc: 'start' | 'next_ste' | 'ste_written' | 'commit' | 'ats_flushed' | 'committed';
   bdf: string;
   dom: string | null;
   i: number;
@@ -228,11 +232,10 @@ function arm_smmu_attach_dev(w: KWorld, _t: Task, f: AttachDevFrame): Yield {
       case 'commit':
         f.pc = 'committed';
         if (f.newAts && !f.oldAts) {
-          // arm_smmu_enable_ats(): the STE has EATS, now enable ATS at the endpoint.
-          setAtsEnable(ep, true);
-          m.atsEnabled = true;
-          note(w, 'ats.enable', { bdf: f.bdf });
-          continue;
+          // arm_smmu_enable_ats(): "ATC invalidation of PASID 0 causes the entire ATC to be
+          // flushed" — entries left from before ATS was last disabled — then pci_enable_ats().
+          f.pc = 'ats_flushed';
+          return call(atcInvMasterFrame(f.bdf, 0));
         }
         if (f.newAts && f.oldAts && f.oldDom !== f.dom) {
           // ATS stays on across a domain change: flush the ATC.
@@ -245,6 +248,12 @@ function arm_smmu_attach_dev(w: KWorld, _t: Task, f: AttachDevFrame): Yield {
           note(w, 'ats.disable', { bdf: f.bdf });
           return call(atcInvMasterFrame(f.bdf, 0));
         }
+        continue;
+      case 'ats_flushed':
+        setAtsEnable(ep, true);
+        m.atsEnabled = true;
+        note(w, 'ats.enable', { bdf: f.bdf });
+        f.pc = 'committed';
         continue;
       case 'committed': {
         const old = domainOf(w, f.oldDom);

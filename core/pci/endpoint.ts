@@ -150,7 +150,7 @@ function respondAtcInv(hw: HwWorld, q: Uint32Array, base: number, reqId: number,
   return at;
 }
 
-/** respondAtcInv() for an endpoint that is missing, resetting, unresponsive, slow or has ATS disabled. */
+/** respondAtcInv() for an endpoint that is missing, resetting, unresponsive, slow or has ATS disabled (answered as enabled). */
 function respondAtcInvOther(
   w: PciWorld,
   ep: Endpoint | undefined,
@@ -173,10 +173,11 @@ function respondAtcInvOther(
     emit(w, 'atc.inv.ignored', { req: reqId, bdf: ep.bdf, why: 'unresponsive to ATC invalidation' });
     return Number.POSITIVE_INFINITY;
   }
-  if (!ep.atsEnabled) {
-    if (w.traceOn) note(w, 'atc.inv.ur', { req: reqId, bdf: ep.bdf, why: 'ATS disabled at the endpoint' });
-    return sentNs + w.hwcfg.atcInvResponseNs;
-  }
+  // ATS Enable clear stops the function using and filling its ATC, not answering invalidations:
+  // the kernel disables ATS and then invalidates the whole ATC (arm_smmu_disable_ats(): "Ensure ATS
+  // is disabled at the endpoint before we issue the ATC invalidation via the SMMU"), and flushes it
+  // before pci_enable_ats() (arm_smmu_enable_ats()), both of which only work if such a function
+  // still purges and completes. So it is handled as an enabled one is.
   const at = ep.mode === 'slow' ? sentNs + ep.slowNs : atcInvResponseJitterNs(w) + sentNs;
   if (w.traceOn) traceAtcInvRecv(w, reqId, ep, at);
   if (ep.atc.length > 0) purgeOnCompletion(w, ep, q, base, reqId, at, deadlineNs);
