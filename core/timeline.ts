@@ -462,11 +462,10 @@ export class Timeline {
     const tr = this.trace;
     const tl = this.traceLens.arr;
     const count = this.count;
-    let e = 0;
     for (let i = this.stepScan; i < tr.length; i++) {
       const r = tr[i]!;
       if (r.kind !== 'step') continue;
-      e = positionOfTrace({ traceLen: tl, count }, r.id);
+      const e = positionOfTrace({ traceLen: tl, count }, r.id);
       const idx = r.d.index as number;
       if (this.stepPos[idx] === -1) this.stepPos[idx] = e;
     }
