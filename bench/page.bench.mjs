@@ -10,7 +10,12 @@
 //  - the longest gap between two frames while playing, in frames of the
 //    paused page;
 //  - a seek to the end: its time in frames of the paused page.
-// Nothing is asserted. Run with `npm run bench:page`.
+//  - for the long storms of bench/scenarios/ (8 devices × 1000 unmaps and
+//    256 devices × 4000 unmaps, about 10^6 commands), opened from a file:
+//    the time to the first view (the start of the run, shown while the worker
+//    records the rest) and the time until the whole run is recorded.
+// Nothing is asserted. Run with `npm run bench:page` (BENCH_PORT moves the
+// preview server, default 4179; BENCH_STORMS=8x1000 picks the storms).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +49,7 @@ const { link } = await import(out);
 
 const b = spawnSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' });
 if (b.status !== 0) process.exit(1);
-const port = 4179;
+const port = Number(process.env.BENCH_PORT ?? 4179);
 const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], {
   cwd: root,
   stdio: 'ignore',
@@ -100,6 +105,7 @@ try {
   await page.goto(`http://127.0.0.1:${port}/#s=${link}`);
   await ready();
   const loadMs = Date.now() - t0;
+  await page.waitForSelector('[data-testid="app"]:not([data-recording="running"])', { timeout: 120_000 });
   const count = await page.getAttribute('[data-testid="app"]', 'data-count');
 
   const idle = await frames(page, 2000);
@@ -112,8 +118,36 @@ try {
   await page.keyboard.press('End');
   await page.waitForSelector(`[data-testid="app"][data-position="${count}"][data-ready="true"]`);
   const seekMs = Date.now() - t1;
+
+  // The long storms, opened from a file.
+  const storms = [];
+  for (const name of (process.env.BENCH_STORMS ?? '8x1000,256x4000').split(',')) {
+    const file = `${root}bench/scenarios/storm-${name}.json`;
+    await page.goto(`http://127.0.0.1:${port}/?scenario=recovery-flr`);
+    await ready();
+    const s0 = Date.now();
+    await page.setInputFiles('[data-testid="scenario-file"]', file);
+    await page.waitForFunction(
+      (origin) => {
+        const app = document.querySelector('[data-testid="app"]');
+        return app?.getAttribute('data-ready') === 'true' && document.body.textContent.includes(origin);
+      },
+      `file storm-${name}.json`,
+      { timeout: 600_000, polling: 20 },
+    );
+    const firstMs = Date.now() - s0;
+    await page.waitForSelector('[data-testid="app"]:not([data-recording="running"])', { timeout: 900_000, polling: 50 });
+    const doneMs = Date.now() - s0;
+    const rec = await page.getAttribute('[data-testid="app"]', 'data-recording');
+    const n = await page.getAttribute('[data-testid="app"]', 'data-count');
+    storms.push({ name, firstMs, doneMs, rec, n });
+  }
   await browser.close();
 
+  for (const s of storms)
+    console.log(
+      `storm ${s.name} from a file: first view after ${s.firstMs} ms, whole run recorded after ${s.doneMs} ms (${s.n} events, recording ${s.rec})`,
+    );
   console.log(`storm with a broken device in the page: ${count} events; first view after ${loadMs} ms`);
   console.log(
     `frames/s playing at 1024 events/s / frames/s paused: ${(playing.fps / idle.fps).toFixed(2)}   (${playing.fps.toFixed(0)} / ${idle.fps.toFixed(0)}; target ~1)`,

@@ -201,7 +201,14 @@ export class Simulation {
   /** What the run has recorded so far: the trace (as TraceRecords), the kernel log, the API calls, violations. */
   get out(): SimOutputs {
     const o = this.w.out;
-    return { trace: asTraceRecords(o.trace), log: o.log, calls: o.calls, violations: o.violations, notes: o.notes };
+    return {
+      trace: asTraceRecords(o.trace),
+      traceBase: o.traceBase,
+      log: o.log,
+      calls: o.calls,
+      violations: o.violations,
+      notes: o.notes,
+    };
   }
   get nowNs(): number {
     return this.w.s.nowNs;
@@ -375,7 +382,7 @@ export class Simulation {
       steps: this.steps.length,
       state: structuredClone(rest),
       lens: {
-        trace: out.trace.length,
+        trace: out.traceBase + out.trace.length,
         log: out.log.length,
         calls: out.calls.length,
         violations: out.violations.length,
@@ -384,14 +391,25 @@ export class Simulation {
     };
   }
 
-  /** Return to a snapshot taken from this simulation. Outputs are cut back to their length then. */
-  restore(s: Snapshot): void {
-    const out = this.w.out;
-    out.trace.length = Math.min(out.trace.length, s.lens.trace);
-    out.log.length = Math.min(out.log.length, s.lens.log);
-    out.calls.truncate(s.lens.calls);
-    out.violations.length = Math.min(out.violations.length, s.lens.violations);
-    out.notes.length = Math.min(out.notes.length, s.lens.notes);
+  /**
+   * Return to a snapshot taken from this simulation (or from another one of
+   * the same scenario and options). Outputs are cut back to their length
+   * then; `detached` instead starts empty outputs whose trace ids go on
+   * from the snapshot's (a view that steps on from a snapshot of a run
+   * recorded elsewhere, and keeps nothing it writes).
+   */
+  restore(s: Snapshot, opts: { detached?: boolean } = {}): void {
+    let out = this.w.out;
+    if (opts.detached) {
+      out = outputsInit(errnoString);
+      out.traceBase = s.lens.trace;
+    } else {
+      out.trace.length = Math.min(out.trace.length, s.lens.trace - out.traceBase);
+      out.log.length = Math.min(out.log.length, s.lens.log);
+      out.calls.truncate(s.lens.calls);
+      out.violations.length = Math.min(out.violations.length, s.lens.violations);
+      out.notes.length = Math.min(out.notes.length, s.lens.notes);
+    }
     this.w = { ...structuredClone(s.state), out, bus: PCIE_BUS } as KWorld;
     this.steps.length = s.steps;
     this.args.length = s.steps;

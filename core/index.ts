@@ -56,7 +56,16 @@ export {
   type OutstandingAtcInv,
   type DomainView,
 } from './view.ts';
-export { Timeline, positionAt, positionOfTrace, type TimelineData, type TimelineOptions } from './timeline.ts';
+export {
+  Timeline,
+  RECORDING_BUDGET_BYTES,
+  RECORDING_COST,
+  positionAt,
+  positionOfTrace,
+  type RecordingState,
+  type TimelineData,
+  type TimelineOptions,
+} from './timeline.ts';
 export type { LogLine, CallRecord, Violation } from './sim/context.ts';
 export {
   TRACE_WORDS,

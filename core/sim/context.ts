@@ -230,6 +230,12 @@ export class CallLog {
 
 export interface Outputs {
   trace: TraceEntry[];
+  /**
+   * Id of trace[0]: 0 for a run's own outputs; a view restored from a
+   * snapshot keeps only the records it writes after the snapshot, numbered
+   * on from the snapshot's trace length (Simulation.restore, detached).
+   */
+  traceBase: number;
   log: LogLine[];
   calls: CallLog;
   violations: Violation[];
@@ -261,7 +267,7 @@ export function simInit(seed: number): SimState {
 }
 
 export function outputsInit(formatRet: (rc: number) => string): Outputs {
-  return { trace: [], log: [], calls: new CallLog(formatRet), violations: [], notes: [] };
+  return { trace: [], traceBase: 0, log: [], calls: new CallLog(formatRet), violations: [], notes: [] };
 }
 
 export function now(c: SimCtx): number {
@@ -296,7 +302,7 @@ export function cancel(c: SimCtx, seq: number): void {
  */
 export function emit(c: SimCtx, kind: string, d: object, cause = c.s.cause): number {
   if (!c.traceOn) return -1;
-  const id = c.out.trace.length;
+  const id = c.out.traceBase + c.out.trace.length;
   c.out.trace.push({ id, t: c.s.nowNs, cause, kind, d });
   c.s.cause = id;
   return id;

@@ -4,7 +4,7 @@
  * that maps times and trace records to positions agrees with the recording.
  */
 import { describe, expect, it } from 'vitest';
-import { Timeline } from '../timeline.ts';
+import { RECORDING_BUDGET_BYTES, RECORDING_COST, Timeline } from '../timeline.ts';
 import { DEFAULT_MAX_COMMANDS, Simulation } from '../engine.ts';
 import { stormScenario } from '../../bench/storm-scenario.ts';
 import { buildView } from '../view.ts';
@@ -118,5 +118,92 @@ describe('limits: the page and the runner stop a run at the same place and say t
     expect(tl.data.status).toBe('max-time');
     expect(JSON.stringify(tl.result)).toBe(JSON.stringify(sim.result()));
     expect(tl.result.notes).toContain('stopped at the time limit (300000018 µs)');
+  });
+});
+
+// Issue 14: a long run is recorded in slices while the page shows its start, under a memory budget.
+describe('progressive recording', () => {
+  const storm = resolve(stormScenario(24, 8, true));
+
+  it('recorded in slices with checkpoints, seeks within what is recorded match a straight run', () => {
+    const ref = new Simulation(storm, { policy: 'v4', stepwise: true });
+    const views: string[] = [strip(buildView(ref))];
+    while (ref.step()) views.push(strip(buildView(ref)));
+    const whole = new Timeline(storm, { policy: 'v4' });
+    const tl = new Timeline(storm, { policy: 'v4', progressive: true, snapshotEvery: Infinity });
+    expect(tl.recording).toBe('running');
+    expect(tl.data.count).toBe(0);
+    const rng = prngInit(11);
+    let slices = 0;
+    while (tl.record(97) === 'running') {
+      slices++;
+      if (slices % 3 === 0) tl.checkpoint();
+      expect(tl.data.recording).toBe('running');
+      // Seeks land within what is recorded, and a seek past it shows its end.
+      for (let k = 0; k < 2; k++) {
+        const e = prngInt(rng, 0, tl.data.count);
+        expect(strip(tl.seek(e)), `position ${e} of ${tl.data.count}`).toBe(views[e]);
+      }
+      expect(tl.seek(tl.data.count + 1000).events).toBe(tl.data.count);
+    }
+    expect(slices).toBeGreaterThan(3);
+    expect(tl.recording).toBe('done');
+    expect(tl.snapshotCount).toBeGreaterThan(1);
+    const a = tl.data;
+    const b = whole.data;
+    expect(a.count).toBe(views.length - 1);
+    expect(Array.from(a.times)).toEqual(Array.from(b.times));
+    expect(Array.from(a.traceLen)).toEqual(Array.from(b.traceLen));
+    expect(Array.from(a.logLen)).toEqual(Array.from(b.logLen));
+    expect(Array.from(a.callsLen)).toEqual(Array.from(b.callsLen));
+    expect(a.stepAt).toEqual(b.stepAt);
+    expect(JSON.stringify(tl.result)).toBe(JSON.stringify(whole.result));
+    expect(tl.trace.length).toBe(whole.trace.length);
+    // The result is the runner's.
+    const run = new Simulation(storm, { policy: 'v4', trace: false });
+    run.run();
+    expect(JSON.stringify(tl.result)).toBe(JSON.stringify(run.result()));
+  });
+
+  it('the result is not there before the end', () => {
+    const tl = new Timeline(storm, { policy: 'v4', progressive: true });
+    expect(() => tl.result).toThrow(/still being recorded/);
+  });
+
+  it('past its budget, recording thins its snapshots, then stops where the run stays usable', () => {
+    const full = new Timeline(storm, { policy: 'v4', snapshotEvery: 32 });
+    // Room for half the run's trace: snapshots go first, then recording stops.
+    const budget = Math.floor((full.trace.length * RECORDING_COST.traceRecord) / 2);
+    const tl = new Timeline(storm, { policy: 'v4', snapshotEvery: 32, budgetBytes: budget });
+    expect(tl.recording).toBe('stopped');
+    const d = tl.data;
+    expect(d.recording).toBe('stopped');
+    expect(d.stopReason).toMatch(/^recording stopped at its memory budget \(\d+ MiB\) after \d+ events, at [\d.]+ µs/);
+    expect(d.count).toBeGreaterThan(0);
+    expect(d.count).toBeLessThan(full.data.count);
+    // Snapshots were thinned to the fewest kept before recording stopped.
+    expect(tl.estimatedBytes).toBeGreaterThan(budget);
+    expect(tl.snapshotCount).toBeLessThanOrEqual(8);
+    expect(full.snapshotCount).toBeGreaterThan(8);
+    expect(tl.result.notes).toContain(d.stopReason);
+    // What was recorded is the run's: the same views as the whole recording, up to where it stopped.
+    for (const e of [0, Math.floor(d.count / 2), d.count]) expect(strip(tl.seek(e))).toBe(strip(full.seek(e)));
+    expect(Array.from(d.times)).toEqual(Array.from(full.data.times.subarray(0, d.count + 1)));
+  });
+
+  it('a run limit stops recording with the run’s own note', () => {
+    const tl = new Timeline(storm, { policy: 'v4', maxCommands: 50 });
+    expect(tl.recording).toBe('stopped');
+    expect(tl.data.status).toBe('max-commands');
+    expect(tl.data.stopReason).toBe('stopped after 50 commands');
+    expect(tl.result.notes).toContain('stopped after 50 commands');
+  });
+
+  it('estimates what recording keeps from what it holds', () => {
+    const tl = new Timeline(storm, { policy: 'v4' });
+    const floor = tl.trace.length * RECORDING_COST.traceRecord + tl.data.count * RECORDING_COST.event;
+    expect(tl.estimatedBytes).toBeGreaterThan(floor);
+    expect(tl.estimatedBytes).toBeLessThan(floor * 3);
+    expect(RECORDING_BUDGET_BYTES).toBe(1024 ** 3);
   });
 });

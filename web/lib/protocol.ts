@@ -3,7 +3,9 @@ import type {
   CallRecord,
   LogLine,
   PolicySpec,
+  RecordingState,
   ResolvedScenario,
+  RunStatus,
   Scenario,
   SimResult,
   TimelineData,
@@ -37,6 +39,11 @@ export interface CompareRow {
   endUs: number;
 }
 
+/**
+ * The start of a run, recorded: the worker answers a load with what it has
+ * recorded in its first slice and goes on recording, sending the rest in
+ * `Recorded` messages.
+ */
 export interface Loaded {
   type: 'loaded';
   id: number;
@@ -47,14 +54,44 @@ export interface Loaded {
   log: LogLine[];
   calls: CallRecord[];
   violations: Violation[];
-  result: SimResult;
+  /** The result document, once recording has ended (null while it goes on). */
+  result: SimResult | null;
   position: number;
   view: View;
   loadMs: number;
 }
 
+/**
+ * More of the run recorded: the per-event entries from position `from` to
+ * the count recorded now (the entry at `from` is sent again: the end of a
+ * run can add to its last position), and the trace records, log lines,
+ * calls and violations written since the last message.
+ */
+export interface Recorded {
+  type: 'recorded';
+  /** The load this recording belongs to. */
+  id: number;
+  from: number;
+  times: Float64Array;
+  traceLen: Uint32Array;
+  logLen: Uint32Array;
+  callsLen: Uint32Array;
+  trace: TraceRecord[];
+  log: LogLine[];
+  calls: CallRecord[];
+  violations: Violation[];
+  stepAt: number[];
+  recording: RecordingState;
+  status: RunStatus;
+  stopReason: string | null;
+  result: SimResult | null;
+  /** Milliseconds from the load to this message. */
+  recordMs: number;
+}
+
 export type FromWorker =
   | Loaded
+  | Recorded
   | { type: 'loaded'; id: number; ok: false; errors: ValidationError[] }
   | { type: 'view'; id: number; position: number; view: View }
   | { type: 'compared'; id: number; rows: CompareRow[] }

@@ -29,6 +29,7 @@ import {
   type LogLine,
   type PolicySpec,
   type PresetName,
+  type RecordingState,
   type ResolvedScenario,
   type Scenario,
   type SimResult,
@@ -39,7 +40,7 @@ import {
   type View,
   type Violation,
 } from '../../core/index.ts';
-import type { CompareRow, FromWorker, LinkDecoded, ToWorker } from './protocol.ts';
+import type { CompareRow, FromWorker, LinkDecoded, Recorded, ToWorker } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
 import { builtinIdOf } from './scenario-text.ts';
 
@@ -49,6 +50,9 @@ export { builtinIdOf, citation, summarize } from './scenario-text.ts';
 export const SEEK_ANSWER_MS = 5000;
 /** The same for a load or a comparison (the whole run is recorded first). */
 export const LOAD_ANSWER_MS = 180_000;
+
+/** The largest scenario file the page opens (a link holds at most 2 MiB of JSON; a file is read on the page's thread). */
+export const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
 /** While playing, the page asks for a new view at most this often (ms). */
 const PLAY_VIEW_MS = 33;
@@ -73,6 +77,27 @@ export function policyParts(p: PolicySpec | undefined): { preset: PresetName; fl
   if (typeof p === 'string') return { preset: p, flags: {} };
   const { preset, ...flags } = p;
   return { preset, flags: flags as Record<string, boolean> };
+}
+
+/**
+ * `live` (a view of a buffer that may have room to grow) with `add` written
+ * from index `from` on: the same buffer when it has room, else one twice as
+ * large, so a run recorded in many slices is copied a logarithmic number of
+ * times.
+ */
+export function grown<A extends Float64Array | Uint32Array>(live: A, add: A, from: number, make: (length: number) => A): A {
+  const n = from + add.length;
+  const room = (live.buffer.byteLength - live.byteOffset) / live.BYTES_PER_ELEMENT;
+  let whole: A;
+  if (room >= n) {
+    const View = live.constructor as new (b: ArrayBufferLike, offset: number, length: number) => A;
+    whole = new View(live.buffer, live.byteOffset, room);
+  } else {
+    whole = make(Math.max(1024, 2 ** Math.ceil(Math.log2(n))));
+    whole.set(live.subarray(0, from));
+  }
+  whole.set(add, from);
+  return whole.subarray(0, n) as A;
 }
 
 export class Session {
@@ -101,6 +126,15 @@ export class Session {
   /** Selected device/trace record for the causal chain. */
   focusTrace = $state<number | null>(null);
   lastLoadMs = $state(0);
+  /**
+   * Where recording the run stands: 'running' while the worker records it
+   * (the data grows), 'done' once the whole run is recorded, 'stopped' when
+   * a limit ended it (`recordingStopped` says which, also in the alert).
+   */
+  recording = $state<RecordingState>('done');
+  recordingStopped = $state<string | null>(null);
+  /** Milliseconds from the load to the whole run recorded (or stopped). */
+  recordMs = $state(0);
   /** The scenario run to its end under each policy (asked for by the Compare tab); null until asked. */
   comparison = $state.raw<CompareRow[] | null>(null);
   comparing = $state(false);
@@ -256,6 +290,8 @@ export class Session {
   async start(): Promise<void> {
     const gen = ++this.startGen;
     const st = parseAppUrl(location.search, location.hash);
+    const href = location.href;
+    let refused = false;
     const problems: string[] = [...st.errors];
     let scenario: Scenario | null = null;
     let builtin: string | null = null;
@@ -266,7 +302,8 @@ export class Session {
       // The address changed again (another link pasted) while this one was read.
       if (gen !== this.startGen) return;
       if (d.ok) scenario = d.raw;
-      else problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
+      else refused = true;
+      if (!d.ok) problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
     } else if (st.builtin !== null) {
       const b = builtinScenario(st.builtin);
       if (b) {
@@ -299,7 +336,16 @@ export class Session {
     if (this.decodeAlert !== null) problems.unshift(this.decodeAlert);
     this.decodeAlert = null;
     this.alert = problems.length ? problems.join(' ') : null;
-    this.load(scenario, { origin, builtin, tUs, keepAlert: problems.length > 0 });
+    // A refused link stays in the address bar, to be fixed there, until something else is opened.
+    this.keepAddress = refused ? href : null;
+    this.load(scenario, {
+      origin,
+      builtin,
+      tUs,
+      keepAlert: problems.length > 0,
+      fromLink: st.encoded !== null && !refused ? href : undefined,
+      fallback: refused,
+    });
   }
 
   /**
@@ -319,9 +365,14 @@ export class Session {
       keepAlert?: boolean;
       onInvalid?: (msg: string) => void;
       replaces?: boolean;
+      /** The address of the link this scenario came from: kept in the address bar if the scenario is refused. */
+      fromLink?: string;
+      /** The default shown in place of something refused: the address bar keeps what was refused. */
+      fallback?: boolean;
     } = {},
   ): Promise<LoadOutcome> {
     this.pause();
+    if (!opts.fallback) this.keepAddress = null;
     const id = this.nextId++;
     this.loadId = id;
     this.loading = true;
@@ -377,11 +428,13 @@ export class Session {
         if (pl?.opts.onInvalid) pl.opts.onInvalid(msg);
         else this.alert = msg;
         pl?.done({ ok: false, message: msg });
+        if (pl?.opts.fromLink) this.keepAddress = pl.opts.fromLink;
         if (!this.data)
           void this.load(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!, {
             builtin: DEFAULT_SCENARIO_ID,
             origin: 'built-in',
             keepAlert: true,
+            fallback: true,
           });
         return;
       }
@@ -401,7 +454,11 @@ export class Session {
       this.calls = m.calls;
       this.violations = m.violations;
       this.result = m.result;
-      this.markers = this.computeMarkers();
+      this.markers = this.computeMarkers(this.trace);
+      this.recording = m.data.recording;
+      this.recordingStopped = null;
+      this.recordMs = m.data.recording === 'running' ? 0 : m.loadMs;
+      if (m.data.recording === 'stopped') this.stoppedAt(m.data.stopReason);
       this.view = m.view;
       this.position = 0;
       this.lastLoadMs = m.loadMs;
@@ -419,6 +476,10 @@ export class Session {
       this.syncUrl();
       after?.(this);
       pl?.done({ ok: true });
+      return;
+    }
+    if (m.type === 'recorded') {
+      if (m.id === this.loadId && this.data) this.onRecorded(m);
       return;
     }
     if (m.type === 'decoded') {
@@ -449,6 +510,45 @@ export class Session {
       }
     }
     this.alert = m.message;
+  }
+
+  /** More of the run is recorded: the data, trace, log and calls grow; the position shown stays. */
+  private onRecorded(m: Recorded): void {
+    const d = this.data!;
+    const count = m.from + m.times.length - 1;
+    // The trace grows in place (it can hold millions of records); what reads it also reads the position or the data.
+    const trace = this.trace;
+    const firstNew = trace.length;
+    for (const r of m.trace) trace.push(r);
+    if (m.log.length) this.log = this.log.concat(m.log);
+    if (m.calls.length) this.calls = this.calls.concat(m.calls);
+    if (m.violations.length) this.violations = this.violations.concat(m.violations);
+    this.data = {
+      ...d,
+      count,
+      times: grown(d.times, m.times, m.from, (n) => new Float64Array(n)),
+      traceLen: grown(d.traceLen, m.traceLen, m.from, (n) => new Uint32Array(n)),
+      logLen: grown(d.logLen, m.logLen, m.from, (n) => new Uint32Array(n)),
+      callsLen: grown(d.callsLen, m.callsLen, m.from, (n) => new Uint32Array(n)),
+      stepAt: m.stepAt,
+      recording: m.recording,
+      status: m.status,
+      stopReason: m.stopReason,
+    };
+    if (m.result) this.result = m.result;
+    const marks = this.computeMarkers(trace, firstNew);
+    if (marks.length) this.markers = [...this.markers, ...marks];
+    this.recording = m.recording;
+    if (m.recording !== 'running') this.recordMs = m.recordMs;
+    if (m.recording === 'stopped') this.stoppedAt(m.stopReason);
+  }
+
+  /** Recording stopped at a limit: say so (the run stays usable up to there). */
+  private stoppedAt(reason: string | null): void {
+    const why = reason ?? 'recording stopped';
+    this.recordingStopped = why;
+    const msg = `The run is shown up to where recording stopped: ${why}.`;
+    this.alert = this.alert ? `${this.alert} ${msg}` : msg;
   }
 
   private post(m: ToWorker): void {
@@ -525,7 +625,7 @@ export class Session {
 
   play(): void {
     if (!this.data || this.playing) return;
-    if (this.position >= this.count) this.seek(0);
+    if (this.position >= this.count && this.recording !== 'running') this.seek(0);
     this.playing = true;
     this.playFrom = { t: performance.now(), pos: this.position };
     let lastSeek = 0;
@@ -540,8 +640,12 @@ export class Session {
         this.seek(target);
       }
       if (target >= this.count) {
-        this.pause();
-        return;
+        if (this.recording !== 'running') {
+          this.pause();
+          return;
+        }
+        // At the end of what is recorded so far: wait there for more, and go on from there at the same speed.
+        this.playFrom = { t: now, pos: this.count };
       }
       this.raf = requestAnimationFrame(tick);
     };
@@ -634,6 +738,40 @@ export class Session {
     return 'message' in o ? o.message : null;
   }
 
+  /**
+   * Open a scenario file (the file picker or a file dropped on the page):
+   * no link limit, only the scenario format's own limits. What is wrong
+   * with it goes to the alert, naming the file; the scenario shown stays.
+   */
+  async openFile(file: File): Promise<LoadOutcome> {
+    const name = file.name.length > 60 ? `${file.name.slice(0, 57)}…` : file.name;
+    const refuse = (why: string): LoadOutcome => {
+      this.alert = `The file "${name}" could not be opened: ${why}`;
+      return { ok: false, message: this.alert };
+    };
+    if (file.size > MAX_FILE_BYTES)
+      return refuse(
+        `it is ${(file.size / 1024 / 1024).toFixed(1)} MiB; a scenario file may be at most ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
+      );
+    let text: string;
+    try {
+      text = await file.text();
+    } catch (e) {
+      return refuse(`it could not be read (${String((e as Error).message ?? e)})`);
+    }
+    const parsed = parseJsonText(text);
+    if (!parsed.ok) return refuse(parsed.message);
+    const raw = parsed.value as Scenario;
+    return this.load(raw, {
+      origin: `file ${name}`,
+      replaces: true,
+      builtin: builtinIdOf(raw),
+      onInvalid: (msg) => {
+        this.alert = `The file "${name}" could not be opened: ${msg}`;
+      },
+    });
+  }
+
   restoreKept(s: Scenario): void {
     this.edit(s, { origin: 'recent', replaces: true, builtin: builtinIdOf(s) });
   }
@@ -656,8 +794,21 @@ export class Session {
     );
   }
 
+  /**
+   * A link that was refused (it could not be read, or its scenario is not
+   * valid): the address bar keeps it, so it can be fixed there, while the
+   * default is shown, until another scenario is opened.
+   */
+  private keepAddress: string | null = null;
+
+  /** The refused link the address bar holds, or null. */
+  get refusedLink(): string | null {
+    return this.keepAddress;
+  }
+
   /** Write the scenario, policy and time to the address bar (no new history entry). */
   syncUrl(): void {
+    if (this.keepAddress !== null) return;
     try {
       const url = this.shareUrl();
       if (url !== location.href) history.replaceState(null, '', url);
@@ -668,10 +819,11 @@ export class Session {
 
   /* ------------------------------------------------------------ markers */
 
-  /** The timeline's marks: the trace records whose words give them one (core/trace.ts). */
-  private computeMarkers(): Marker[] {
+  /** The timeline's marks: the trace records (from `from` on) whose words give them one (core/trace.ts). */
+  private computeMarkers(trace: TraceRecord[], from = 0): Marker[] {
     const out: Marker[] = [];
-    for (const r of this.trace) {
+    for (let i = from; i < trace.length; i++) {
+      const r = trace[i]!;
       const m = traceMark(r);
       if (m) out.push({ position: this.positionOfTrace(r.id), kind: m.kind, label: m.label, traceId: r.id });
     }

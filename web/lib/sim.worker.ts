@@ -1,9 +1,11 @@
 /// <reference lib="webworker" />
 /**
- * The simulation runs here, off the page's main thread: a load records the
- * whole run (a Timeline), and each seek answers with the view at a position.
- * Seeks that arrive while one is being answered are coalesced: only the
- * newest is answered.
+ * The simulation runs here, off the page's main thread: a load starts
+ * recording the run (a Timeline) and answers with its first slice; the rest
+ * is recorded slice by slice (web/lib/recorder.ts) and sent as it comes,
+ * while seeks are answered between slices with the view at a position
+ * within what is recorded. Seeks that arrive while one is being answered
+ * are coalesced: only the newest is answered.
  */
 import {
   POLICY_PRESETS,
@@ -14,12 +16,99 @@ import {
   type PolicySpec,
   type ResolvedScenario,
 } from '../../core/index.ts';
-import type { CompareRow, FromWorker, ToWorker } from './protocol.ts';
+import type { CompareRow, FromWorker, Recorded, ToWorker } from './protocol.ts';
+import { recordSlice } from './recorder.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
 let timeline: Timeline | null = null;
 let loaded: ResolvedScenario | null = null;
+
+/** The recording going on: what of it the page has been sent. */
+let recording: {
+  id: number;
+  tl: Timeline;
+  t0: number;
+  sent: { count: number; trace: number; log: number; calls: number; violations: number };
+  lastPost: number;
+} | null = null;
+
+/** The page hears of the recording at most this often (ms) while it goes on. */
+const POST_MS = 150;
+
+const now = () => performance.now();
+
+/** Give the message loop a turn (a seek may be waiting), then go on. */
+const channel = new MessageChannel();
+let resume: (() => void) | null = null;
+channel.port1.onmessage = () => {
+  const r = resume;
+  resume = null;
+  r?.();
+};
+function yieldThen(f: () => void): void {
+  resume = f;
+  channel.port2.postMessage(null);
+}
+
+/** What is recorded since the last message, as a message. */
+function recorded(r: NonNullable<typeof recording>): Recorded {
+  const tl = r.tl;
+  const d = tl.data;
+  const from = r.sent.count;
+  const m: Recorded = {
+    type: 'recorded',
+    id: r.id,
+    from,
+    times: d.times.slice(from),
+    traceLen: d.traceLen.slice(from),
+    logLen: d.logLen.slice(from),
+    callsLen: d.callsLen.slice(from),
+    trace: tl.trace.slice(r.sent.trace),
+    log: tl.log.slice(r.sent.log),
+    calls: tl.callsFrom(r.sent.calls),
+    violations: tl.violations.slice(r.sent.violations),
+    stepAt: d.stepAt.slice(),
+    recording: d.recording,
+    status: d.status,
+    stopReason: d.stopReason,
+    result: d.recording === 'running' ? null : tl.result,
+    recordMs: now() - r.t0,
+  };
+  r.sent = {
+    count: d.count,
+    trace: tl.trace.length,
+    log: tl.log.length,
+    calls: r.sent.calls + m.calls.length,
+    violations: tl.violations.length,
+  };
+  return m;
+}
+
+/** Record one slice of the current recording, answer a waiting seek, tell the page now and then, and go on. */
+function recordOn(): void {
+  const r = recording;
+  if (!r) return;
+  if (pendingSeek) answerSeek();
+  let state;
+  try {
+    state = recordSlice(r.tl, now);
+  } catch (e) {
+    recording = null;
+    post({ type: 'failed', id: r.id, message: `the simulation stopped: ${String((e as Error).message ?? e)}` });
+    return;
+  }
+  if (state !== 'running' || now() - r.lastPost >= POST_MS) {
+    const m = recorded(r);
+    r.lastPost = now();
+    post(m, [m.times.buffer, m.traceLen.buffer, m.logLen.buffer, m.callsLen.buffer]);
+  }
+  if (state !== 'running') {
+    recording = null;
+    return;
+  }
+  yieldThen(recordOn);
+}
 
 /** Run the loaded scenario under each preset (and its own policy when that changes a flag). */
 function compare(): CompareRow[] {
@@ -73,36 +162,59 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const m = ev.data;
   if (m.type === 'load') {
     pendingSeek = null;
+    // A recording going on is given up: the page asked for another run.
+    recording = null;
     const v = validateScenario(m.scenario);
     if (!v.ok) {
       post({ type: 'loaded', id: m.id, ok: false, errors: v.errors });
       return;
     }
     try {
-      const t0 = performance.now();
+      const t0 = now();
       // The run shown until now stays loaded if this one fails.
-      const next = new Timeline(v.scenario, { policy: m.policy ?? undefined });
+      const next = new Timeline(v.scenario, { policy: m.policy ?? undefined, progressive: true, snapshotEvery: Infinity });
+      // The first slice is shown at once; the rest is recorded while the page shows it.
+      recordSlice(next, now, 20);
       const view = next.seek(0);
       timeline = next;
       loaded = v.scenario;
+      const d = next.data;
+      recording = {
+        id: m.id,
+        tl: next,
+        t0,
+        sent: { count: d.count, trace: next.trace.length, log: next.log.length, calls: 0, violations: next.violations.length },
+        lastPost: now(),
+      };
+      const calls = next.calls;
+      recording.sent.calls = calls.length;
       post(
         {
           type: 'loaded',
           id: m.id,
           ok: true,
           resolved: v.scenario,
-          data: timeline.data,
-          trace: timeline.trace,
-          log: timeline.log,
-          calls: timeline.calls,
-          violations: timeline.violations,
-          result: timeline.result,
+          data: {
+            ...d,
+            times: d.times.slice(),
+            traceLen: d.traceLen.slice(),
+            logLen: d.logLen.slice(),
+            callsLen: d.callsLen.slice(),
+            stepAt: d.stepAt.slice(),
+          },
+          trace: next.trace.slice(),
+          log: next.log.slice(),
+          calls,
+          violations: next.violations.slice(),
+          result: d.recording === 'running' ? null : next.result,
           position: 0,
           view,
-          loadMs: performance.now() - t0,
+          loadMs: now() - t0,
         },
         [view.cmdq.words.buffer],
       );
+      if (d.recording === 'running') yieldThen(recordOn);
+      else recording = null;
     } catch (e) {
       post({ type: 'failed', id: m.id, message: `the simulation stopped: ${String((e as Error).message ?? e)}` });
     }
