@@ -18,6 +18,7 @@ export const STRTAB_STE_0_S1CDMAX = field('S1CDMax', 0, 63, 59);
 export const STRTAB_STE_1_S1DSS = field('S1DSS', 1, 1, 0);
 export const STRTAB_STE_1_EATS = field('EATS', 1, 29, 28);
 export const STRTAB_STE_1_STRW = field('STRW', 1, 31, 30);
+export const STRTAB_STE_1_SHCFG = field('SHCFG', 1, 45, 44);
 export const STRTAB_STE_2_S2VMID = field('S2VMID', 2, 15, 0);
 
 export const STRTAB_STE_0_CFG_ABORT = 0;
@@ -41,6 +42,8 @@ export const STRTAB_STE_1_EATS_TRANS = 1;
 export const STRTAB_STE_1_EATS_S1CHK = 2;
 export const STRTAB_STE_1_S1DSS_SSID0 = 2;
 export const STRTAB_STE_1_STRW_NSEL1 = 0;
+export const STRTAB_STE_1_S1DSS_BYPASS = 1;
+export const STRTAB_STE_1_SHCFG_INCOMING = 1;
 
 export const CTXDESC_CD_0_V = field('V', 0, 31, 31);
 export const CTXDESC_CD_0_ASID = field('ASID', 0, 63, 48);
@@ -56,6 +59,8 @@ export interface SteFields {
   s1dss: number;
   eats: number;
   strw: number;
+  /** Shareability for bypass (SHCFG); Linux writes "incoming" in a bypass STE. */
+  shcfg: number;
 }
 
 export function readSte(a: Uint32Array, base: number): SteFields {
@@ -68,6 +73,7 @@ export function readSte(a: Uint32Array, base: number): SteFields {
     s1dss: getField(a, base, STRTAB_STE_1_S1DSS),
     eats: getField(a, base, STRTAB_STE_1_EATS),
     strw: getField(a, base, STRTAB_STE_1_STRW),
+    shcfg: getField(a, base, STRTAB_STE_1_SHCFG),
   };
 }
 
@@ -81,6 +87,7 @@ export function writeSte(a: Uint32Array, base: number, s: SteFields): void {
   setField(a, base, STRTAB_STE_1_S1DSS, s.s1dss);
   setField(a, base, STRTAB_STE_1_EATS, s.eats);
   setField(a, base, STRTAB_STE_1_STRW, s.strw);
+  setField(a, base, STRTAB_STE_1_SHCFG, s.shcfg);
 }
 
 export function steEats(a: Uint32Array, base: number): number {

@@ -18,12 +18,14 @@ import {
 import { SSIDSIZE, steL2 } from '../hw/smmu.ts';
 import {
   CD_WORDS,
+  STE_WORDS,
   STRTAB_STE_0_CFG_ABORT,
   STRTAB_STE_0_CFG_BYPASS,
   STRTAB_STE_0_CFG_S1_TRANS,
   STRTAB_STE_1_EATS_ABT,
   STRTAB_STE_1_EATS_TRANS,
   STRTAB_STE_1_S1DSS_SSID0,
+  STRTAB_STE_1_SHCFG_INCOMING,
   readSte,
   writeCd,
   writeSte,
@@ -35,6 +37,10 @@ import { FN, type FrameHead } from './fn.ts';
 import { unlock } from './locks.ts';
 import { call, lock, ret, type Task, type Yield } from './task.ts';
 import { atsBrokenLock, masterOf } from './util.ts';
+import { arm_smmu_write_entry, type EntryPlan } from './ste-writer.ts';
+import { warnOn } from './printk.ts';
+
+const SMMU_C = 'drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c';
 import { BLOCKED_DOMAIN, type Batch, type Inv, type KDomain, type KMaster, type KWorld } from './state.ts';
 
 /* ------------------------------------------------------------- helpers */
@@ -63,9 +69,11 @@ export function buildSte(w: KWorld, m: KMaster, domId: string | null, ats: boole
     s1dss: 0,
     eats: STRTAB_STE_1_EATS_ABT,
     strw: 0,
+    shcfg: 0,
   };
   if (!d || d.type === 'blocked') return base;
-  if (d.type === 'identity') return { ...base, config: STRTAB_STE_0_CFG_BYPASS };
+  // arm_smmu_make_bypass_ste(): SHCFG "incoming".
+  if (d.type === 'identity') return { ...base, config: STRTAB_STE_0_CFG_BYPASS, shcfg: STRTAB_STE_1_SHCFG_INCOMING };
   return {
     ...base,
     config: STRTAB_STE_0_CFG_S1_TRANS,
@@ -107,32 +115,48 @@ export function invsRemove(d: KDomain, m: KMaster, ssid: number | null): void {
   d.invs = d.invs.filter((x) => !(x.type === 'ATS' && x.master === m.bdf && (ssid === null || x.ssid === ssid)));
 }
 
-function writeSteMemory(w: KWorld, sid: number, s: SteFields): void {
-  const loc = steL2(w, sid, true)!;
-  writeSte(loc.arr, loc.base, s);
-  w.k.invDirty = true;
-}
-
 /* -------------------------------------------------------- kernel functions */
 
 /** arm_smmu_write_ste()'s locals. */
 export interface WriteSteFrame extends FrameHead<'arm_smmu_write_ste'> {
-  /** start: take ats_broken_lock (with the fence); locked: write and sync; synced: release. */
-  pc: 'start' | 'locked' | 'synced';
+  /**
+   * start: take ats_broken_lock (with the fence); locked: plan the writes
+   * (arm_smmu_write_entry()); next_write: write the next step and sync it;
+   * synced: that sync returned.
+   */
+  pc: 'start' | 'locked' | 'next_write' | 'synced';
   bdf: string;
   sid: number;
   target: SteFields;
   why: string;
+  /** The entry after each write of the plan (16 words each). */
+  writes: number[][];
+  kind: EntryPlan['kind'];
+  i: number;
 }
 
 export function writeSteFrame(bdf: string, sid: number, target: SteFields, why: string): WriteSteFrame {
-  return { fn: 'arm_smmu_write_ste', id: FN.arm_smmu_write_ste, pc: 'start', startNs: -1, bdf, sid, target, why };
+  return {
+    fn: 'arm_smmu_write_ste',
+    id: FN.arm_smmu_write_ste,
+    pc: 'start',
+    startNs: -1,
+    bdf,
+    sid,
+    target,
+    why,
+    writes: [],
+    kind: 'none',
+    i: 0,
+  };
 }
 
 /**
- * arm_smmu_write_ste(): write the STE and sync it with CFGI_STE + CMD_SYNC.
- * With the fence (seed 003 #23) this runs under ats_broken_lock and masks
- * EATS while ats_broken is set.
+ * arm_smmu_write_ste(): arm_smmu_write_entry() takes the live STE to the
+ * target in the kernel's steps (hitless where the used bits allow it,
+ * otherwise V = 0 first), each step synced with CFGI_STE + CMD_SYNC; an
+ * unchanged STE is not written or synced at all. With the fence (seed 003
+ * #23) this runs under ats_broken_lock and masks EATS while ats_broken is set.
  */
 function arm_smmu_write_ste(w: KWorld, t: Task, f: WriteSteFrame): Yield {
   const fence = w.kcfg.flags.atsBrokenFence;
@@ -149,14 +173,42 @@ function arm_smmu_write_ste(w: KWorld, t: Task, f: WriteSteFrame): Yield {
           target.eats = STRTAB_STE_1_EATS_ABT;
           note(w, 'ste.mask_eats', { sid: f.sid, bdf: f.bdf });
         }
-        writeSteMemory(w, f.sid, target);
-        emit(w, 'ste.write', { sid: f.sid, bdf: f.bdf, config: target.config, eats: target.eats, why: f.why });
+        const loc = steL2(w, f.sid, true)!;
+        const want = new Uint32Array(STE_WORDS);
+        writeSte(want, 0, target);
+        const plan = arm_smmu_write_entry(loc.arr.subarray(loc.base, loc.base + STE_WORDS), want);
+        if (plan.warn) warnOn(w, t.pid, SMMU_C, 'arm_smmu_write_entry', 'entry_set(writer, entry, target, 0, NUM_ENTRY_QWORDS)');
+        f.writes = plan.writes.map((x) => Array.from(x));
+        f.kind = plan.kind;
+        f.i = 0;
+        f.pc = 'next_write';
+        continue;
+      }
+      case 'next_write': {
+        if (f.i >= f.writes.length) {
+          if (fence) unlock(w, t, atsBrokenLock(f.bdf));
+          return ret(0);
+        }
+        const loc = steL2(w, f.sid, true)!;
+        loc.arr.set(f.writes[f.i]!, loc.base);
+        w.k.invDirty = true;
+        const now = readSte(loc.arr, loc.base);
+        emit(w, 'ste.write', {
+          sid: f.sid,
+          bdf: f.bdf,
+          config: now.config,
+          eats: now.eats,
+          v: now.v,
+          step: `${f.kind} ${f.i + 1}/${f.writes.length}`,
+          why: f.why,
+        });
         f.pc = 'synced';
         return call(issueCmdlist(cmdWords(makeCmdCfgiSte(f.sid, true)), true));
       }
       case 'synced':
-        if (fence) unlock(w, t, atsBrokenLock(f.bdf));
-        return ret(0);
+        f.i++;
+        f.pc = 'next_write';
+        continue;
     }
   }
 }
@@ -732,7 +784,11 @@ export function probeMaster(w: KWorld, m: KMaster, dom: string | null): void {
     invsAdd(d, m, ats, 0);
     writeCd(w.mem.cdTables[m.cdTab]!, 0, { v: 1, asid: d.asid, ttb0: d.ttb });
   }
-  for (const sid of m.sids) writeSteMemory(w, sid, buildSte(w, m, dom ?? BLOCKED_DOMAIN, ats));
+  for (const sid of m.sids) {
+    const loc = steL2(w, sid, true)!;
+    writeSte(loc.arr, loc.base, buildSte(w, m, dom ?? BLOCKED_DOMAIN, ats));
+  }
+  w.k.invDirty = true;
   m.domain = dom ?? BLOCKED_DOMAIN;
   m.atsEnabled = ats;
   setAtsEnable(w.pci.endpoints[m.bdf]!, ats);

@@ -78,7 +78,7 @@ export interface KernelTrace {
   /** The reviewer's design: every ATS master of the failed batch is broken. */
   'blame.all': { masters: string[] };
   /** The driver writes an STE. */
-  'ste.write': { sid: number; bdf: string; config?: number; eats: number; why: string };
+  'ste.write': { sid: number; bdf: string; config?: number; eats: number; v?: number; step?: string; why: string };
   /** ats_broken masks EATS in an STE being written (seed 003 #23). */
   'ste.mask_eats': { sid: number; bdf: string };
   'ats.enable': { bdf: string };
@@ -197,7 +197,8 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   },
   'ste.write': {
     layer: 'kernel',
-    describe: (d) => `driver writes STE for SID ${hex(d.sid)}: EATS=${d.eats}${d.why ? ` (${d.why})` : ''}`,
+    describe: (d) =>
+      `driver writes STE for SID ${hex(d.sid)}${d.step ? ` (${d.step})` : ''}: ${d.v === 0 ? 'V=0' : `EATS=${d.eats}`}${d.why ? ` (${d.why})` : ''}`,
   },
   'ste.mask_eats': { layer: 'kernel', describe: (d) => `ats_broken masks EATS in the STE for SID ${hex(d.sid)}` },
   'ats.enable': { layer: 'kernel', describe: (d) => `${d.bdf}: pci_enable_ats()` },

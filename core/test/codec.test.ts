@@ -735,6 +735,7 @@ describe('STE and CD fields (smmu-facts §3)', () => {
     s1dss: 3,
     eats: 3,
     strw: 3,
+    shcfg: 3,
   };
   const typical: SteFields = {
     v: 1,
@@ -745,6 +746,7 @@ describe('STE and CD fields (smmu-facts §3)', () => {
     s1dss: 2,
     eats: 1,
     strw: 0,
+    shcfg: 0,
   };
 
   for (const [label, s] of [
@@ -766,10 +768,11 @@ describe('STE and CD fields (smmu-facts §3)', () => {
       expect((d1 >> 28n) & 3n).toBe(BigInt(s.eats)); // EATS dw1[29:28] = STE bits 93:92
       expect((a[16 + 2]! >>> 28) & 3).toBe(s.eats);
       expect((d1 >> 30n) & 3n).toBe(BigInt(s.strw)); // STRW dw1[31:30]
+      expect((d1 >> 44n) & 3n).toBe(BigInt(s.shcfg)); // SHCFG dw1[45:44]
       // Nothing else is set inside the entry, and the neighbours are untouched.
       const fieldsMask0 = 1n | (7n << 1n) | (3n << 4n) | (ones(46) << 6n) | (31n << 59n);
       expect(d0 & ~fieldsMask0).toBe(0n);
-      expect(d1 & ~(3n | (3n << 28n) | (3n << 30n))).toBe(0n);
+      expect(d1 & ~(3n | (3n << 28n) | (3n << 30n) | (3n << 44n))).toBe(0n);
       for (let i = 4; i < 16; i++) expect(a[16 + i], `word ${i}`).toBe(0);
       expect([...a.slice(0, 16)].every((x) => x === 0xffff_ffff)).toBe(true);
       expect([...a.slice(32)].every((x) => x === 0xffff_ffff)).toBe(true);
