@@ -344,6 +344,10 @@ export function makeCmdSync(cs = CMDQ_SYNC_0_CS_SEV): Cmd {
 export function makeCmdCfgiSte(sid: number, leaf: boolean): Cmd {
   return { op: CMDQ_OP_CFGI_STE, sid, leaf };
 }
+/** CMD_PREFETCH_CONFIG for a StreamID (arm_smmu_write_ste()'s "we'll want to use the new STE soon"). */
+export function makeCmdPrefetchCfg(sid: number): Cmd {
+  return { op: CMDQ_OP_PREFETCH_CFG, sid };
+}
 export function makeCmdCfgiAll(): Cmd {
   return { op: CMDQ_OP_CFGI_ALL, range: CFGI_ALL_RANGE };
 }

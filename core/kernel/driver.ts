@@ -14,6 +14,7 @@ import {
   atcInvSpan,
   makeCmdAtcInv,
   makeCmdCfgiSte,
+  makeCmdPrefetchCfg,
 } from '../hw/cmd.ts';
 import { SSIDSIZE, steL2 } from '../hw/smmu.ts';
 import {
@@ -122,9 +123,9 @@ export interface WriteSteFrame extends FrameHead<'arm_smmu_write_ste'> {
   /**
    * start: take ats_broken_lock (with the fence); locked: plan the writes
    * (arm_smmu_write_entry()); next_write: write the next step and sync it;
-   * synced: that sync returned.
+   * synced: that sync returned; prefetched: the PREFETCH_CFG was issued.
    */
-  pc: 'start' | 'locked' | 'next_write' | 'synced';
+  pc: 'start' | 'locked' | 'next_write' | 'synced' | 'prefetched';
   bdf: string;
   sid: number;
   target: SteFields;
@@ -155,7 +156,7 @@ export function writeSteFrame(bdf: string, sid: number, target: SteFields, why: 
  * arm_smmu_write_ste(): arm_smmu_write_entry() takes the live STE to the
  * target in the kernel's steps (hitless where the used bits allow it,
  * otherwise V = 0 first), each step synced with CFGI_STE + CMD_SYNC; an
- * unchanged STE is not written or synced at all. With the fence (seed 003
+ * unchanged STE is not written or synced at all. Then a PREFETCH_CFG. With the fence (seed 003
  * #23) this runs under ats_broken_lock and masks EATS while ats_broken is set.
  */
 function arm_smmu_write_ste(w: KWorld, t: Task, f: WriteSteFrame): Yield {
@@ -187,7 +188,10 @@ function arm_smmu_write_ste(w: KWorld, t: Task, f: WriteSteFrame): Yield {
       case 'next_write': {
         if (f.i >= f.writes.length) {
           if (fence) unlock(w, t, atsBrokenLock(f.bdf));
-          return ret(0);
+          // "It's likely that we'll want to use the new STE soon" (no ARM_SMMU_OPT_SKIP_PREFETCH):
+          // CMD_PREFETCH_CONFIG, issued without a sync, whether or not the STE changed.
+          f.pc = 'prefetched';
+          return call(issueCmdlist(cmdWords(makeCmdPrefetchCfg(f.sid)), false));
         }
         const loc = steL2(w, f.sid, true)!;
         loc.arr.set(f.writes[f.i]!, loc.base);
@@ -209,6 +213,8 @@ function arm_smmu_write_ste(w: KWorld, t: Task, f: WriteSteFrame): Yield {
         f.i++;
         f.pc = 'next_write';
         continue;
+      case 'prefetched':
+        return ret(0);
     }
   }
 }
