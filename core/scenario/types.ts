@@ -219,6 +219,31 @@ export const RESET_DURATION_DEFAULTS_US: Readonly<Record<ResetMethod, number>> =
 /** The device-specific (quirk) reset waits this long for firmware after its FLR. */
 export const QUIRK_FIRMWARE_WAIT_US = 250_000;
 
+/** Linux errno values the model uses. */
+export const ERRNO: Readonly<Record<string, number>> = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  ENXIO: 6,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EBUSY: 16,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOTTY: 25,
+  ENOSPC: 28,
+  EOPNOTSUPP: 95,
+  ETIMEDOUT: 110,
+};
+export const ERRNO_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]));
+
+/** "0", "-ENOTTY", or "-123" for an errno without a name here. */
+export function errnoString(rc: number): string {
+  if (rc === 0) return '0';
+  const name = ERRNO_NAME[-rc];
+  return name ? `-${name}` : String(rc);
+}
+
 /**
  * How a reset method of the PCI core can end (drivers/pci/pci.c, pci-acpi.c,
  * quirks.c with seed 003 #02), and what it returns:
@@ -241,12 +266,12 @@ export type ResetOutcome = (typeof RESET_OUTCOMES)[number];
 /** What each outcome returns (an errno value). */
 export const RESET_OUTCOME_RC: Readonly<Record<ResetOutcome, number>> = {
   ok: 0,
-  unsupported: -25,
-  'not-ready': -25,
-  skipped: -25,
-  'rst-failed': -25,
-  'not-d0': -22,
-  'ack-timeout': -110,
+  unsupported: -ERRNO.ENOTTY!,
+  'not-ready': -ERRNO.ENOTTY!,
+  skipped: -ERRNO.ENOTTY!,
+  'rst-failed': -ERRNO.ENOTTY!,
+  'not-d0': -ERRNO.EINVAL!,
+  'ack-timeout': -ERRNO.ETIMEDOUT!,
 };
 
 /** The outcomes each method's code in the PCI core can have. */
@@ -271,33 +296,8 @@ export const RESET_METHOD_OUTCOMES: Readonly<Record<ResetMethod, readonly ResetO
 export function resetOutcomeOf(method: ResetMethod, result: number): ResetOutcome | 'as-given' {
   if (result === 0) return 'ok';
   const can = RESET_METHOD_OUTCOMES[method];
-  if (result === -25)
+  if (result === -ERRNO.ENOTTY!)
     return method === 'bus' || method === 'cxl_bus' ? 'skipped' : method === 'acpi' ? 'rst-failed' : 'unsupported';
   const o = can.find((x) => x !== 'ok' && RESET_OUTCOME_RC[x] === result);
   return o ?? 'as-given';
-}
-
-/** Linux errno values the model uses. */
-export const ERRNO: Readonly<Record<string, number>> = {
-  EPERM: 1,
-  ENOENT: 2,
-  EIO: 5,
-  ENXIO: 6,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EBUSY: 16,
-  ENODEV: 19,
-  EINVAL: 22,
-  ENOTTY: 25,
-  ENOSPC: 28,
-  EOPNOTSUPP: 95,
-  ETIMEDOUT: 110,
-};
-export const ERRNO_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]));
-
-/** "0", "-ENOTTY", or "-123" for an errno without a name here. */
-export function errnoString(rc: number): string {
-  if (rc === 0) return '0';
-  const name = ERRNO_NAME[-rc];
-  return name ? `-${name}` : String(rc);
 }
