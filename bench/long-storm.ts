@@ -5,10 +5,9 @@
  * files in bench/scenarios/ are written from here by `bench/make-scenarios.ts`.
  */
 import type { Scenario, Step } from '../core/scenario/types.ts';
+import { bdf as bdfOf } from './storm-scenario.ts';
 
-export function bdfOf(i: number): string {
-  return `0000:${(0x10 + (i >> 3)).toString(16).padStart(2, '0')}:${(i & 7).toString(16).padStart(2, '0')}.0`;
-}
+export { bdfOf };
 
 export function longStorm(devices: number, unmaps: number): Scenario {
   const steps: Step[] = [{ at: 25, op: 'fault', device: bdfOf(0), kind: 'atc-unresponsive' }];

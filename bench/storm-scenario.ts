@@ -3,7 +3,8 @@ import type { Scenario, Step } from '../core/scenario/types.ts';
 
 export const DEVICES = 64;
 
-function bdf(i: number): string {
+/** The BDF of storm device i: eight functions per bus from bus 0x10. */
+export function bdf(i: number): string {
   return `0000:${(0x10 + (i >> 3)).toString(16).padStart(2, '0')}:${(i & 7).toString(16).padStart(2, '0')}.0`;
 }
 
