@@ -143,6 +143,20 @@ export interface DomainSpec {
   type: 'paging' | 'identity';
 }
 
+/**
+ * A named moment of a scenario's story (an extension): from `at` (µs of
+ * virtual time, like a step's) the page can show `text` as narration and
+ * stop Play there; presenter keys go from chapter to chapter.
+ */
+export interface Chapter {
+  at: number;
+  /** A short name, at most 60 characters. */
+  title: string;
+  /** One or two sentences of narration, at most 400 characters. */
+  text: string;
+  [xKey: `x-${string}`]: unknown;
+}
+
 export interface Scenario {
   format: typeof SCENARIO_FORMAT;
   name: string;
@@ -165,6 +179,7 @@ export interface Scenario {
   domains?: DomainSpec[];
   groups: GroupSpec[];
   steps?: Step[];
+  chapters?: Chapter[];
   [xKey: `x-${string}`]: unknown;
 }
 
@@ -191,6 +206,8 @@ export interface ResolvedScenario {
   domains: DomainSpec[];
   groups: Array<{ id: number; domain: string | null; devices: Array<Required<DeviceSpec>> }>;
   steps: Step[];
+  /** The scenario's chapters in order of `at`; empty when it has none. */
+  chapters: Chapter[];
 }
 
 export const SMMU_DEFAULTS: ResolvedSmmuConfig = {

@@ -20,6 +20,7 @@ import {
   SMMU_DEFAULTS,
   SMMU_FAULT_KINDS,
   STEP_OPS,
+  type Chapter,
   type PolicySpec,
   type ResolvedScenario,
   type Step,
@@ -43,6 +44,9 @@ export const LIMITS = {
   maxPasid: 15,
   maxNameLength: 200,
   maxDescriptionLength: 4000,
+  maxChapters: 32,
+  maxChapterTitleLength: 60,
+  maxChapterTextLength: 400,
 } as const;
 
 const BDF_RE = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$/;
@@ -213,7 +217,20 @@ export function parseResult(v: unknown): number | null {
   return null;
 }
 
-const TOP_KEYS = ['format', 'name', 'description', 'seed', 'policy', 'smmu', 'kernel', 'memory', 'domains', 'groups', 'steps'];
+const TOP_KEYS = [
+  'format',
+  'name',
+  'description',
+  'seed',
+  'policy',
+  'smmu',
+  'kernel',
+  'memory',
+  'domains',
+  'groups',
+  'steps',
+  'chapters',
+];
 const SMMU_KEYS = [
   'cmdqLog2Size',
   'atcInvTimeoutUs',
@@ -445,11 +462,63 @@ export function validateScenario(input: unknown): ValidationResult {
     });
   }
 
+  const chapters = o.chapters === undefined ? [] : validateChapters(v, o.chapters);
+
   if (v.errors.length > 0) return { ok: false, errors: v.list() };
   return {
     ok: true,
-    scenario: { format: SCENARIO_FORMAT, name, description, seed, policy, smmu, kernel, memory, domains, groups, steps },
+    scenario: {
+      format: SCENARIO_FORMAT,
+      name,
+      description,
+      seed,
+      policy,
+      smmu,
+      kernel,
+      memory,
+      domains,
+      groups,
+      steps,
+      chapters,
+    },
   };
+}
+
+/**
+ * `chapters`: at most 32 entries of exactly `at`, `title` and `text` (plus
+ * "x-" keys), `at` a time like a step's and never earlier than the chapter
+ * before it, `title` and `text` non-empty and within their limits.
+ */
+function validateChapters(v: V, input: unknown): Chapter[] {
+  const arr = v.arr(input, 'chapters', LIMITS.maxChapters);
+  if (!arr) return [];
+  const out: Chapter[] = [];
+  let prevAt: number | null = null;
+  arr.forEach((c, i) => {
+    const p = `chapters[${i}]`;
+    const o = v.obj(c, p);
+    if (!o) return;
+    const n0 = v.errors.length + v.more;
+    v.keys(o, p, ['at', 'title', 'text']);
+    const at = v.required(o, p, 'at') ? v.num(o.at, `${p}.at`, 0, LIMITS.maxTimeUs) : null;
+    if (at !== null && prevAt !== null && at < prevAt) {
+      v.err(`${p}.at`, `${at} is earlier than the chapter before it (${prevAt}): chapters go in order of time`);
+    }
+    if (at !== null) prevAt = at;
+    const words = (k: 'title' | 'text', max: number): string | null => {
+      if (!v.required(o, p, k)) return null;
+      const s = v.str(o[k], `${p}.${k}`, { max });
+      if (s !== null && s.trim() === '') {
+        v.err(`${p}.${k}`, 'is empty');
+        return null;
+      }
+      return s;
+    };
+    const title = words('title', LIMITS.maxChapterTitleLength);
+    const text = words('text', LIMITS.maxChapterTextLength);
+    if (v.errors.length + v.more === n0 && at !== null && title !== null && text !== null) out.push(o as unknown as Chapter);
+  });
+  return out;
 }
 
 interface StepCtx {
