@@ -76,6 +76,7 @@ export {
   lastStateRecord,
   recordDevice,
   traceLayer,
+  traceIsDetail,
   traceMark,
   type TraceEvents,
   type TraceKind,
@@ -89,3 +90,13 @@ export { GERROR_BITS, CERROR_NAMES, cerrorName, Q_IDX, Q_WRP } from './hw/regs.t
 export { EVENT_SPEC_NAMES, STE_CONFIG_NAMES } from './hw/ste.ts';
 export { BLOCKED_SEVERITY, BLOCKED_STATES } from './machines/groupDevice.machine.ts';
 export { RESET_FN_NAMES } from './kernel/pci.ts';
+export {
+  eventRecordRange,
+  eventHeadline,
+  captionAt,
+  chapterPositions,
+  storyAt,
+  nextStop,
+  stopCrossed,
+  type StoryNow,
+} from './story.ts';

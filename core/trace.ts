@@ -86,6 +86,11 @@ export function traceLayer(r: TraceRecord): TraceLayer {
   return wordsOf(r)?.layer ?? 'kernel';
 }
 
+/** Whether the record is a detail of the mechanics (TraceWords.detail): never an event's caption while the event has another. */
+export function traceIsDetail(r: TraceRecord): boolean {
+  return wordsOf(r)?.detail === true;
+}
+
 /** The record's mark on the timeline, if it is worth one. */
 export function traceMark(r: TraceRecord): TraceMark | null {
   return wordsOf(r)?.mark?.(r.d) ?? null;

@@ -61,12 +61,16 @@ const sidHex = (sid: number): string => `0x${sid.toString(16)}`;
 export const HW_WORDS: TraceWordsOf<HwTrace> = {
   'reg.write': { layer: 'hw', describe: (d) => `driver writes ${d.reg} = ${d.value}` },
   'gerrorn.write': { layer: 'hw', describe: (d) => `driver writes GERRORN = ${d.value} (acknowledges ${d.toggled})` },
-  'cmdq.prod': { layer: 'kernel', describe: (d) => `driver publishes CMDQ_PROD = ${d.prod}` },
+  'cmdq.prod': { layer: 'kernel', describe: (d) => `driver publishes CMDQ_PROD = ${d.prod}`, detail: true },
   'gerror.toggle': {
     layer: 'hw',
     describe: (d) => `SMMU toggles GERROR.${gerrorBitNames(d.bit)} (GERROR ${d.gerror} ≠ GERRORN ${d.gerrorn}): interrupt`,
   },
-  'cmdq.consume': { layer: 'hw', describe: (d) => `SMMU consumes ${d.op} in slot ${d.slot} (CONS → ${d.cons})` },
+  'cmdq.consume': {
+    layer: 'hw',
+    describe: (d) => `SMMU consumes ${d.op} in slot ${d.slot} (CONS → ${d.cons})`,
+    detail: true,
+  },
   'cmdq.error': {
     layer: 'hw',
     describe: (d) => `SMMU stops at slot ${d.slot}: CMDQ_CONS.ERR = ${d.cerror} (CONS ${d.cons})`,

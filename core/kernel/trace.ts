@@ -131,8 +131,8 @@ function busyWords(d: KernelTrace['attach.busy']): string {
 }
 
 export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
-  step: { layer: 'step', describe: stepWords },
-  'task.start': { layer: 'kernel', describe: (d) => `${d.name} starts in ${d.fn}()` },
+  step: { layer: 'step', describe: stepWords, detail: true },
+  'task.start': { layer: 'kernel', describe: (d) => `${d.name} starts in ${d.fn}()`, detail: true },
   'lock.wait': { layer: 'kernel', describe: (d) => `${d.name} waits for ${d.lock}` },
   'poll.timeout': {
     layer: 'kernel',
@@ -141,8 +141,12 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   },
   log: { layer: 'log', describe: (d) => d.text },
   warn_on: { layer: 'bad', describe: (d) => `WARN_ON(${d.cond}) in ${d.func}` },
-  call: { layer: 'core', describe: (d) => `${d.fn}(${d.args.join(', ')}) = ${d.ret}` },
-  'dma.result': { layer: 'pci', describe: (d) => `${d.bdf} DMA: ${d.outcome}${d.detail ? ` (${d.detail})` : ''}` },
+  call: { layer: 'core', describe: (d) => `${d.fn}(${d.args.join(', ')}) = ${d.ret}`, detail: true },
+  'dma.result': {
+    layer: 'pci',
+    describe: (d) => `${d.bdf} DMA: ${d.outcome}${d.detail ? ` (${d.detail})` : ''}`,
+    detail: true,
+  },
   'gdev.state': {
     layer: 'core',
     describe: (d) =>
@@ -181,7 +185,7 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
     describe: (d) => `issuer drains the pending CMDQ_ERR itself (GERROR ${d.gerror}, GERRORN ${d.gerrorn})`,
   },
   'cmdq.full': { layer: 'kernel', describe: (d) => `CMDQ full: needs ${d.need} slots (prod ${d.prod}, cons ${d.cons})` },
-  'cmdq.write': { layer: 'kernel', describe: (d) => `driver writes ${d.op} into slot ${d.slot}` },
+  'cmdq.write': { layer: 'kernel', describe: (d) => `driver writes ${d.op} into slot ${d.slot}`, detail: true },
   'cmdq.sync.done': { layer: 'hw', describe: (d) => `CMD_SYNC at prod ${d.prod} returns ${errnoString(d.ret)}` },
   'retry.begin': {
     layer: 'kernel',

@@ -78,7 +78,11 @@ export const PCI_WORDS: TraceWordsOf<PciTrace> = {
       `${d.bdf} now ${d.kind === 'atc-unresponsive' ? 'ignores ATC invalidations' : d.kind === 'atc-slow' ? `answers ATC invalidations after ${d.latencyUs} µs` : 'answers ATC invalidations again'}`,
     mark: (d) => ({ kind: 'fault', label: `${d.bdf}: ${d.kind}` }),
   },
-  'atc.fill': { layer: 'pci', describe: (d) => `${d.bdf} caches a translation: IOVA page ${hex(d.ipfn)} → page ${d.pfn}` },
+  'atc.fill': {
+    layer: 'pci',
+    describe: (d) => `${d.bdf} caches a translation: IOVA page ${hex(d.ipfn)} → page ${d.pfn}`,
+    detail: true,
+  },
   dma: {
     layer: 'pci',
     describe: dmaWords,

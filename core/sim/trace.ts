@@ -17,11 +17,18 @@ export interface TraceMark {
   label: string;
 }
 
-/** What the app shows for one kind of event: where it belongs, one line saying what happened, and its timeline mark, if it has one. */
+/**
+ * What the app shows for one kind of event: where it belongs, one line
+ * saying what happened, its timeline mark, if it has one, and whether it is
+ * a detail of the mechanics (a task starting, a command written, a call
+ * returning): shown in the causal chain, but not what the caption says an
+ * event did while the event has a record that is not.
+ */
 export interface TraceWords<D> {
   layer: TraceLayer;
   describe(d: D): string;
   mark?(d: D): TraceMark | null;
+  detail?: true;
 }
 
 /** The words for every event of a layer's map. */
