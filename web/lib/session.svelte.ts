@@ -16,15 +16,19 @@ import {
   FLAG_NAMES,
   POLICY_PRESETS,
   buildShareUrl,
+  chapterPositions,
   encodeScenario,
   formatErrors,
   isPresetName,
   parseAppUrl,
+  nextStop,
   positionAt,
   positionOfTrace,
   resolvePolicy,
+  stopCrossed,
   traceMark,
   type CallRecord,
+  type Chapter,
   type FlagName,
   type LogLine,
   type PolicySpec,
@@ -100,6 +104,15 @@ export function grown<A extends Float64Array | Uint32Array>(live: A, add: A, fro
   return whole.subarray(0, n) as A;
 }
 
+/** A share link with page-level parameters ("present=1") added to its query. */
+export function withExtras(url: string, extras: string): string {
+  if (!extras) return url;
+  const hash = url.indexOf('#');
+  const head = hash < 0 ? url : url.slice(0, hash);
+  const tail = hash < 0 ? '' : url.slice(hash);
+  return `${head}${head.includes('?') ? '&' : '?'}${extras}${tail}`;
+}
+
 export class Session {
   /** The scenario as written (what is shared and kept). */
   scenario = $state.raw<Scenario>(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!);
@@ -140,6 +153,16 @@ export class Session {
   comparing = $state(false);
   private compareId = 0;
   storageOk = $state(true);
+  /** Play halts at each chapter of the scenario (on by default in presentation mode). */
+  pauseAtChapters = $state(false);
+  /**
+   * Page-level parameters kept in the address bar beside the scenario's
+   * (`present=1`, `embed=1`): the address keeps the page in its mode when
+   * it is reloaded; the share link leaves them out.
+   */
+  addressExtras = $state('');
+  /** Keep the scenario shown in this browser's storage (not in an embedded page). */
+  persist = true;
 
   private worker: Worker;
   private nextId = 1;
@@ -275,6 +298,28 @@ export class Session {
   }
   get visibleCalls(): CallRecord[] {
     return this.data ? this.calls.slice(0, this.data.callsLen[this.position]) : [];
+  }
+  /** The scenario's chapters (empty when it has none). */
+  get chapters(): Chapter[] {
+    return this.resolved?.chapters ?? [];
+  }
+  /** Where each chapter begins in the run (null: not recorded that far yet). */
+  get chapterStops(): Array<number | null> {
+    return this.data ? chapterPositions(this.chapters, this.data) : [];
+  }
+  /** The positions of the events of note (the timeline's markers), in order. */
+  get markerPositions(): number[] {
+    return this.markers.map((m) => m.position);
+  }
+  /**
+   * The presenter keys: the next (dir 1) or previous (dir -1) chapter, or,
+   * in a scenario without chapters, the next or previous event of note.
+   */
+  nextChapter(dir: 1 | -1): void {
+    this.pause();
+    const stops = this.chapters.length > 0 ? this.chapterStops : this.markerPositions;
+    const p = nextStop(stops, this.position, dir);
+    if (p !== null) this.seek(p);
   }
   get atcTimeoutUs(): number {
     return this.resolved?.smmu.atcInvTimeoutUs ?? 1000;
@@ -470,7 +515,8 @@ export class Session {
       else if (pl?.opts.tUs !== null && pl?.opts.tUs !== undefined) pos = this.positionAt(pl.opts.tUs * 1000);
       const after = this.afterLoad;
       this.afterLoad = null;
-      this.storageOk = saveCurrent(this.scenario, null);
+      // An embedded page does not write over what this browser keeps for the full app.
+      if (this.persist) this.storageOk = saveCurrent(this.scenario, null);
       if (pos !== 0) this.seek(pos);
       // The address bar holds the new scenario at once (seeks update it a moment later).
       this.syncUrl();
@@ -634,6 +680,13 @@ export class Session {
       const now = performance.now();
       const pos = this.playFrom.pos + ((now - this.playFrom.t) / 1000) * this.speed;
       const target = Math.min(this.count, Math.floor(pos));
+      // Halting at each chapter: the first chapter passed since the last view shown is where Play stops.
+      const halt = this.pauseAtChapters ? stopCrossed(this.chapterStops, this.wantPosition, target) : null;
+      if (halt !== null) {
+        this.seek(halt);
+        this.pause();
+        return;
+      }
       // A new view at most every PLAY_VIEW_MS: the frames between cost the browser nothing.
       if (target !== this.wantPosition && (now - lastSeek >= PLAY_VIEW_MS || target >= this.count)) {
         lastSeek = now;
@@ -810,7 +863,7 @@ export class Session {
   syncUrl(): void {
     if (this.keepAddress !== null) return;
     try {
-      const url = this.shareUrl();
+      const url = withExtras(this.shareUrl(), this.addressExtras);
       if (url !== location.href) history.replaceState(null, '', url);
     } catch {
       // A sandboxed page may refuse; the Share button still works.
