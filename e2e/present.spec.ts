@@ -1,0 +1,180 @@
+/**
+ * Issue 13: presentation mode (large type, presenter keys, blank, chapters,
+ * Play stopping at chapters), the caption, the QR code of the link, and
+ * embed mode.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import jsQR from 'jsqr';
+import { NVME, app, gdev, open, position, pressOnPage, ready } from './support.ts';
+
+/** Rendered size of an element's text: its font size times the zoom of it and its ancestors. */
+async function textPx(page: Page, selector: string): Promise<number> {
+  return page
+    .locator(selector)
+    .first()
+    .evaluate((el) => {
+      let z = 1;
+      for (let e: Element | null = el; e; e = e.parentElement) z *= Number(getComputedStyle(e).zoom) || 1;
+      return parseFloat(getComputedStyle(el).fontSize) * z;
+    });
+}
+
+test.describe('presentation mode at 1920×1080', () => {
+  test.use({ viewport: { width: 1920, height: 1080 } });
+
+  test('?present=1: the hook, large type, only the story views, the caption with narration', async ({ page }) => {
+    await open(page, '/?present=1&t=2034.4');
+    await expect(app(page)).toHaveAttribute('data-present', 'true');
+    expect(await textPx(page, '[data-testid="kernel-log"] .line')).toBeGreaterThanOrEqual(24);
+    expect(await textPx(page, '[data-testid="gdev"] text.bdf')).toBeGreaterThanOrEqual(24);
+    expect(await textPx(page, '[data-testid="gdev"] text.state')).toBeGreaterThanOrEqual(24);
+    await expect(page.getByTestId('cmdq-ring')).toBeVisible();
+    await expect(page.getByTestId('gerror-bit').first()).toBeVisible();
+    await expect(page.getByTestId('kernel-log')).toBeVisible();
+    await expect(page.getByRole('region', { name: 'Timeline and controls' })).toBeHidden();
+    await expect(page.getByTestId('ste').first()).toBeHidden();
+    // The caption: the words of the quarantine's record (seed 003 #23, the same words as Why?), and chapter 6's narration.
+    await expect(page.getByTestId('caption-text')).toContainText('arm_smmu_master_disable_ats(): 0000:01:00.0 ats_broken = true');
+    await expect(page.getByTestId('chapter-title')).toContainText('The broken master is found');
+    await expect(page.getByTestId('narration')).toContainText('times out too');
+    // V: every view; V again: the story's.
+    await pressOnPage(page, 'v');
+    await expect(page.getByTestId('ste').first()).toBeVisible();
+    await pressOnPage(page, 'v');
+    await expect(page.getByTestId('ste').first()).toBeHidden();
+    // The address keeps the mode.
+    expect(page.url()).toContain('present=1');
+  });
+
+  test('PageDown / PageUp / → / ← go chapter by chapter; B blanks and B again unblanks', async ({ page }) => {
+    await open(page, '/?present=1');
+    const title = page.getByTestId('chapter-title');
+    await pressOnPage(page, 'PageDown');
+    await ready(page);
+    await expect(title).toContainText('1/9 Healthy DMA through the ATC');
+    await pressOnPage(page, 'PageDown');
+    await ready(page);
+    await expect(title).toContainText('2/9 The device stops answering');
+    await pressOnPage(page, 'ArrowRight');
+    await ready(page);
+    await expect(title).toContainText('3/9');
+    await pressOnPage(page, 'ArrowLeft');
+    await ready(page);
+    await expect(title).toContainText('2/9');
+    await pressOnPage(page, 'PageUp');
+    await ready(page);
+    await expect(title).toContainText('1/9');
+    const p = await position(page);
+    await pressOnPage(page, 'b');
+    await expect(page.getByTestId('blank')).toBeVisible();
+    // While blank, the clicker does not move the story.
+    await page.keyboard.press('PageDown');
+    expect(await position(page)).toBe(p);
+    await page.keyboard.press('b');
+    await expect(page.getByTestId('blank')).toBeHidden();
+    await expect(title).toContainText('1/9');
+  });
+
+  test('Play stops at each chapter (on by default in presentation mode), and goes on from there', async ({ page }) => {
+    await open(page, '/?present=1&t=20');
+    await expect(page.getByTestId('chapter-title')).toContainText('2/9');
+    await expect(page.getByTestId('pause-at-chapters')).toBeChecked();
+    await pressOnPage(page, ' ');
+    await expect(app(page)).toHaveAttribute('data-playing', 'false', { timeout: 15_000 });
+    await ready(page);
+    await expect(page.getByTestId('chapter-title')).toContainText('3/9 Unmap: ATC_INV, then CMD_SYNC');
+    await expect(page.getByTestId('narration')).toBeVisible();
+    await pressOnPage(page, ' ');
+    await expect(app(page)).toHaveAttribute('data-playing', 'false', { timeout: 15_000 });
+    await ready(page);
+    await expect(page.getByTestId('chapter-title')).toContainText('4/9 CMD_SYNC fails after 1 ms');
+    await expect(page.getByTestId('caption-text')).toContainText('CERROR_ATC_INV_SYNC');
+  });
+
+  test('Q shows a QR code that decodes to the page’s share link', async ({ page }) => {
+    await open(page, '/?present=1&t=2044.6');
+    await pressOnPage(page, 'q');
+    const qr = page.getByTestId('qr');
+    await expect(qr).toBeVisible();
+    const link = await qr.getAttribute('data-link');
+    // The share link is the address bar without the page's own present=1.
+    expect(link).toBe(
+      page
+        .url()
+        .replace(/[?&]present=1/, (m) => (m.startsWith('?') ? '?' : ''))
+        .replace('?&', '?'),
+    );
+    const png = await qr.locator('svg').screenshot();
+    const decoded = await page.evaluate(async (b64) => {
+      const img = new Image();
+      img.src = `data:image/png;base64,${b64}`;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.width;
+      c.height = img.height;
+      const ctx = c.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      const d = ctx.getImageData(0, 0, c.width, c.height);
+      return { data: Array.from(d.data), width: d.width, height: d.height };
+    }, png.toString('base64'));
+    const code = jsQR(Uint8ClampedArray.from(decoded.data), decoded.width, decoded.height);
+    expect(code?.data).toBe(link);
+    await page.keyboard.press('q');
+    await expect(qr).toBeHidden();
+  });
+});
+
+test('keys do not fire while typing in the kernel log filter', async ({ page }) => {
+  await open(page, '/?present=1');
+  await pressOnPage(page, 'v');
+  const filter = page.getByRole('searchbox', { name: 'Filter the kernel log' });
+  await filter.fill('');
+  await filter.type('bqP');
+  await expect(page.getByTestId('blank')).toBeHidden();
+  await expect(page.getByTestId('qr')).toBeHidden();
+  await expect(app(page)).toHaveAttribute('data-present', 'true');
+  await expect(filter).toHaveValue('bqP');
+});
+
+test('Shift+P enters and leaves presentation mode; the caption shows in the normal page too', async ({ page }) => {
+  await open(page, '/?t=30');
+  await expect(app(page)).toHaveAttribute('data-present', 'false');
+  await expect(page.getByTestId('caption-text')).toContainText('iommu_unmap(dma0, 0x10000, 4 pages)');
+  await pressOnPage(page, 'Shift+P');
+  await expect(app(page)).toHaveAttribute('data-present', 'true');
+  expect(page.url()).toContain('present=1');
+  await pressOnPage(page, 'Shift+P');
+  await expect(app(page)).toHaveAttribute('data-present', 'false');
+  expect(page.url()).not.toContain('present=1');
+});
+
+test('a bad present= value is named, and the page opens normally', async ({ page }) => {
+  await open(page, '/?present=maybe');
+  await expect(page.getByRole('alert')).toContainText('present=maybe is not 1 or 0');
+  await expect(app(page)).toHaveAttribute('data-present', 'false');
+});
+
+test('embed mode: the views, minimal chrome, a link to the full app at the same moment, inside an iframe', async ({
+  page,
+  baseURL,
+}) => {
+  await page.goto('/');
+  await page.setContent(
+    `<iframe src="${baseURL}/?embed=1&t=2044.6" width="1100" height="700" title="SMMU Quarantine Lab"></iframe>`,
+  );
+  const f = page.frameLocator('iframe');
+  await expect(f.getByTestId('app')).toHaveAttribute('data-ready', 'true', { timeout: 20_000 });
+  await expect(f.getByTestId('app')).toHaveAttribute('data-embed', 'true');
+  await expect(f.locator('.header')).toBeHidden();
+  await expect(f.getByTestId('group').first()).toBeVisible();
+  await expect(f.locator(`[data-testid="gdev"][data-device="${NVME}"]`)).toHaveAttribute('data-blocked', 'BROKEN');
+  const a = f.getByTestId('open-full');
+  await expect(a).toHaveText(/Open in SMMU Quarantine Lab/);
+  const href = (await a.getAttribute('href'))!;
+  expect(href).not.toContain('embed=1');
+  expect(await a.getAttribute('target')).toBe('_blank');
+  // The link opens the full app at the same moment.
+  await open(page, href);
+  await expect(app(page)).toHaveAttribute('data-embed', 'false');
+  await expect(gdev(page)).toHaveAttribute('data-blocked', 'BROKEN');
+});
