@@ -69,8 +69,13 @@ export {
 export type { LogLine, CallRecord, Violation } from './sim/context.ts';
 export {
   TRACE_WORDS,
+  STICKY_KINDS,
   causalChain,
   describeRecord,
+  gerrorHistory,
+  overdueAtcInvs,
+  type GerrorBitHistory,
+  type OverdueAtcInv,
   lastRecordOf,
   lastRecoveryCntRecord,
   lastStateRecord,

@@ -146,3 +146,89 @@ export function lastRecordOf(trace: readonly TraceRecord[], kind: TraceKind, upT
   for (let i = Math.min(upTo, trace.length) - 1; i >= 0; i--) if (trace[i]!.kind === kind) return i;
   return null;
 }
+
+/**
+ * The kinds of record the views keep showing after they pass: the raises and
+ * acknowledgements of GERROR bits, and the ATC invalidations that timed out
+ * with the CMD_SYNC that stopped on them. A run has few of them; the page keeps
+ * them in a list of their own so a view at any position reads only these.
+ */
+export const STICKY_KINDS: ReadonlySet<TraceKind> = new Set<TraceKind>([
+  'gerror.toggle',
+  'gerrorn.write',
+  'atc.inv.timeout',
+  'cmdq.error',
+]);
+
+/** What a GERROR bit has done up to a moment: raises by the SMMU, acknowledgements by the driver, and when the last of each was. */
+export interface GerrorBitHistory {
+  raised: number;
+  acked: number;
+  lastRaiseNs: number | null;
+  lastAckNs: number | null;
+}
+
+/**
+ * Each GERROR bit's history (index = bit number) from the records before `upTo`
+ * (a trace length): a raise is the SMMU toggling GERROR (arm_smmu_gerror_handler()
+ * sees GERROR ^ GERRORN), an acknowledgement the driver's write of GERRORN toggling
+ * the bit back to equal.
+ */
+export function gerrorHistory(records: readonly TraceRecord[], upTo: number): GerrorBitHistory[] {
+  const out: GerrorBitHistory[] = Array.from({ length: 32 }, () => ({ raised: 0, acked: 0, lastRaiseNs: null, lastAckNs: null }));
+  for (const r of records) {
+    if (r.id >= upTo) break;
+    let mask: number;
+    if (r.kind === 'gerror.toggle') mask = r.d.bit;
+    else if (r.kind === 'gerrorn.write') mask = Number.parseInt(r.d.toggled, 16);
+    else continue;
+    for (let b = 0; b < 32; b++) {
+      if (((mask >>> b) & 1) === 0) continue;
+      const h = out[b]!;
+      if (r.kind === 'gerror.toggle') {
+        h.raised++;
+        h.lastRaiseNs = r.t;
+      } else {
+        h.acked++;
+        h.lastAckNs = r.t;
+      }
+    }
+  }
+  return out;
+}
+
+/** An ATC invalidation past its deadline that the command queue has not yet moved past. */
+export interface OverdueAtcInv {
+  req: number;
+  sid: number;
+  /** When it timed out (its deadline). */
+  t: number;
+  /** The slot of the CMD_SYNC that stopped on it. */
+  slot: number;
+}
+
+/**
+ * The ATC invalidations that have timed out and are still in the way before
+ * `upTo` (a trace length): the CMD_SYNC that waited for them stopped with
+ * CERROR_ATC_INV_SYNC, and CONS (`consNow`, the register with its wrap bit,
+ * `log2` the queue size) still points at that CMD_SYNC. Once the driver has
+ * acknowledged the error and the SMMU consumes the CMD_SYNC again, CONS moves
+ * on and the invalidation is dropped from the queue's view.
+ */
+export function overdueAtcInvs(records: readonly TraceRecord[], upTo: number, consNow: number, log2: number): OverdueAtcInv[] {
+  const mask = (2 << log2) - 1;
+  let pending: Array<{ req: number; sid: number; t: number }> = [];
+  let last: Array<OverdueAtcInv & { cons: number }> = [];
+  for (const r of records) {
+    if (r.id >= upTo) break;
+    if (r.kind === 'atc.inv.timeout') pending.push({ req: r.d.req, sid: r.d.sid, t: r.t });
+    else if (r.kind === 'cmdq.error') {
+      // The CMD_SYNC stopped on the invalidations that timed out just before it (other errors stop on none).
+      const cons = Number.parseInt(r.d.cons, 16) & mask;
+      last = r.d.cerror === 'CERROR_ATC_INV_SYNC' ? pending.map((p) => ({ ...p, slot: r.d.slot, cons })) : [];
+      pending = [];
+    }
+  }
+  const cons = consNow & mask;
+  return last.filter((o) => o.cons === cons).map(({ req, sid, t, slot }) => ({ req, sid, t, slot }));
+}

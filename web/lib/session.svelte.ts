@@ -15,6 +15,7 @@ import {
   DEFAULT_SCENARIO_ID,
   FLAG_NAMES,
   POLICY_PRESETS,
+  STICKY_KINDS,
   buildShareUrl,
   chapterPositions,
   encodeScenario,
@@ -60,6 +61,13 @@ export const MAX_FILE_BYTES = 32 * 1024 * 1024;
 
 /** While playing, the page asks for a new view at most this often (ms). */
 const PLAY_VIEW_MS = 33;
+
+/**
+ * The speed a first-time viewer can follow: two events a second, so the
+ * default scenario (39 events) plays in about 20 s and each CMDQ error,
+ * GERROR toggle and state change stays on screen for half a second.
+ */
+export const DEFAULT_SPEED = 2;
 
 export const SPEEDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384] as const;
 
@@ -124,11 +132,14 @@ export class Session {
   violations = $state.raw<Violation[]>([]);
   result = $state.raw<SimResult | null>(null);
   markers = $state.raw<Marker[]>([]);
+  /** The records the views keep showing after they pass (STICKY_KINDS), in trace order. */
+  sticky = $state.raw<TraceRecord[]>([]);
   view = $state.raw<View | null>(null);
   /** Position shown (events run), 0..count. */
   position = $state(0);
   playing = $state(false);
-  speed = $state<number>(16);
+  /** Events per second while playing: DEFAULT_SPEED until the user picks another. */
+  speed = $state<number>(DEFAULT_SPEED);
   loading = $state(true);
   /** A message for the user (role="alert"); null when there is none. */
   alert = $state<string | null>(null);
@@ -500,6 +511,7 @@ export class Session {
       this.violations = m.violations;
       this.result = m.result;
       this.markers = this.computeMarkers(this.trace);
+      this.sticky = this.trace.filter((r) => STICKY_KINDS.has(r.kind));
       this.recording = m.data.recording;
       this.recordingStopped = null;
       this.recordMs = m.data.recording === 'running' ? 0 : m.loadMs;
@@ -584,6 +596,8 @@ export class Session {
     if (m.result) this.result = m.result;
     const marks = this.computeMarkers(trace, firstNew);
     if (marks.length) this.markers = [...this.markers, ...marks];
+    const sticky = m.trace.filter((r) => STICKY_KINDS.has(r.kind));
+    if (sticky.length) this.sticky = this.sticky.concat(sticky);
     this.recording = m.recording;
     if (m.recording !== 'running') this.recordMs = m.recordMs;
     if (m.recording === 'stopped') this.stoppedAt(m.stopReason);
@@ -742,15 +756,24 @@ export class Session {
     this.load({ ...s, policy: preset }, { builtin: id, origin: 'built-in', replaces: true });
   }
 
+  /** A change of policy re-runs the same scenario: a built-in stays a built-in (the policy is not part of what makes it one). */
+  private policyOpts(): Parameters<Session['load']>[1] {
+    return {
+      tUs: this.tNs / 1000,
+      builtin: this.builtinId,
+      origin: this.builtinId ? 'built-in' : 'edited',
+    };
+  }
+
   /** Switch to a preset (its flags at their default), re-running from the same scenario and seed at the same time. */
   setPreset(p: PresetName): void {
     if (!isPresetName(p)) return;
-    this.edit({ ...this.scenario, policy: p }, { tUs: this.tNs / 1000, builtin: this.builtinId });
+    this.edit({ ...this.scenario, policy: p }, this.policyOpts());
   }
 
   /** Switch to a policy as written (a preset, or a preset with flags). */
   setPolicy(policy: PolicySpec): void {
-    this.edit({ ...this.scenario, policy }, { tUs: this.tNs / 1000, builtin: this.builtinId });
+    this.edit({ ...this.scenario, policy }, this.policyOpts());
   }
 
   setFlag(flag: FlagName, on: boolean): void {
@@ -759,7 +782,7 @@ export class Session {
     const base = resolvePolicy(preset).flags;
     for (const f of FLAG_NAMES) if (next[f] === base[f]) delete next[f];
     const policy: PolicySpec = Object.keys(next).length ? ({ preset, ...next } as PolicySpec) : preset;
-    this.edit({ ...this.scenario, policy }, { tUs: this.tNs / 1000, builtin: this.builtinId });
+    this.edit({ ...this.scenario, policy }, this.policyOpts());
   }
 
   /** Add a step at the current time and show its effect from the moment it runs. */

@@ -1,0 +1,148 @@
+/**
+ * Every screen (issue 13, point 1): from 1024×768 to 2560×1440 and at 200 %
+ * browser zoom, every view with a page hook is on screen or reachable by
+ * scrolling, no two labelled regions cover each other, no label is wider
+ * than its box, and the header's buttons stay on one line each.
+ *
+ * 200 % zoom is emulated as the browser does it: a 1440×900 screen at 200 %
+ * gives the page a 720×450 CSS-pixel viewport with devicePixelRatio 2 (the
+ * media queries, the layout and the pixels are those of real page zoom).
+ * CSS `zoom` on the root would not do: the media queries would still see
+ * 1440 px, and the page's own zoom for large screens sits on the same property.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { BUILTIN_SCENARIOS } from '../core/index.ts';
+import { linkTo, open, toEnd } from './support.ts';
+
+const SIZES = [
+  { name: '1024×768', width: 1024, height: 768, dpr: 1 },
+  { name: '1280×720', width: 1280, height: 720, dpr: 1 },
+  { name: '1440×900', width: 1440, height: 900, dpr: 1 },
+  { name: '1920×1080', width: 1920, height: 1080, dpr: 1 },
+  { name: '2560×1440', width: 2560, height: 1440, dpr: 1 },
+  { name: '1440×900 at 200 %', width: 720, height: 450, dpr: 2 },
+];
+
+/** The page hooks of docs/SCENARIO-FORMAT.md and docs/SCENARIO-EXTENSIONS.md that name a view. */
+const VIEWS = [
+  'cmdq-ring',
+  'cmdq-window',
+  'gerror-bit',
+  'group',
+  'gdev',
+  'ste',
+  'endpoint',
+  'stats',
+  'kernel-log',
+  'causal-chain',
+  'virtual-time',
+  'scenario-description',
+];
+
+/** Each labelled region's centre hits the region itself (nothing lies over it). Returns the ones covered. */
+async function covered(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const regions = [
+      ...document.querySelectorAll<HTMLElement>('header.header, .bar, section.panel, section.timeline'),
+      ...document.querySelectorAll<Element>('[data-testid="gdev"], [data-testid="group"] text.gtitle, g.smmu'),
+    ];
+    const bad: string[] = [];
+    for (const el of regions) {
+      el.scrollIntoView({ block: 'center', inline: 'center' });
+      const r = el.getBoundingClientRect();
+      const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
+      const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
+      const hit = document.elementFromPoint(x, y);
+      // A text with pointer-events: none is looked through: its group is what must be hit.
+      const owner = el.matches('text') ? el.closest('[data-testid="group"]')! : el;
+      if (!hit || !owner.contains(hit)) {
+        const name = el.getAttribute('aria-labelledby') ?? el.getAttribute('data-device') ?? el.className.toString();
+        bad.push(`${el.tagName} ${name} covered by ${hit?.tagName} ${hit?.className.toString() ?? ''}`);
+      }
+    }
+    return bad;
+  });
+}
+
+/** Labels whose text is wider than their box (HTML: scrollWidth > clientWidth; SVG: the text's box beyond its shape). */
+async function overflowing(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const bad: string[] = [];
+    const labels = document.querySelectorAll<HTMLElement>(
+      'button, h1, h2, th, td, dt, dd, .legend li, .stats span, .qstate, .desc, .status, .tabs button, .ep > span, label',
+    );
+    for (const el of labels) {
+      const cs = getComputedStyle(el);
+      if (cs.display === 'inline' || cs.display === 'none' || el.clientWidth === 0) continue;
+      if (el.scrollWidth > el.clientWidth + 1)
+        bad.push(`${el.tagName} "${el.textContent?.trim().slice(0, 60)}" ${el.scrollWidth} > ${el.clientWidth}`);
+    }
+    // SVG: each device's texts inside its box, the SMMU's label inside its box, the CMDQ window's labels inside the window.
+    const inside = (t: SVGGraphicsElement, box: SVGGraphicsElement, what: string) => {
+      const a = t.getBoundingClientRect();
+      const b = box.getBoundingClientRect();
+      if (a.left < b.left - 1 || a.right > b.right + 1)
+        bad.push(`${what} "${t.textContent}" ${a.left}..${a.right} outside ${b.left}..${b.right}`);
+    };
+    for (const g of document.querySelectorAll<SVGGElement>('[data-testid="gdev"]')) {
+      const box = g.querySelector<SVGRectElement>('rect.dbox')!;
+      for (const t of g.querySelectorAll<SVGTextElement>('text')) inside(t, box, 'device label');
+    }
+    const smmu = document.querySelector<SVGGElement>('g.smmu')!;
+    inside(smmu.querySelector('text')!, smmu.querySelector('rect')!, 'SMMU label');
+    const strip = document.querySelector<SVGSVGElement>('[data-testid="cmdq-window"]')!;
+    for (const t of strip.querySelectorAll<SVGTextElement>('text')) inside(t, strip, 'CMDQ window label');
+    // PROD's and CONS's labels never meet.
+    const p = strip.querySelector('.plabel')!.getBoundingClientRect();
+    const c = strip.querySelector('.clabel')!.getBoundingClientRect();
+    if (p.bottom > c.top && c.bottom > p.top && p.right > c.left && c.right > p.left) bad.push('PROD and CONS labels overlap');
+    return bad;
+  });
+}
+
+async function viewsReachable(page: Page): Promise<void> {
+  for (const id of VIEWS) {
+    const el = page.getByTestId(id).first();
+    await el.scrollIntoViewIfNeeded();
+    await expect(el, `${id} is on screen once scrolled to`).toBeInViewport();
+  }
+  const play = page.getByRole('button', { name: 'Play' });
+  await expect(play).toBeInViewport();
+}
+
+async function headerOnOneLineEach(page: Page): Promise<void> {
+  const heights = await page.locator('header.header button').evaluateAll((bs) =>
+    bs.map((b) => ({
+      t: b.textContent?.trim(),
+      h: (b as HTMLElement).offsetHeight,
+      lh: parseFloat(getComputedStyle(b).lineHeight) || 18,
+    })),
+  );
+  for (const b of heights) expect(b.h, `header button "${b.t}" is one line`).toBeLessThan(b.lh * 2 + 4);
+}
+
+for (const s of SIZES) {
+  test.describe(s.name, () => {
+    test.use({ viewport: { width: s.width, height: s.height }, deviceScaleFactor: s.dpr });
+
+    test('every view is reachable, nothing covers anything, no label overflows (the run at its end)', async ({ page }) => {
+      await open(page, '/');
+      await toEnd(page);
+      await viewsReachable(page);
+      expect(await covered(page)).toEqual([]);
+      expect(await overflowing(page)).toEqual([]);
+      await headerOnOneLineEach(page);
+    });
+
+    test('with the CMDQ stopped on ATC_INV_SYNC and the description open, the long labels still fit', async ({ page }) => {
+      // 1031 µs: the first ATC_INV has timed out, the CMD_SYNC stopped, the GERROR interrupt not yet taken.
+      await open(page, linkTo(BUILTIN_SCENARIOS['spam-vs-quarantine']!, { t: 1031 }));
+      await expect(page.getByTestId('smmu-label')).toHaveText('arm-smmu-v3 · CMDQ stopped: ATC_INV_SYNC');
+      await page.getByRole('button', { name: 'Whole description' }).click();
+      await viewsReachable(page);
+      expect(await covered(page)).toEqual([]);
+      expect(await overflowing(page)).toEqual([]);
+      await headerOnOneLineEach(page);
+    });
+  });
+}
