@@ -15,8 +15,8 @@ import {
   DEFAULT_SCENARIO_ID,
   FLAG_NAMES,
   POLICY_PRESETS,
-  buildShareUrl,
-  encodeScenario,
+  linkFor,
+  shortLinkScenario,
   formatErrors,
   isPresetName,
   parseAppUrl,
@@ -305,7 +305,8 @@ export class Session {
       else refused = true;
       if (!d.ok) problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
     } else if (st.builtin !== null) {
-      const b = builtinScenario(st.builtin);
+      // A short link: the built-in, under the link's preset (the same reading Share writes it by).
+      const b = shortLinkScenario(st.builtin, st.policy);
       if (b) {
         scenario = b;
         builtin = st.builtin;
@@ -780,7 +781,7 @@ export class Session {
 
   shareUrl(): string {
     const base = `${location.origin}${location.pathname}`;
-    return buildShareUrl(base, encodeScenario(this.scenario), this.preset, Math.round(this.tNs) / 1000);
+    return linkFor(base, this.scenario, this.preset, Math.round(this.tNs) / 1000);
   }
 
   private scheduleUrl(): void {
