@@ -43,6 +43,7 @@ import {
 import type { CompareRow, FromWorker, LinkDecoded, Recorded, ToWorker } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
 import { builtinIdOf } from './scenario-text.ts';
+import { makeSimWorker } from './make-worker.ts';
 
 export { builtinIdOf, citation, summarize } from './scenario-text.ts';
 
@@ -160,10 +161,7 @@ export class Session {
   private readonly makeWorker: () => Worker;
 
   constructor(makeWorker?: () => Worker) {
-    this.makeWorker =
-      makeWorker ??
-      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- the worker's module address, read once
-      (() => new Worker(new URL('./sim.worker.ts', import.meta.url), { type: 'module' }));
+    this.makeWorker = makeWorker ?? makeSimWorker;
     this.worker = this.startWorker();
   }
 
