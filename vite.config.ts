@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import type { Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { singleFile } from './build/single-file.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -36,13 +37,25 @@ const csp: Plugin = {
   ],
 };
 
-export default defineConfig({
+/** The single-file build (`--mode single`, after the normal one): build/single-file.ts. */
+const single = (mode: string): boolean => mode === 'single';
+
+export default defineConfig(({ mode }) => ({
   root: 'web',
-  publicDir: '../public',
+  publicDir: single(mode) ? false : '../public',
   base: './',
-  plugins: [svelte({ configFile: false }), csp],
-  build: { outDir: '../dist', emptyOutDir: true, target: 'es2022' },
-  worker: { format: 'es' },
+  plugins: single(mode)
+    ? [svelte({ configFile: false }), singleFile({ favicon: `${here}public/favicon.svg` })]
+    : [svelte({ configFile: false }), csp],
+  resolve: single(mode)
+    ? { alias: [{ find: /^\.\/make-worker\.ts$/, replacement: `${here}web/lib/make-worker.inline.ts` }] }
+    : {},
+  build: single(mode)
+    ? // Into dist/ next to the normal build, which it leaves in place.
+      { outDir: '../dist', emptyOutDir: false, target: 'es2022', modulePreload: false, assetsInlineLimit: Infinity }
+    : { outDir: '../dist', emptyOutDir: true, target: 'es2022' },
+  // The single file's worker is a classic one: a page opened from file:// cannot start a module worker from a blob: URL.
+  worker: { format: single(mode) ? ('iife' as const) : ('es' as const) },
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [here] } },
   preview: { host: '127.0.0.1', port: 4173, strictPort: true },
   test: {
@@ -51,4 +64,4 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 60_000,
   },
-});
+}));

@@ -36,7 +36,7 @@ test('the default scenario opens with every view and every page hook', async ({ 
   for (const name of ['Play', 'Step', 'Step back', 'Share'])
     await expect(page.getByRole('button', { name, exact: true })).toBeVisible();
   // The address bar holds the scenario, the policy and the time from the start.
-  expect(page.url()).toMatch(/\?policy=v4&t=0#s=/);
+  expect(page.url()).toMatch(/\?scenario=spam-vs-quarantine&policy=v4&t=0$/);
   expect(scenarioOf(page.url())).toEqual(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]);
 });
 

@@ -4,7 +4,7 @@
  * and build or decode scenario links with the core's own codec.
  */
 import { expect, type Locator, type Page } from '@playwright/test';
-import { decodeScenario, encodeScenario, parseAppUrl, type Scenario, type Step } from '../core/index.ts';
+import { decodeScenario, encodeScenario, parseAppUrl, shortLinkScenario, type Scenario, type Step } from '../core/index.ts';
 
 export const NVME = '0000:01:00.0';
 
@@ -40,11 +40,16 @@ export function linkTo(s: Scenario, query: Record<string, string | number> = {})
   return `/${q ? `?${q}` : ''}#s=${encodeScenario(s)}`;
 }
 
-/** The scenario held by a page address. */
+/** The scenario held by a page address: a short link's built-in (under its preset), or the one in #s=. */
 export function scenarioOf(url: string): Scenario {
   const u = new URL(url);
   const st = parseAppUrl(u.search, u.hash);
-  if (st.encoded === null) throw new Error(`no #s= in ${url}`);
+  if (st.encoded === null && st.builtin !== null) {
+    const b = shortLinkScenario(st.builtin, st.policy);
+    if (!b) throw new Error(`no built-in ${st.builtin} in ${url}`);
+    return b;
+  }
+  if (st.encoded === null) throw new Error(`no scenario in ${url}`);
   const d = decodeScenario(st.encoded);
   if (!d.ok) throw new Error(d.error);
   return d.raw as Scenario;

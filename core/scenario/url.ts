@@ -3,11 +3,16 @@
  * is base64url (RFC 4648 §5, no padding) of the raw DEFLATE (RFC 1951) of the
  * scenario's UTF-8 JSON; `?scenario=<built-in id>`, `policy=` and `t=` (µs)
  * as query parameters. Decoding never throws: a bad link gives a message.
+ *
+ * A built-in shown unchanged but for its preset travels as the short link
+ * `?scenario=<id>&policy=<preset>&t=<µs>` (a few dozen characters, for a
+ * slide or a QR code); anything else travels whole in `#s=`.
  */
 import { Inflate, deflateSync, strFromU8, strToU8 } from 'fflate';
 import { isPresetName, type PresetName } from '../policy/index.ts';
 import { formatErrors, parseJsonText, validateScenario } from './validate.ts';
-import type { ResolvedScenario, Scenario } from './types.ts';
+import { BUILTIN_SCENARIOS, builtinScenario } from './builtins/index.ts';
+import type { PolicySpec, ResolvedScenario, Scenario } from './types.ts';
 
 /** Largest decoded scenario a link may carry (bytes of JSON). */
 export const MAX_LINK_JSON_BYTES = 2 * 1024 * 1024;
@@ -193,4 +198,53 @@ export function buildShareUrl(base: string, encoded: string, policy: PresetName 
   if (policy) q.push(`policy=${policy}`);
   if (tUs !== null) q.push(`t=${Math.round(tUs * 1000) / 1000}`);
   return `${base}${q.length ? `?${q.join('&')}` : ''}#s=${encoded}`;
+}
+
+/** The preset a scenario's policy names (a bare preset, or the preset of a preset with flags); v4 when it names none. */
+export function presetOf(p: PolicySpec | undefined): PresetName {
+  if (p === undefined) return 'v4';
+  return typeof p === 'string' ? p : p.preset;
+}
+
+/**
+ * The scenario a short link opens: the built-in `id` as written, or, when
+ * `policy` names another preset than the built-in's own, the built-in under
+ * that preset (its flags at their default). Undefined for an unknown id.
+ */
+export function shortLinkScenario(id: string, policy: PresetName | null): Scenario | undefined {
+  const b = builtinScenario(id);
+  if (!b) return undefined;
+  return policy !== null && policy !== presetOf(b.policy) ? { ...b, policy } : b;
+}
+
+/**
+ * The short link that opens exactly this scenario, as its built-in id and
+ * preset; null when no short link does (the scenario is not a built-in, or
+ * was edited, or carries policy flags of its own), so it needs `#s=`.
+ */
+export function shortLinkOf(s: Scenario): { id: string; policy: PresetName } | null {
+  if (typeof s !== 'object' || s === null) return null;
+  const policy = presetOf(s.policy);
+  let json: string | null = null;
+  for (const [id, b] of Object.entries(BUILTIN_SCENARIOS)) {
+    // The name tells most scenarios apart without writing any JSON.
+    if (b.name !== s.name) continue;
+    json ??= JSON.stringify(s);
+    if (JSON.stringify(shortLinkScenario(id, policy)) === json) return { id, policy };
+  }
+  return null;
+}
+
+/** A short link: a built-in by id, the preset and the time in the query, no fragment. */
+export function buildShortUrl(base: string, id: string, policy: PresetName, tUs: number | null): string {
+  const q = [`scenario=${encodeURIComponent(id)}`, `policy=${policy}`];
+  if (tUs !== null) q.push(`t=${Math.round(tUs * 1000) / 1000}`);
+  return `${base}?${q.join('&')}`;
+}
+
+/** The link for a scenario: the short link when one opens it exactly, else the whole scenario in `#s=`. */
+export function linkFor(base: string, s: Scenario, policy: PresetName | null, tUs: number | null): string {
+  const short = shortLinkOf(s);
+  if (short) return buildShortUrl(base, short.id, short.policy, tUs);
+  return buildShareUrl(base, encodeScenario(s), policy, tUs);
 }

@@ -14,11 +14,15 @@ import {
   base64urlDecode,
   base64urlEncode,
   buildShareUrl,
+  buildShortUrl,
   decodeScenario,
   encodeScenario,
   inflateLimited,
+  linkFor,
   linkProblem,
   parseAppUrl,
+  shortLinkOf,
+  shortLinkScenario,
   type DecodeResult,
 } from '../scenario/url.ts';
 import { MAX_NESTING, tooDeep, validateScenario } from '../scenario/validate.ts';
@@ -317,6 +321,83 @@ describe('parseAppUrl (SCENARIO-FORMAT.md "URLs")', () => {
     const b = parseAppUrl('policy=baseline&t=2500', `s=${enc}`);
     expect(a).toEqual({ builtin: null, encoded: enc, policy: 'baseline', tUs: 2500, errors: [] });
     expect(b).toEqual(a);
+  });
+});
+
+// Issue 13, point 4: Share gave ~900 characters even for an unchanged built-in, too long for a slide or a QR code.
+describe('short links: an unchanged built-in travels as ?scenario=ID&policy=…&t=…', () => {
+  const BASE = 'https://example.test/lab/';
+  /** What the page opens from a link (Session.start): the short link's built-in, else the #s= scenario under policy=. */
+  function opened(url: string): { scenario: unknown; policy: string | null; tUs: number | null } {
+    const u = new URL(url);
+    const st = parseAppUrl(u.search, u.hash);
+    expect(st.errors).toEqual([]);
+    if (st.encoded !== null) {
+      const r = decodeSafely(st.encoded);
+      if (!r.ok) throw new Error(r.error);
+      return { scenario: r.raw, policy: st.policy, tUs: st.tUs };
+    }
+    expect(st.builtin).not.toBeNull();
+    return { scenario: shortLinkScenario(st.builtin!, st.policy), policy: st.policy, tUs: st.tUs };
+  }
+
+  for (const [id, sc] of Object.entries(BUILTIN_SCENARIOS)) {
+    it(`${id}: short under every preset, and opens the same scenario, policy and time`, () => {
+      for (const preset of POLICY_PRESETS) {
+        // Switching the policy alone keeps the short form (setPreset writes the bare preset).
+        const shown = preset === sc.policy ? sc : { ...sc, policy: preset };
+        const url = linkFor(BASE, shown, preset, 2143.125);
+        expect(url).toBe(`${BASE}?scenario=${id}&policy=${preset}&t=2143.125`);
+        expect(new URL(url).hash).toBe('');
+        // The longest id under the longest preset still fits a slide line or a small QR code.
+        expect(url.length - BASE.length).toBeLessThanOrEqual(80);
+        const o = opened(url);
+        expect(JSON.stringify(o.scenario)).toBe(JSON.stringify(shown));
+        expect(o.policy).toBe(preset);
+        expect(o.tUs).toBe(2143.125);
+        // The #s= form of the same scenario is an order of magnitude longer.
+        expect(buildShareUrl(BASE, encodeScenario(shown), preset, 2143.125).length).toBeGreaterThan(url.length * 5);
+      }
+    });
+  }
+
+  it('an edited built-in keeps #s=, and opens as edited', () => {
+    const sc = BUILTIN_SCENARIOS['shared-batch']!;
+    const edits: Array<[string, typeof sc]> = [
+      [
+        'a step added',
+        { ...sc, steps: [...(sc.steps ?? []), { at: 9999, op: 'unmap', domain: 'dma0', iova: '0x0', pages: 1 } as never] },
+      ],
+      ['the description changed', { ...sc, description: `${sc.description ?? ''} Edited.` }],
+      ['a flag of its own', { ...sc, policy: { preset: 'v4', coClear: false } as never }],
+      ['the preset written as an object', { ...sc, policy: { preset: 'v4' } }],
+      ['another seed', { ...sc, seed: (sc.seed ?? 0) + 1 }],
+    ];
+    for (const [what, edited] of edits) {
+      expect(shortLinkOf(edited), what).toBeNull();
+      const url = linkFor(BASE, edited, 'v4', 10);
+      expect(new URL(url).hash, what).toMatch(/^#s=/);
+      expect(new URL(url).searchParams.has('scenario'), what).toBe(false);
+      expect(JSON.stringify(opened(url).scenario), what).toBe(JSON.stringify(edited));
+    }
+  });
+
+  it('a scenario that is no built-in keeps #s=', () => {
+    const s = scenario();
+    expect(shortLinkOf(s)).toBeNull();
+    expect(linkFor(BASE, s, null, null)).toBe(buildShareUrl(BASE, encodeScenario(s), null, null));
+  });
+
+  it('a short link without policy= opens the built-in under its own policy; an unknown id opens nothing', () => {
+    const sc = BUILTIN_SCENARIOS['recovery-flr']!;
+    expect(shortLinkScenario('recovery-flr', null)).toBe(sc);
+    expect(shortLinkScenario('recovery-flr', 'v4')).toBe(sc);
+    expect(shortLinkScenario('recovery-flr', 'baseline')).toEqual({ ...sc, policy: 'baseline' });
+    for (const id of ['no-such-thing', 'constructor', '__proto__', '']) expect(shortLinkScenario(id, 'v4')).toBeUndefined();
+  });
+
+  it('an id is escaped in the query', () => {
+    expect(buildShortUrl(BASE, 'a b&c', 'v4', null)).toBe(`${BASE}?scenario=a%20b%26c&policy=v4`);
   });
 });
 

@@ -16,9 +16,9 @@ import {
   FLAG_NAMES,
   POLICY_PRESETS,
   STICKY_KINDS,
-  buildShareUrl,
   chapterPositions,
-  encodeScenario,
+  linkFor,
+  shortLinkScenario,
   formatErrors,
   isPresetName,
   parseAppUrl,
@@ -48,6 +48,7 @@ import {
 import type { CompareRow, FromWorker, LinkDecoded, Recorded, ToWorker } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
 import { builtinIdOf } from './scenario-text.ts';
+import { makeSimWorker } from './make-worker.ts';
 
 export { builtinIdOf, citation, summarize } from './scenario-text.ts';
 
@@ -194,10 +195,7 @@ export class Session {
   private readonly makeWorker: () => Worker;
 
   constructor(makeWorker?: () => Worker) {
-    this.makeWorker =
-      makeWorker ??
-      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- the worker's module address, read once
-      (() => new Worker(new URL('./sim.worker.ts', import.meta.url), { type: 'module' }));
+    this.makeWorker = makeWorker ?? makeSimWorker;
     this.worker = this.startWorker();
   }
 
@@ -361,7 +359,8 @@ export class Session {
       else refused = true;
       if (!d.ok) problems.unshift(`This link does not hold a usable scenario: ${d.error}. Showing the default scenario instead.`);
     } else if (st.builtin !== null) {
-      const b = builtinScenario(st.builtin);
+      // A short link: the built-in, under the link's preset (the same reading Share writes it by).
+      const b = shortLinkScenario(st.builtin, st.policy);
       if (b) {
         scenario = b;
         builtin = st.builtin;
@@ -856,7 +855,7 @@ export class Session {
 
   shareUrl(): string {
     const base = `${location.origin}${location.pathname}`;
-    return buildShareUrl(base, encodeScenario(this.scenario), this.preset, Math.round(this.tNs) / 1000);
+    return linkFor(base, this.scenario, this.preset, Math.round(this.tNs) / 1000);
   }
 
   private scheduleUrl(): void {
