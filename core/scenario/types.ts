@@ -160,7 +160,7 @@ export interface Scenario {
     evtqIrqLatencyUs?: number;
     atcInvResponseUs?: number;
   };
-  kernel?: { workerLatencyUs?: number };
+  kernel?: { workerLatencyUs?: number; cpus?: number };
   memory?: { pages?: number };
   domains?: DomainSpec[];
   groups: GroupSpec[];
@@ -186,7 +186,7 @@ export interface ResolvedScenario {
   seed: number;
   policy: PolicySpec;
   smmu: ResolvedSmmuConfig;
-  kernel: { workerLatencyUs: number };
+  kernel: { workerLatencyUs: number; cpus: number };
   memory: { pages: number };
   domains: DomainSpec[];
   groups: Array<{ id: number; domain: string | null; devices: Array<Required<DeviceSpec>> }>;
@@ -203,7 +203,7 @@ export const SMMU_DEFAULTS: ResolvedSmmuConfig = {
   evtqIrqLatencyUs: 2,
   atcInvResponseUs: 2,
 };
-export const KERNEL_DEFAULTS = { workerLatencyUs: 10 };
+export const KERNEL_DEFAULTS = { workerLatencyUs: 10, cpus: 256 };
 export const MEMORY_DEFAULTS = { pages: 64 };
 
 /** Default reset durations (µs of virtual time) per method. */
