@@ -16,6 +16,7 @@ import {
   blockedPath,
   depthPath,
   first,
+  lineUs,
   messages,
   msgIndex,
   msgsWith,
@@ -412,5 +413,38 @@ describe('attach-races-quarantine', () => {
     const r = b('attach-races-quarantine', { preset: 'v4', atsBrokenFence: false });
     expect(attachEats(r)).toEqual([1]);
     expect(r.result.stats.corruptedPages).toBeGreaterThan(0);
+  });
+});
+
+// Seed 003 #15 and #16: arm_smmu_cmdq_issue_cmdlist() polls its CMD_SYNC between local_irq_save() and
+// local_irq_restore(); with both CPUs polling, the GERROR interrupt (CPU 0) waits for a poll to give up.
+describe('few-cpus', () => {
+  it('v4: the interrupt is masked on CPU 0, the third unmap waits for a CPU, co-clear quarantines after ARM_SMMU_POLL_TIMEOUT_US', () => {
+    const r = b('few-cpus', 'v4');
+    const masked = first(r, 'irq.masked')!;
+    expect(masked.d.cpu).toBe(0);
+    expect(first(r, 'cpu.wait')!.t).toBe(50_000);
+    const eio = msgIndex(r, 'CMD_SYNC for ATC_INV timeout at prod=');
+    expect(lineUs(r.log[eio]!)).toBeGreaterThanOrEqual(1_000_000);
+    expect(first(r, 'cmdq.coclear')!.t).toBeGreaterThanOrEqual(1_000_000_000);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(device(r).blocked).toBe('BROKEN');
+  });
+
+  it('baseline: "CMD_SYNC timeout" first, the ISR only once a poll has given up', () => {
+    const r = b('few-cpus', 'baseline');
+    const t = msgIndex(r, 'CMD_SYNC timeout at ');
+    const isr = msgIndex(r, 'unexpected global error');
+    expect(t).toBeGreaterThanOrEqual(0);
+    expect(isr).toBeGreaterThan(t);
+    expect(lineUs(r.log[isr]!)).toBeGreaterThanOrEqual(1_000_000);
+  });
+
+  it('with a CPU to spare the ISR runs right after the error and nothing waits', () => {
+    const { kernel: _k, ...rest } = BUILTIN_SCENARIOS['few-cpus']!;
+    const r = run(rest, 'v4');
+    expect(tr(r, 'irq.masked')).toEqual([]);
+    expect(tr(r, 'cpu.wait')).toEqual([]);
+    expect(first(r, 'irq.gerror')!.t).toBeLessThan(2_000_000);
   });
 });

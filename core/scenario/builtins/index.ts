@@ -20,6 +20,7 @@ import probeReset from './probe-reset.json' with { type: 'json' };
 import atschkOff from './atschk-off.json' with { type: 'json' };
 import pollTimeoutFixme from './poll-timeout-before-atc-timeout.json' with { type: 'json' };
 import attachRacesQuarantine from './attach-races-quarantine.json' with { type: 'json' };
+import fewCpus from './few-cpus.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -39,6 +40,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'atschk-off': atschkOff as Scenario,
   'poll-timeout-before-atc-timeout': pollTimeoutFixme as Scenario,
   'attach-races-quarantine': attachRacesQuarantine as Scenario,
+  'few-cpus': fewCpus as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
