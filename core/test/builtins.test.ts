@@ -448,3 +448,26 @@ describe('few-cpus', () => {
     expect(first(r, 'irq.gerror')!.t).toBeLessThan(2_000_000);
   });
 });
+
+// Seed 003 #04 on pci_dev_acpi_reset(): "ACPI _RST failed" returns -ENOTTY after prepare, which done()
+// cannot tell from a skipped reset.
+describe('acpi-rst-failed', () => {
+  it('v4: "ACPI _RST failed", done(-ENOTTY) keeps the device blocked, an attach gets -EBUSY, a working _RST unblocks it', () => {
+    const r = b('acpi-rst-failed', 'v4');
+    const m = messages(r);
+    const failed = m.indexOf('nvme 0000:01:00.0: ACPI _RST failed');
+    expect(failed).toBeGreaterThanOrEqual(0);
+    expect(m[failed + 1]).toBe('nvme 0000:01:00.0: Reset may have been skipped. Keep it blocked conservatively');
+    expect(retAt(r, 'pci_dev_acpi_reset', 10)).toBe('-ENOTTY');
+    expect(r.result.calls.find((c) => c.fn === 'pci_dev_reset_iommu_done')!.args[1]).toBe('-ENOTTY');
+    expect(blockedPath(r)).toEqual(['RESETTING', 'RESET_FAILED', 'NO']);
+    expect(retAt(r, 'iommu_attach_group', 20000)).toBe('-EBUSY');
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toHaveLength(1);
+  });
+
+  it('baseline: the failed _RST unblocks the device and the attach goes through', () => {
+    const r = b('acpi-rst-failed', 'baseline');
+    expect(msgsWith(r, 'ACPI _RST failed')).toHaveLength(1);
+    expect(retAt(r, 'iommu_attach_group', 20000)).toBe('0');
+  });
+});

@@ -21,6 +21,7 @@ import atschkOff from './atschk-off.json' with { type: 'json' };
 import pollTimeoutFixme from './poll-timeout-before-atc-timeout.json' with { type: 'json' };
 import attachRacesQuarantine from './attach-races-quarantine.json' with { type: 'json' };
 import fewCpus from './few-cpus.json' with { type: 'json' };
+import acpiRstFailed from './acpi-rst-failed.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -41,6 +42,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'poll-timeout-before-atc-timeout': pollTimeoutFixme as Scenario,
   'attach-races-quarantine': attachRacesQuarantine as Scenario,
   'few-cpus': fewCpus as Scenario,
+  'acpi-rst-failed': acpiRstFailed as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
