@@ -22,6 +22,7 @@ import pollTimeoutFixme from './poll-timeout-before-atc-timeout.json' with { typ
 import attachRacesQuarantine from './attach-races-quarantine.json' with { type: 'json' };
 import fewCpus from './few-cpus.json' with { type: 'json' };
 import acpiRstFailed from './acpi-rst-failed.json' with { type: 'json' };
+import ratelimit from './ratelimit.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -43,6 +44,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'attach-races-quarantine': attachRacesQuarantine as Scenario,
   'few-cpus': fewCpus as Scenario,
   'acpi-rst-failed': acpiRstFailed as Scenario,
+  ratelimit: ratelimit as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
