@@ -490,3 +490,31 @@ describe('ratelimit', () => {
     expect(r.result.devices.every((d) => d.blocked === 'RESET_FAILED')).toBe(true);
   });
 });
+
+// Seed 003, __iommu_group_block_device(): "Stage PASID domains at blocking_domain while retaining
+// pasid_array" — iommu_remove_dev_pasid() for each PASID; done() after a good reset sets them again.
+describe('pasid-quarantine', () => {
+  it('v4: the quarantine removes PASID 1 (its DMA aborts), done() after the FLR restores it (its DMA works)', () => {
+    const r = b('pasid-quarantine', 'v4');
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    const removed = first(r, 'pasid.remove')!;
+    expect(removed.d.pasid).toBe(1);
+    expect(removed.id).toBeLessThan(q.id);
+    expect(dmaResultAt(r, 5000)).toBe('blocked');
+    const restored = tr(r, 'pasid.set').filter((t) => t.t > removed.t);
+    expect(restored.map((t) => [t.d.pasid, t.d.domain])).toEqual([[1, 'sva1']]);
+    const done = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect(restored[0]!.id).toBeLessThan(done.id);
+    expect(dmaResultAt(r, 200000)).toBe('ok');
+  });
+
+  it('baseline: nothing is quarantined, so the DMA on PASID 1 goes through at 5 ms', () => {
+    const r = b('pasid-quarantine', 'baseline');
+    expect(tr(r, 'pasid.remove').every((t) => t.t > 5_000_000)).toBe(true);
+    expect(dmaResultAt(r, 5000)).toBe('ok');
+  });
+});
+
+function dmaResultAt(r: Run, atUs: number): string | undefined {
+  return r.trace.find((t): t is TraceRecordOf<'dma.result'> => t.kind === 'dma.result' && t.t === atUs * 1000)?.d.outcome;
+}

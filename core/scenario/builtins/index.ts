@@ -23,6 +23,7 @@ import attachRacesQuarantine from './attach-races-quarantine.json' with { type: 
 import fewCpus from './few-cpus.json' with { type: 'json' };
 import acpiRstFailed from './acpi-rst-failed.json' with { type: 'json' };
 import ratelimit from './ratelimit.json' with { type: 'json' };
+import pasidQuarantine from './pasid-quarantine.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -45,6 +46,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'few-cpus': fewCpus as Scenario,
   'acpi-rst-failed': acpiRstFailed as Scenario,
   ratelimit: ratelimit as Scenario,
+  'pasid-quarantine': pasidQuarantine as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
