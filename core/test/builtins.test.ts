@@ -518,3 +518,27 @@ describe('pasid-quarantine', () => {
 function dmaResultAt(r: Run, atUs: number): string | undefined {
   return r.trace.find((t): t is TraceRecordOf<'dma.result'> => t.kind === 'dma.result' && t.t === atUs * 1000)?.d.outcome;
 }
+
+// Seed 001 (prepare/done are no-ops for a device without ATS) and seed 003 #11 (the quarantine blocks the
+// broken group_device only, and counts it in recovery_cnt).
+describe('non-ats-function', () => {
+  const F0 = '0000:03:00.0';
+  const F1 = '0000:03:00.1';
+  it('v4: function 0 is quarantined, function 1 (no ATS) keeps its DMA and its FLR leaves it unblocked; the group attach gets -EBUSY', () => {
+    const r = b('non-ats-function', 'v4');
+    expect(device(r, F0).blocked).toBe('BROKEN');
+    expect(dmaResultAt(r, 5000)).toBe('ok');
+    expect(dmaResultAt(r, 5010)).toBe('blocked');
+    expect(tr(r, 'gdev.state', (d) => d.bdf === F1)).toEqual([]);
+    expect(tr(r, 'recovery_cnt').map((t) => t.d.value)).toEqual([1]);
+    expect(retAt(r, 'iommu_attach_group', 7000)).toBe('-EBUSY');
+    expect(device(r, F1).blocked).toBe('NO');
+  });
+
+  it('baseline: nothing is quarantined and function 0 keeps using its stale ATC', () => {
+    const r = b('non-ats-function', 'baseline');
+    expect(device(r, F0).blocked).toBe('NO');
+    expect(dmaResultAt(r, 5010)).toBe('ok');
+    expect(retAt(r, 'iommu_attach_group', 7000)).toBe('0');
+  });
+});

@@ -24,6 +24,7 @@ import fewCpus from './few-cpus.json' with { type: 'json' };
 import acpiRstFailed from './acpi-rst-failed.json' with { type: 'json' };
 import ratelimit from './ratelimit.json' with { type: 'json' };
 import pasidQuarantine from './pasid-quarantine.json' with { type: 'json' };
+import nonAtsFunction from './non-ats-function.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -47,6 +48,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'acpi-rst-failed': acpiRstFailed as Scenario,
   ratelimit: ratelimit as Scenario,
   'pasid-quarantine': pasidQuarantine as Scenario,
+  'non-ats-function': nonAtsFunction as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
