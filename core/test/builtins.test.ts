@@ -542,3 +542,20 @@ describe('non-ats-function', () => {
     expect(retAt(r, 'iommu_attach_group', 7000)).toBe('0');
   });
 });
+
+// Seed 003 #01: __pci_dev_specific_reset() with PCI_RESET_PROBE no longer calls prepare/done.
+describe('probe-quirk-reset', () => {
+  it('before #01 the probe of the device-specific reset blocks the device and a DMA meanwhile aborts; with #01 it does not', () => {
+    const base = b('probe-quirk-reset', 'baseline');
+    expect(rets(base, 'pci_dev_reset_iommu_prepare')).toEqual(['0']);
+    expect(rets(base, 'pci_dev_specific_reset')).toEqual(['0']);
+    expect(dmaAt(base, 101)!.d.outcome).toBe('blocked');
+    const v4 = b('probe-quirk-reset', 'v4');
+    expect(rets(v4, 'pci_dev_reset_iommu_prepare')).toEqual([]);
+    expect(rets(v4, 'pci_dev_specific_reset')).toEqual(['0']);
+    expect(dmaAt(v4, 101)!.d.outcome).toBe('ok');
+    // The probe resets nothing: no "Reset dev timeout" and the ATC is not emptied by a reset.
+    expect(msgsWith(v4, 'Reset dev timeout')).toEqual([]);
+    expect(tr(v4, 'reset.begin')).toEqual([]);
+  });
+});

@@ -25,6 +25,7 @@ import acpiRstFailed from './acpi-rst-failed.json' with { type: 'json' };
 import ratelimit from './ratelimit.json' with { type: 'json' };
 import pasidQuarantine from './pasid-quarantine.json' with { type: 'json' };
 import nonAtsFunction from './non-ats-function.json' with { type: 'json' };
+import probeQuirkReset from './probe-quirk-reset.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -49,6 +50,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   ratelimit: ratelimit as Scenario,
   'pasid-quarantine': pasidQuarantine as Scenario,
   'non-ats-function': nonAtsFunction as Scenario,
+  'probe-quirk-reset': probeQuirkReset as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
