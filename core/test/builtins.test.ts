@@ -559,3 +559,30 @@ describe('probe-quirk-reset', () => {
     expect(tr(v4, 'reset.begin')).toEqual([]);
   });
 });
+
+// Seed 003 #03/#04/#11: the ATC invalidation of prepare()'s block times out; the report made from inside
+// prepare() leaves broken_pending, and the worker escalates RESETTING to BROKEN (enum gdev_blocked severity).
+describe('timeout-in-prepare', () => {
+  it('v4: the report comes from inside prepare(), prepare ends RESETTING with broken_pending, the worker escalates to BROKEN, done(0) lifts it', () => {
+    const r = b('timeout-in-prepare', 'v4');
+    const report = first(r, 'report_broken')!;
+    const prep = first(r, 'gdev.state', (d) => d.event === 'PREPARE')!;
+    expect(report.id).toBeLessThan(prep.id);
+    expect(report.t).toBeGreaterThan(30_000);
+    expect(prep.d.to).toBe('RESETTING');
+    expect(prep.d.brokenPending).toBe(true);
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    expect([q.d.from, q.d.to]).toEqual(['RESETTING', 'BROKEN']);
+    // The report (blocked still NO, broken_pending set) comes first.
+    expect(blockedPath(r)).toEqual(['NO', 'RESETTING', 'BROKEN', 'NO']);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toHaveLength(1);
+  });
+
+  it('baseline: the timeout is only logged; the reset unblocks the device', () => {
+    const r = b('timeout-in-prepare', 'baseline');
+    expect(msgsWith(r, 'ATC invalidate timeout')).toHaveLength(1);
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(blockedPath(r)).toEqual(['RESETTING', 'NO']);
+  });
+});

@@ -26,6 +26,7 @@ import ratelimit from './ratelimit.json' with { type: 'json' };
 import pasidQuarantine from './pasid-quarantine.json' with { type: 'json' };
 import nonAtsFunction from './non-ats-function.json' with { type: 'json' };
 import probeQuirkReset from './probe-quirk-reset.json' with { type: 'json' };
+import timeoutInPrepare from './timeout-in-prepare.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -51,6 +52,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'pasid-quarantine': pasidQuarantine as Scenario,
   'non-ats-function': nonAtsFunction as Scenario,
   'probe-quirk-reset': probeQuirkReset as Scenario,
+  'timeout-in-prepare': timeoutInPrepare as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
