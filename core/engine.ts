@@ -44,9 +44,9 @@ import {
   type ResolvedScenario,
   type Step,
 } from './scenario/types.ts';
-import { checkPollers, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
+import { checkPollers, gerrorIrq, onTaskResume, onTaskTimeout, spawn } from './kernel/sched.ts';
 import type { Frame } from './kernel/fn.ts';
-import { evtqThreadFrame, gerrorHandlerFrame } from './kernel/cmdq.ts';
+import { evtqThreadFrame } from './kernel/cmdq.ts';
 import { brokenWorkerFrame } from './kernel/iommu.ts';
 import { probeMaster, steEatsOf } from './kernel/driver.ts';
 import { runStep, type StepArgs } from './kernel/steps.ts';
@@ -500,6 +500,9 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
     brokenMasters: 0,
     batchPool: [],
     taskPool: [],
+    cpus: new Array<number>(sc.kernel.cpus).fill(-1),
+    cpuWaiters: [],
+    gerrorIrqWaitNs: -1,
   };
   const w: KWorld = {
     s: simInit(sc.seed),
@@ -517,6 +520,7 @@ function boot(sc: ResolvedScenario, policy: Policy, traceOn: boolean, notes: str
       pollTimeoutNs: sc.smmu.pollTimeoutUs * 1000,
       workerLatencyNs: sc.kernel.workerLatencyUs * 1000,
       batchEntries,
+      cpus: sc.kernel.cpus,
     },
     k,
   };
@@ -600,8 +604,7 @@ function dispatch(w: KWorld, ev: import('./sim/events.ts').SimEvent, steps: Step
       onSyncDeadline(w, ev.token);
       return;
     case 'irq.gerror':
-      emit(w, 'irq.gerror', {});
-      spawn(w, 'arm_smmu_gerror_handler', gerrorHandlerFrame(), 'hardirq');
+      gerrorIrq(w);
       return;
     case 'irq.evtq':
       spawn(w, 'arm_smmu_evtq_thread', evtqThreadFrame(), 'hardirq');

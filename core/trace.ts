@@ -16,8 +16,6 @@ export type { TraceLayer, TraceMark };
 
 /** The engine's own events. */
 export interface EngineTrace {
-  /** The GERROR interrupt is taken: the ISR runs. */
-  'irq.gerror': Record<string, never>;
   /** An invariant broke (an emulator bug). */
   violation: { invariant: string; message: string };
 }
@@ -33,7 +31,6 @@ export function note<K extends keyof EngineTrace>(c: SimCtx, kind: K, d: EngineT
 }
 
 const ENGINE_WORDS: TraceWordsOf<EngineTrace> = {
-  'irq.gerror': { layer: 'hw', describe: () => 'GERROR interrupt: arm_smmu_gerror_handler() runs' },
   violation: {
     layer: 'bad',
     describe: (d) => `INVARIANT BROKEN ${d.invariant}: ${d.message}`,

@@ -51,6 +51,8 @@ export const KERNEL_FN_NAMES = [
   'pci_dev_specific_reset',
   // a scenario's raw command, issued through arm_smmu_cmdq_issue_cmdlist()
   'step_cmd',
+  // drivers/iommu/iommu.c: a map that had to wait for a CPU
+  'iommu_map',
 ] as const;
 
 type Names = typeof KERNEL_FN_NAMES;

@@ -738,7 +738,26 @@ function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
 }
 
 /** The IOMMU core's functions and their frames (kernel/fns.ts runs them). */
+/** iommu_map() as a task: a scenario's map that waits for a CPU (kernel/steps.ts). */
+export interface MapFrame extends FrameHead<'iommu_map'> {
+  pc: 'start';
+  domain: string;
+  iova: number;
+  pages: number;
+}
+
+export function mapFrame(domain: string, iova: number, pages: number): MapFrame {
+  return { fn: 'iommu_map', id: FN.iommu_map, pc: 'start', startNs: -1, domain, iova, pages };
+}
+
+function iommu_map_task(w: KWorld, _t: Task, f: MapFrame): Yield {
+  const rc = iommu_map(w, f.domain, f.iova, f.pages);
+  recordRangeCall(w, f.startNs, 'iommu_map', f.domain, f.iova, f.pages, rc);
+  return ret(rc);
+}
+
 export const IOMMU_FNS = {
+  iommu_map: iommu_map_task,
   __iommu_group_block_device,
   pci_dev_reset_iommu_prepare,
   pci_dev_reset_iommu_done,
@@ -759,4 +778,5 @@ export type IommuFrame =
   | AttachPasidFrame
   | DeferredAttachFrame
   | ReleaseFrame
-  | UnmapFrame;
+  | UnmapFrame
+  | MapFrame;

@@ -11,6 +11,7 @@ import type { Frame, PollCond, Task } from './task.ts';
 import { STEP_FNS } from './fns.ts';
 import { taskIndex, taskOf, unlock } from './locks.ts';
 import { ETIMEDOUT } from './util.ts';
+import { gerrorHandlerFrame } from './cmdq.ts';
 
 const MAX_STEPS_PER_RUN = 200_000;
 
@@ -39,6 +40,7 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
       cause: w.s.cause,
       held: [],
       startNs: w.s.nowNs,
+      cpu: -1,
     };
   } else {
     t.id = id;
@@ -52,12 +54,144 @@ export function spawn(w: KWorld, name: string, f: Frame, context: Task['context'
     t.token = 0;
     t.cause = w.s.cause;
     t.startNs = w.s.nowNs;
+    t.cpu = -1;
   }
   w.k.tasks.push(t);
   t.cause = w.traceOn ? note(w, 'task.start', { task: id, name, context, fn: f.fn }) : -1;
   if (t.cause < 0) t.cause = w.s.cause;
+  // A kernel call or a worker runs on a CPU; an interrupt handler borrows the CPU it interrupts.
+  if (context !== 'hardirq' && !takeCpu(w, t)) {
+    waitCpu(w, t);
+    return t;
+  }
   runTask(w, t);
   return t;
+}
+
+/* ---------------------------------------------------------------- CPUs */
+
+/**
+ * The CPU the GERROR interrupt is affined to. The GIC routes an SPI to one
+ * CPU of its affinity mask, the first online one by default (CPU 0).
+ */
+export const GERROR_IRQ_CPU = 0;
+
+/**
+ * Put `t` on a free CPU: the highest-numbered one, so that CPU 0, which
+ * takes the GERROR interrupt, is the last to be given a task. False when
+ * every CPU is taken.
+ */
+function takeCpu(w: KWorld, t: Task): boolean {
+  const cpus = w.k.cpus;
+  for (let c = cpus.length - 1; c >= 0; c--) {
+    if (cpus[c]! < 0) {
+      cpus[c] = t.id;
+      t.cpu = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** A task started now would run at once: a CPU is idle and no task waits for one. */
+export function cpuFree(w: KWorld): boolean {
+  if (w.k.cpuWaiters.length > 0) return false;
+  const cpus = w.k.cpus;
+  for (let c = cpus.length - 1; c >= 0; c--) if (cpus[c]! < 0) return true;
+  return false;
+}
+
+/** `t` is ready but has no CPU: it waits for one, after the tasks already waiting. */
+function waitCpu(w: KWorld, t: Task): void {
+  const tok = ++t.token;
+  t.wait = { kind: 'cpu', token: tok, sinceNs: w.s.nowNs };
+  w.k.cpuWaiters.push(t.id);
+  t.cause = emit(w, 'cpu.wait', { task: t.id, name: t.name, cpus: w.k.cpus.length }, t.cause);
+  if (t.cause < 0) t.cause = w.s.cause;
+}
+
+/**
+ * `t` gives up its CPU (it sleeps, waits for a mutex or has finished). A
+ * GERROR interrupt held back on that CPU is taken first; then the first
+ * task waiting for a CPU gets it and runs as the next event at this time.
+ */
+function releaseCpu(w: KWorld, t: Task): void {
+  const c = t.cpu;
+  if (c < 0) return;
+  const cpus = w.k.cpus;
+  cpus[c] = -1;
+  t.cpu = -1;
+  if (c === GERROR_IRQ_CPU && w.k.gerrorIrqWaitNs >= 0) takeGerrorIrq(w);
+  const waiters = w.k.cpuWaiters;
+  while (waiters.length > 0 && cpus[c]! < 0) {
+    const id = waiters.shift()!;
+    const t2 = taskOf(w, id);
+    if (t2 === undefined || t2.wait === null || t2.wait.kind !== 'cpu') continue;
+    cpus[c] = id;
+    t2.cpu = c;
+    const waited = w.s.nowNs - t2.wait.sinceNs;
+    const tok = ++t2.token;
+    t2.wait = { kind: 'runnable', token: tok };
+    const cause = emit(w, 'cpu.run', { task: id, name: t2.name, cpu: c, waitedNs: waited }, t2.cause);
+    if (cause >= 0) t2.cause = cause;
+    schedule(w, w.s.nowNs, { k: 'task.resume', task: id, token: tok, ret: t2.rv }, t2.cause);
+  }
+}
+
+/**
+ * Why the task on a CPU has interrupts masked, or null. arm_smmu_cmdq_issue_cmdlist()
+ * runs under local_irq_save() except while it waits for queue space, so its
+ * CMD_SYNC poll spins with interrupts off; ats_broken_lock is taken with
+ * spin_lock_irqsave() (seed 003 #18), waiting for it included.
+ */
+function irqsMaskedBy(w: KWorld, t: Task): string | null {
+  const top = t.stack.length - 1;
+  if (top >= 0) {
+    const f = t.stack[top]!;
+    if (f.fn === 'arm_smmu_cmdq_issue_cmdlist' && f.pc === 'sync_polled') return 'polls its CMD_SYNC under local_irq_save()';
+  }
+  const wt = t.wait;
+  if (wt !== null && wt.kind === 'lock' && w.k.locks[wt.lock]?.kind === 'spinlock') return `spins on ${wt.lock} (irqsave)`;
+  for (const h of t.held) if (w.k.locks[h]?.kind === 'spinlock') return `holds ${h} (irqsave)`;
+  return null;
+}
+
+/** The task that keeps the GERROR interrupt's CPU from taking it now, with why; null when it can. */
+function gerrorIrqBlocker(w: KWorld): { t: Task; why: string } | null {
+  const id = w.k.cpus[GERROR_IRQ_CPU]!;
+  if (id < 0) return null;
+  const t = taskOf(w, id);
+  if (t === undefined) return null;
+  const why = irqsMaskedBy(w, t);
+  return why === null ? null : { t, why };
+}
+
+/** The GERROR interrupt line fires: its handler runs now, or once its CPU unmasks interrupts. */
+export function gerrorIrq(w: KWorld): void {
+  const b = gerrorIrqBlocker(w);
+  if (b !== null) {
+    if (w.k.gerrorIrqWaitNs < 0) {
+      w.k.gerrorIrqWaitNs = w.s.nowNs;
+      emit(w, 'irq.masked', { irq: 'gerror', cpu: GERROR_IRQ_CPU, task: b.t.id, name: b.t.name, why: b.why });
+    }
+    return;
+  }
+  runGerrorHandler(w);
+}
+
+function runGerrorHandler(w: KWorld): void {
+  emit(w, 'irq.gerror', {});
+  spawn(w, 'arm_smmu_gerror_handler', gerrorHandlerFrame(), 'hardirq');
+}
+
+/** The GERROR interrupt's CPU may have unmasked interrupts: take the interrupt waiting for it. */
+function takeGerrorIrq(w: KWorld): void {
+  if (w.k.gerrorIrqWaitNs < 0 || gerrorIrqBlocker(w) !== null) return;
+  const cause = w.s.cause;
+  emit(w, 'irq.unmasked', { irq: 'gerror', cpu: GERROR_IRQ_CPU, waitedNs: w.s.nowNs - w.k.gerrorIrqWaitNs });
+  w.k.gerrorIrqWaitNs = -1;
+  runGerrorHandler(w);
+  w.s.cause = cause;
 }
 
 function removeTask(w: KWorld, t: Task): void {
@@ -87,6 +221,11 @@ export function runTask(w: KWorld, t: Task): void {
       ids.length = 0;
       break;
     }
+    // A GERROR interrupt held back on this CPU is taken as soon as the task
+    // unmasks interrupts: on leaving arm_smmu_cmdq_issue_cmdlist()
+    // (local_irq_restore()) or on releasing ats_broken_lock, before the
+    // task's next statement.
+    if (w.k.gerrorIrqWaitNs >= 0 && t.cpu === GERROR_IRQ_CPU) takeGerrorIrq(w);
     const top = stack.length - 1;
     const f = stack[top]!;
     const y = STEP_FNS[ids[top]!]!(w, t, f);
@@ -106,6 +245,7 @@ export function runTask(w: KWorld, t: Task): void {
         t.wait = { kind: 'sleep', token: tok, untilNs: w.s.nowNs + y.ns };
         t.cause = w.s.cause;
         schedule(w, w.s.nowNs + y.ns, { k: 'task.resume', task: t.id, token: tok, ret: 0 });
+        releaseCpu(w, t);
         return;
       }
       case 'lock': {
@@ -131,6 +271,8 @@ export function runTask(w: KWorld, t: Task): void {
         const tok = ++t.token;
         t.wait = { kind: 'lock', token: tok, lock: y.lock };
         t.cause = emit(w, 'lock.wait', { task: t.id, name: t.name, lock: y.lock, owner: l.owner });
+        // A mutex sleeps (the CPU goes to others); a spinlock spins on it.
+        if (l.kind === 'mutex') releaseCpu(w, t);
         return;
       }
       case 'poll': {
@@ -159,6 +301,7 @@ export function runTask(w: KWorld, t: Task): void {
     });
     for (const h of [...t.held]) unlock(w, t, h);
   }
+  releaseCpu(w, t);
   removeTask(w, t);
 }
 
@@ -232,6 +375,11 @@ export function onTaskResume(w: KWorld, taskId: number, token: number, rv: numbe
   t.wait = null;
   t.rv = rv;
   if (w.s.cause >= 0) t.cause = w.s.cause;
+  // Woken from a sleep or a mutex: it needs a CPU again.
+  if (t.cpu < 0 && t.context !== 'hardirq' && !takeCpu(w, t)) {
+    waitCpu(w, t);
+    return;
+  }
   runTask(w, t);
 }
 

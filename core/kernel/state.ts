@@ -16,6 +16,8 @@ export interface KernelCfg {
   workerLatencyNs: number;
   /** CMDQ_BATCH_ENTRIES (64), reduced for rings Linux itself would refuse. */
   batchEntries: number;
+  /** Number of CPUs (the scenario's kernel.cpus). */
+  cpus: number;
 }
 
 /** enum arm_smmu_inv_type, reduced to what the model uses. */
@@ -181,6 +183,12 @@ export interface KernelState {
    * by id, and ids are never reused).
    */
   taskPool: Task[];
+  /** Per CPU, the id of the task running on it, or -1 when it is idle (kernel/sched.ts). */
+  cpus: number[];
+  /** Tasks ready to run with no CPU free, in the order they became ready. */
+  cpuWaiters: number[];
+  /** The GERROR interrupt is raised but its CPU runs with interrupts masked: since when (ns), or -1. */
+  gerrorIrqWaitNs: number;
 }
 
 export const BLOCKED_DOMAIN = BLOCKED_DOMAIN_ID;

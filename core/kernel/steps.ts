@@ -7,10 +7,18 @@ import { injectCmdqAbort, injectSfm } from '../hw/smmu.ts';
 import { doDma, setFault } from '../pci/endpoint.ts';
 import { RESET_DURATION_DEFAULTS_US, type ResetOutcome, type Step } from '../scenario/types.ts';
 import { stepCmdFrame } from './cmdq.ts';
-import { attachGroupFrame, attachPasidFrame, deferredAttachFrame, iommu_map, releaseFrame, unmapFrame } from './iommu.ts';
+import {
+  attachGroupFrame,
+  attachPasidFrame,
+  deferredAttachFrame,
+  iommu_map,
+  mapFrame,
+  releaseFrame,
+  unmapFrame,
+} from './iommu.ts';
 import { iommu_report_device_broken } from './iommu-report.ts';
 import { resetStepFrame } from './pci.ts';
-import { spawn } from './sched.ts';
+import { cpuFree, spawn } from './sched.ts';
 import { EOPNOTSUPP, recordCall, recordRangeCall } from './util.ts';
 import type { KWorld } from './state.ts';
 
@@ -33,6 +41,11 @@ export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
   if (w.traceOn) emit(w, 'step', { index, op: s.op, step: s });
   switch (s.op) {
     case 'map': {
+      // iommu_map() takes no time: it runs at once on a free CPU, or waits for one as a task.
+      if (!cpuFree(w)) {
+        spawn(w, `map ${s.domain}`, mapFrame(s.domain, iova, s.pages));
+        return;
+      }
       const rc = iommu_map(w, s.domain, iova, s.pages);
       recordRangeCall(w, at, 'iommu_map', s.domain, iova, s.pages, rc);
       return;

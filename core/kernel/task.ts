@@ -25,7 +25,9 @@ export type Wait =
   | { kind: 'runnable'; token: number }
   | { kind: 'sleep'; token: number; untilNs: number }
   | { kind: 'lock'; token: number; lock: string }
-  | { kind: 'poll'; token: number; cond: PollCond; deadlineNs: number; timer: number };
+  | { kind: 'poll'; token: number; cond: PollCond; deadlineNs: number; timer: number }
+  /** Ready to run, waiting for a free CPU since `sinceNs`. */
+  | { kind: 'cpu'; token: number; sinceNs: number };
 
 export interface Task {
   id: number;
@@ -45,6 +47,8 @@ export interface Task {
   /** Locks held, for invariant checks and display. */
   held: string[];
   startNs: number;
+  /** The CPU the task runs on, or -1 (it sleeps, waits for a mutex or for a CPU, or is an interrupt handler). */
+  cpu: number;
 }
 
 export interface LockState {

@@ -16,6 +16,16 @@ export interface KernelTrace {
   'task.start': { task: number; name: string; context: 'task' | 'hardirq' | 'kworker'; fn: string };
   /** A task waits for a lock another task holds. */
   'lock.wait': { task: number; name: string; lock: string; owner: number };
+  /** The GERROR interrupt is taken: the ISR runs. */
+  'irq.gerror': Record<string, never>;
+  /** A task is ready to run but every CPU is taken: it waits for one. */
+  'cpu.wait': { task: number; name: string; cpus: number };
+  /** A task waiting for a CPU gets one (waitedNs: since it became ready). */
+  'cpu.run': { task: number; name: string; cpu: number; waitedNs: number };
+  /** The GERROR interrupt cannot be taken: its CPU runs a task with interrupts masked. */
+  'irq.masked': { irq: 'gerror'; cpu: number; task: number; name: string; why: string };
+  /** Its CPU unmasks interrupts (or goes idle): the waiting interrupt is taken. */
+  'irq.unmasked': { irq: 'gerror'; cpu: number; waitedNs: number };
   /** A poll of CMDQ_CONS gives up after ARM_SMMU_POLL_TIMEOUT_US. */
   'poll.timeout': { task: number; name: string; cons: number };
   /** A kernel log line (dev: the device it names, "smmu" for the SMMU; warn: the WARN_ON it belongs to). */
@@ -117,6 +127,7 @@ export function note<K extends keyof KernelTrace>(c: SimCtx, kind: K, d: KernelT
 }
 
 const hex = (v: number): string => `0x${v.toString(16)}`;
+const usWords = (ns: number): string => `${Math.round(ns) / 1000} µs`;
 
 function stepWords(d: KernelTrace['step']): string {
   const rest = Object.entries(d.step)
@@ -134,6 +145,21 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   step: { layer: 'step', describe: stepWords, detail: true },
   'task.start': { layer: 'kernel', describe: (d) => `${d.name} starts in ${d.fn}()`, detail: true },
   'lock.wait': { layer: 'kernel', describe: (d) => `${d.name} waits for ${d.lock}` },
+  'irq.gerror': { layer: 'hw', describe: () => 'GERROR interrupt: arm_smmu_gerror_handler() runs' },
+  'cpu.wait': { layer: 'kernel', describe: (d) => `${d.name} is ready but all ${d.cpus} CPUs are taken: it waits for one` },
+  'cpu.run': {
+    layer: 'kernel',
+    describe: (d) => `${d.name} gets CPU ${d.cpu} after waiting ${usWords(d.waitedNs)}`,
+  },
+  'irq.masked': {
+    layer: 'kernel',
+    describe: (d) => `GERROR interrupt held back: CPU ${d.cpu} runs ${d.name} with interrupts masked (${d.why})`,
+    mark: (d) => ({ kind: 'state', label: `GERROR IRQ masked on CPU ${d.cpu}` }),
+  },
+  'irq.unmasked': {
+    layer: 'kernel',
+    describe: (d) => `CPU ${d.cpu} takes the GERROR interrupt, ${usWords(d.waitedNs)} after it was raised`,
+  },
   'poll.timeout': {
     layer: 'kernel',
     describe: (d) =>

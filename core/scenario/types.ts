@@ -174,7 +174,7 @@ export interface Scenario {
     evtqIrqLatencyUs?: number;
     atcInvResponseUs?: number;
   };
-  kernel?: { workerLatencyUs?: number };
+  kernel?: { workerLatencyUs?: number; cpus?: number };
   memory?: { pages?: number };
   domains?: DomainSpec[];
   groups: GroupSpec[];
@@ -201,7 +201,7 @@ export interface ResolvedScenario {
   seed: number;
   policy: PolicySpec;
   smmu: ResolvedSmmuConfig;
-  kernel: { workerLatencyUs: number };
+  kernel: { workerLatencyUs: number; cpus: number };
   memory: { pages: number };
   domains: DomainSpec[];
   groups: Array<{ id: number; domain: string | null; devices: Array<Required<DeviceSpec>> }>;
@@ -220,7 +220,7 @@ export const SMMU_DEFAULTS: ResolvedSmmuConfig = {
   evtqIrqLatencyUs: 2,
   atcInvResponseUs: 2,
 };
-export const KERNEL_DEFAULTS = { workerLatencyUs: 10 };
+export const KERNEL_DEFAULTS = { workerLatencyUs: 10, cpus: 256 };
 export const MEMORY_DEFAULTS = { pages: 64 };
 
 /** Default reset durations (µs of virtual time) per method. */

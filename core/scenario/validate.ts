@@ -42,6 +42,7 @@ export const LIMITS = {
   maxSid: 0xffff,
   maxTimeUs: 1e9,
   maxPasid: 15,
+  maxCpus: 4096,
   maxNameLength: 200,
   maxDescriptionLength: 4000,
   maxChapters: 32,
@@ -342,9 +343,10 @@ export function validateScenario(input: unknown): ValidationResult {
   if (o.kernel !== undefined) {
     const k = v.obj(o.kernel, 'kernel');
     if (k) {
-      v.keys(k, 'kernel', ['workerLatencyUs']);
+      v.keys(k, 'kernel', ['workerLatencyUs', 'cpus']);
       if (k.workerLatencyUs !== undefined)
         kernel.workerLatencyUs = v.num(k.workerLatencyUs, 'kernel.workerLatencyUs', 0, 1e8) ?? kernel.workerLatencyUs;
+      if (k.cpus !== undefined) kernel.cpus = v.num(k.cpus, 'kernel.cpus', 1, LIMITS.maxCpus, true) ?? kernel.cpus;
     }
   }
   const memory = { ...MEMORY_DEFAULTS };

@@ -16,6 +16,7 @@ import {
   blockedPath,
   depthPath,
   first,
+  lineUs,
   messages,
   msgIndex,
   msgsWith,
@@ -412,5 +413,176 @@ describe('attach-races-quarantine', () => {
     const r = b('attach-races-quarantine', { preset: 'v4', atsBrokenFence: false });
     expect(attachEats(r)).toEqual([1]);
     expect(r.result.stats.corruptedPages).toBeGreaterThan(0);
+  });
+});
+
+// Seed 003 #15 and #16: arm_smmu_cmdq_issue_cmdlist() polls its CMD_SYNC between local_irq_save() and
+// local_irq_restore(); with both CPUs polling, the GERROR interrupt (CPU 0) waits for a poll to give up.
+describe('few-cpus', () => {
+  it('v4: the interrupt is masked on CPU 0, the third unmap waits for a CPU, co-clear quarantines after ARM_SMMU_POLL_TIMEOUT_US', () => {
+    const r = b('few-cpus', 'v4');
+    const masked = first(r, 'irq.masked')!;
+    expect(masked.d.cpu).toBe(0);
+    expect(first(r, 'cpu.wait')!.t).toBe(50_000);
+    const eio = msgIndex(r, 'CMD_SYNC for ATC_INV timeout at prod=');
+    expect(lineUs(r.log[eio]!)).toBeGreaterThanOrEqual(1_000_000);
+    expect(first(r, 'cmdq.coclear')!.t).toBeGreaterThanOrEqual(1_000_000_000);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(device(r).blocked).toBe('BROKEN');
+  });
+
+  it('baseline: "CMD_SYNC timeout" first, the ISR only once a poll has given up', () => {
+    const r = b('few-cpus', 'baseline');
+    const t = msgIndex(r, 'CMD_SYNC timeout at ');
+    const isr = msgIndex(r, 'unexpected global error');
+    expect(t).toBeGreaterThanOrEqual(0);
+    expect(isr).toBeGreaterThan(t);
+    expect(lineUs(r.log[isr]!)).toBeGreaterThanOrEqual(1_000_000);
+  });
+
+  it('with a CPU to spare the ISR runs right after the error and nothing waits', () => {
+    const { kernel: _k, ...rest } = BUILTIN_SCENARIOS['few-cpus']!;
+    const r = run(rest, 'v4');
+    expect(tr(r, 'irq.masked')).toEqual([]);
+    expect(tr(r, 'cpu.wait')).toEqual([]);
+    expect(first(r, 'irq.gerror')!.t).toBeLessThan(2_000_000);
+  });
+});
+
+// Seed 003 #04 on pci_dev_acpi_reset(): "ACPI _RST failed" returns -ENOTTY after prepare, which done()
+// cannot tell from a skipped reset.
+describe('acpi-rst-failed', () => {
+  it('v4: "ACPI _RST failed", done(-ENOTTY) keeps the device blocked, an attach gets -EBUSY, a working _RST unblocks it', () => {
+    const r = b('acpi-rst-failed', 'v4');
+    const m = messages(r);
+    const failed = m.indexOf('nvme 0000:01:00.0: ACPI _RST failed');
+    expect(failed).toBeGreaterThanOrEqual(0);
+    expect(m[failed + 1]).toBe('nvme 0000:01:00.0: Reset may have been skipped. Keep it blocked conservatively');
+    expect(retAt(r, 'pci_dev_acpi_reset', 10)).toBe('-ENOTTY');
+    expect(r.result.calls.find((c) => c.fn === 'pci_dev_reset_iommu_done')!.args[1]).toBe('-ENOTTY');
+    expect(blockedPath(r)).toEqual(['RESETTING', 'RESET_FAILED', 'NO']);
+    expect(retAt(r, 'iommu_attach_group', 20000)).toBe('-EBUSY');
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toHaveLength(1);
+  });
+
+  it('baseline: the failed _RST unblocks the device and the attach goes through', () => {
+    const r = b('acpi-rst-failed', 'baseline');
+    expect(msgsWith(r, 'ACPI _RST failed')).toHaveLength(1);
+    expect(retAt(r, 'iommu_attach_group', 20000)).toBe('0');
+  });
+});
+
+// dev_*_ratelimited() (include/linux/dev_printk.h) defines its state static at each call site; seed 003 #04's
+// done() has two such sites. lib/ratelimit.c: 10 lines per 5 s, "N callbacks suppressed" at the next interval.
+describe('ratelimit', () => {
+  it('ten "Reset may have been skipped" lines for twelve devices, then "2 callbacks suppressed" when the next interval starts', () => {
+    const r = b('ratelimit', 'v4');
+    const bdf = (i: number) => `0000:${(i + 1).toString(16).padStart(2, '0')}:00.0`;
+    const skipped = 'Reset may have been skipped. Keep it blocked conservatively';
+    const lines = messages(r).filter((m) => m.includes(skipped) || m.includes('callbacks suppressed'));
+    expect(lines).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `nvme ${bdf(i)}: ${skipped}`),
+      'pci_dev_reset_iommu_done: 2 callbacks suppressed',
+      `nvme ${bdf(12)}: ${skipped}`,
+    ]);
+    // "ACPI _RST failed" is a plain pci_warn(): every device prints it.
+    expect(msgsWith(r, 'ACPI _RST failed')).toHaveLength(13);
+    expect(r.result.devices.every((d) => d.blocked === 'RESET_FAILED')).toBe(true);
+  });
+});
+
+// Seed 003, __iommu_group_block_device(): "Stage PASID domains at blocking_domain while retaining
+// pasid_array" — iommu_remove_dev_pasid() for each PASID; done() after a good reset sets them again.
+describe('pasid-quarantine', () => {
+  it('v4: the quarantine removes PASID 1 (its DMA aborts), done() after the FLR restores it (its DMA works)', () => {
+    const r = b('pasid-quarantine', 'v4');
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    const removed = first(r, 'pasid.remove')!;
+    expect(removed.d.pasid).toBe(1);
+    expect(removed.id).toBeLessThan(q.id);
+    expect(dmaResultAt(r, 5000)).toBe('blocked');
+    const restored = tr(r, 'pasid.set').filter((t) => t.t > removed.t);
+    expect(restored.map((t) => [t.d.pasid, t.d.domain])).toEqual([[1, 'sva1']]);
+    const done = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect(restored[0]!.id).toBeLessThan(done.id);
+    expect(dmaResultAt(r, 200000)).toBe('ok');
+  });
+
+  it('baseline: nothing is quarantined, so the DMA on PASID 1 goes through at 5 ms', () => {
+    const r = b('pasid-quarantine', 'baseline');
+    expect(tr(r, 'pasid.remove').every((t) => t.t > 5_000_000)).toBe(true);
+    expect(dmaResultAt(r, 5000)).toBe('ok');
+  });
+});
+
+function dmaResultAt(r: Run, atUs: number): string | undefined {
+  return r.trace.find((t): t is TraceRecordOf<'dma.result'> => t.kind === 'dma.result' && t.t === atUs * 1000)?.d.outcome;
+}
+
+// Seed 001 (prepare/done are no-ops for a device without ATS) and seed 003 #11 (the quarantine blocks the
+// broken group_device only, and counts it in recovery_cnt).
+describe('non-ats-function', () => {
+  const F0 = '0000:03:00.0';
+  const F1 = '0000:03:00.1';
+  it('v4: function 0 is quarantined, function 1 (no ATS) keeps its DMA and its FLR leaves it unblocked; the group attach gets -EBUSY', () => {
+    const r = b('non-ats-function', 'v4');
+    expect(device(r, F0).blocked).toBe('BROKEN');
+    expect(dmaResultAt(r, 5000)).toBe('ok');
+    expect(dmaResultAt(r, 5010)).toBe('blocked');
+    expect(tr(r, 'gdev.state', (d) => d.bdf === F1)).toEqual([]);
+    expect(tr(r, 'recovery_cnt').map((t) => t.d.value)).toEqual([1]);
+    expect(retAt(r, 'iommu_attach_group', 7000)).toBe('-EBUSY');
+    expect(device(r, F1).blocked).toBe('NO');
+  });
+
+  it('baseline: nothing is quarantined and function 0 keeps using its stale ATC', () => {
+    const r = b('non-ats-function', 'baseline');
+    expect(device(r, F0).blocked).toBe('NO');
+    expect(dmaResultAt(r, 5010)).toBe('ok');
+    expect(retAt(r, 'iommu_attach_group', 7000)).toBe('0');
+  });
+});
+
+// Seed 003 #01: __pci_dev_specific_reset() with PCI_RESET_PROBE no longer calls prepare/done.
+describe('probe-quirk-reset', () => {
+  it('before #01 the probe of the device-specific reset blocks the device and a DMA meanwhile aborts; with #01 it does not', () => {
+    const base = b('probe-quirk-reset', 'baseline');
+    expect(rets(base, 'pci_dev_reset_iommu_prepare')).toEqual(['0']);
+    expect(rets(base, 'pci_dev_specific_reset')).toEqual(['0']);
+    expect(dmaAt(base, 101)!.d.outcome).toBe('blocked');
+    const v4 = b('probe-quirk-reset', 'v4');
+    expect(rets(v4, 'pci_dev_reset_iommu_prepare')).toEqual([]);
+    expect(rets(v4, 'pci_dev_specific_reset')).toEqual(['0']);
+    expect(dmaAt(v4, 101)!.d.outcome).toBe('ok');
+    // The probe resets nothing: no "Reset dev timeout" and the ATC is not emptied by a reset.
+    expect(msgsWith(v4, 'Reset dev timeout')).toEqual([]);
+    expect(tr(v4, 'reset.begin')).toEqual([]);
+  });
+});
+
+// Seed 003 #03/#04/#11: the ATC invalidation of prepare()'s block times out; the report made from inside
+// prepare() leaves broken_pending, and the worker escalates RESETTING to BROKEN (enum gdev_blocked severity).
+describe('timeout-in-prepare', () => {
+  it('v4: the report comes from inside prepare(), prepare ends RESETTING with broken_pending, the worker escalates to BROKEN, done(0) lifts it', () => {
+    const r = b('timeout-in-prepare', 'v4');
+    const report = first(r, 'report_broken')!;
+    const prep = first(r, 'gdev.state', (d) => d.event === 'PREPARE')!;
+    expect(report.id).toBeLessThan(prep.id);
+    expect(report.t).toBeGreaterThan(30_000);
+    expect(prep.d.to).toBe('RESETTING');
+    expect(prep.d.brokenPending).toBe(true);
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    expect([q.d.from, q.d.to]).toEqual(['RESETTING', 'BROKEN']);
+    // The report (blocked still NO, broken_pending set) comes first.
+    expect(blockedPath(r)).toEqual(['NO', 'RESETTING', 'BROKEN', 'NO']);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toHaveLength(1);
+  });
+
+  it('baseline: the timeout is only logged; the reset unblocks the device', () => {
+    const r = b('timeout-in-prepare', 'baseline');
+    expect(msgsWith(r, 'ATC invalidate timeout')).toHaveLength(1);
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(blockedPath(r)).toEqual(['RESETTING', 'NO']);
   });
 });

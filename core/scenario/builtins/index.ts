@@ -20,6 +20,13 @@ import probeReset from './probe-reset.json' with { type: 'json' };
 import atschkOff from './atschk-off.json' with { type: 'json' };
 import pollTimeoutFixme from './poll-timeout-before-atc-timeout.json' with { type: 'json' };
 import attachRacesQuarantine from './attach-races-quarantine.json' with { type: 'json' };
+import fewCpus from './few-cpus.json' with { type: 'json' };
+import acpiRstFailed from './acpi-rst-failed.json' with { type: 'json' };
+import ratelimit from './ratelimit.json' with { type: 'json' };
+import pasidQuarantine from './pasid-quarantine.json' with { type: 'json' };
+import nonAtsFunction from './non-ats-function.json' with { type: 'json' };
+import probeQuirkReset from './probe-quirk-reset.json' with { type: 'json' };
+import timeoutInPrepare from './timeout-in-prepare.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -39,6 +46,13 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'atschk-off': atschkOff as Scenario,
   'poll-timeout-before-atc-timeout': pollTimeoutFixme as Scenario,
   'attach-races-quarantine': attachRacesQuarantine as Scenario,
+  'few-cpus': fewCpus as Scenario,
+  'acpi-rst-failed': acpiRstFailed as Scenario,
+  ratelimit: ratelimit as Scenario,
+  'pasid-quarantine': pasidQuarantine as Scenario,
+  'non-ats-function': nonAtsFunction as Scenario,
+  'probe-quirk-reset': probeQuirkReset as Scenario,
+  'timeout-in-prepare': timeoutInPrepare as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
