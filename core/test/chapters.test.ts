@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { LIMITS, validateScenario } from '../scenario/validate.ts';
 import { decodeScenario, encodeScenario } from '../scenario/url.ts';
-import { BUILTIN_SCENARIOS } from '../scenario/builtins/index.ts';
 import type { Chapter, Scenario } from '../scenario/types.ts';
 import { scenario } from './support.ts';
 
@@ -165,17 +164,4 @@ describe('chapters: properties (pinned seeds)', () => {
       { seed: 1314, numRuns: 300 },
     );
   });
-});
-
-describe('chapters of the built-ins', () => {
-  for (const [id, sc] of Object.entries(BUILTIN_SCENARIOS)) {
-    if (!sc.chapters) continue;
-    it(`${id}: every chapter falls within the run's steps`, () => {
-      const v = validateScenario(sc);
-      expect(v.ok).toBe(true);
-      if (!v.ok) return;
-      const last = Math.max(0, ...v.scenario.steps.map((s) => s.at));
-      for (const c of v.scenario.chapters) expect(c.at).toBeLessThanOrEqual(last + 1_000_000);
-    });
-  }
 });
