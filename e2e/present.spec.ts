@@ -178,3 +178,29 @@ test('embed mode: the views, minimal chrome, a link to the full app at the same 
   await expect(app(page)).toHaveAttribute('data-embed', 'false');
   await expect(gdev(page)).toHaveAttribute('data-blocked', 'BROKEN');
 });
+
+for (const [w, h, dsf] of [
+  [1280, 720, 1],
+  [1920, 1080, 1],
+  [720, 450, 2],
+] as const) {
+  test.describe(`presentation mode fits a ${w}×${h}${dsf > 1 ? ' (200 % zoom)' : ''} window`, () => {
+    test.use({ viewport: { width: w, height: h }, deviceScaleFactor: dsf });
+    test('the caption and the story views are on screen, nothing scrolls', async ({ page }) => {
+      await open(page, '/?present=1&t=2044.6');
+      const inside = async (testId: string) => {
+        const b = await page.getByTestId(testId).first().boundingBox();
+        expect(b, testId).not.toBeNull();
+        expect(b!.y + b!.height, `${testId}'s bottom`).toBeLessThanOrEqual(h + 1);
+        expect(b!.x + b!.width, `${testId}'s right`).toBeLessThanOrEqual(w + 1);
+        expect(b!.y, `${testId}'s top`).toBeGreaterThanOrEqual(0);
+      };
+      await inside('caption-text');
+      await inside('chapter-title');
+      await inside('cmdq-ring');
+      await inside('kernel-log');
+      await inside('gdev');
+      expect(await page.evaluate(() => document.scrollingElement!.scrollHeight)).toBeLessThanOrEqual(h + 1);
+    });
+  });
+}
