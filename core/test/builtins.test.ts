@@ -416,8 +416,9 @@ describe('attach-races-quarantine', () => {
   });
 });
 
-// Seed 003 #15 and #16: arm_smmu_cmdq_issue_cmdlist() polls its CMD_SYNC between local_irq_save() and
-// local_irq_restore(); with both CPUs polling, the GERROR interrupt (CPU 0) waits for a poll to give up.
+// Seed 003 #15 (and the window #16 describes): arm_smmu_cmdq_issue_cmdlist() polls its CMD_SYNC between
+// local_irq_save() and local_irq_restore(); with both CPUs polling, the GERROR interrupt (CPU 0) waits for a
+// poll to give up.
 describe('few-cpus', () => {
   it('v4: the interrupt is masked on CPU 0, the third unmap waits for a CPU, co-clear quarantines after ARM_SMMU_POLL_TIMEOUT_US', () => {
     const r = b('few-cpus', 'v4');
