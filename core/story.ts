@@ -6,7 +6,7 @@
  */
 import type { Chapter } from './scenario/types.ts';
 import type { TimelineData } from './timeline.ts';
-import { positionAt } from './timeline.ts';
+import { positionAt, upperBound } from './timeline.ts';
 import { describeRecord, traceIsDetail, traceMark, type TraceRecord } from './trace.ts';
 
 type Positions = Pick<TimelineData, 'traceLen' | 'count'>;
@@ -99,14 +99,8 @@ export function storyAt(
 
 /** The first value in a sorted list greater than `x`, or null. */
 function firstAbove(sorted: readonly number[], x: number): number | null {
-  let lo = 0,
-    hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid]! > x) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo < sorted.length ? sorted[lo]! : null;
+  const i = upperBound(sorted, x);
+  return i < sorted.length ? sorted[i]! : null;
 }
 
 /**

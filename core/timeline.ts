@@ -108,17 +108,21 @@ export function positionAt(data: Pick<TimelineData, 'times' | 'count'>, tNs: num
   return lo;
 }
 
-/** The position of a recorded run once trace record `id` has been written. */
-export function positionOfTrace(data: Pick<TimelineData, 'traceLen' | 'count'>, id: number): number {
-  const tl = data.traceLen;
+/** The index of the first of `sorted[0..n)` greater than `x` (n when none is). */
+export function upperBound(sorted: ArrayLike<number>, x: number, n = sorted.length): number {
   let lo = 0,
-    hi = data.count;
+    hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (tl[mid]! > id) hi = mid;
+    if (sorted[mid]! > x) hi = mid;
     else lo = mid + 1;
   }
   return lo;
+}
+
+/** The position of a recorded run once trace record `id` has been written. */
+export function positionOfTrace(data: Pick<TimelineData, 'traceLen' | 'count'>, id: number): number {
+  return upperBound(data.traceLen, id, data.count);
 }
 
 /**

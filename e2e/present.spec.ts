@@ -200,6 +200,9 @@ for (const [w, h, dsf] of [
       await inside('cmdq-ring');
       await inside('kernel-log');
       await inside('gdev');
+      // The app's own header and description bar give their room to the story.
+      await expect(page.locator('.app > .header')).toBeHidden();
+      await expect(page.locator('.app > .bar')).toBeHidden();
       expect(await page.evaluate(() => document.scrollingElement!.scrollHeight)).toBeLessThanOrEqual(h + 1);
     });
   });
