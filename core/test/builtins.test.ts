@@ -587,3 +587,41 @@ describe('timeout-in-prepare', () => {
     expect(blockedPath(r)).toEqual(['RESETTING', 'NO']);
   });
 });
+
+// Seed 003 #04 (done() keeps a failed reset blocked and leaves broken_pending alone), #10 (__iommu_group_block_device()
+// on a blocked device: "Escalate the severity", gdev->blocked = max()), #11 (the worker) and #24 (the retry's report).
+describe('reset-failed-to-broken', () => {
+  it('v4: the report lands while the bus reset waits, the skipped reset leaves RESET_FAILED, the worker escalates it to BROKEN', () => {
+    const r = b('reset-failed-to-broken', 'v4');
+    // The report comes from the unmap's retry, not from the reset's prepare().
+    const report = first(r, 'report_broken')!;
+    const prep = first(r, 'gdev.state', (d) => d.event === 'PREPARE')!;
+    expect(report.id).toBeLessThan(prep.id);
+    expect(prep.t).toBeGreaterThan(first(r, 'lock.wait', (d) => d.lock.startsWith('spin:ats_broken_lock'))!.t);
+    expect(first(r, 'reset.skipped')).toBeDefined();
+    expect(rets(r, 'pci_reset_bus_function')).toEqual(['-ENOTTY']);
+    // done(-ENOTTY) keeps it blocked and broken_pending stays set for the worker.
+    const failed = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect([failed.d.from, failed.d.to, failed.d.brokenPending]).toEqual(['RESETTING', 'RESET_FAILED', true]);
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    expect([q.d.from, q.d.to, q.d.brokenPending]).toEqual(['RESET_FAILED', 'BROKEN', false]);
+    expect(q.id).toBeGreaterThan(failed.id);
+    expect(msgIndex(r, QUARANTINED)).toBeGreaterThan(msgIndex(r, 'Reset may have been skipped'));
+    // The escalation attaches nothing and does not count the device twice.
+    expect(tr(r, 'attach.begin', (d) => d.domain === '__blocked')).toHaveLength(1);
+    expect(tr(r, 'recovery_cnt').map((t) => t.d.value)).toEqual([1, 0]);
+    expect(blockedPath(r)).toEqual(['NO', 'RESETTING', 'RESET_FAILED', 'BROKEN', 'NO']);
+    expect(dmaAt(r, 20000)!.d.outcome).toBe('blocked');
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toHaveLength(1);
+    expect(dmaAt(r, 200010)!.d.outcome).toBe('ok');
+    expect(r.result.stats.corruptedPages).toBe(0);
+  });
+
+  it('baseline: nothing is reported, the skipped reset unblocks the device and its DMA corrupts the reused page', () => {
+    const r = b('reset-failed-to-broken', 'baseline');
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(first(r, 'reset.skipped')).toBeDefined();
+    expect(blockedPath(r)).toEqual(['RESETTING', 'NO', 'RESETTING', 'NO']);
+    expect(dmaAt(r, 20000)!.d.outcome).toBe('corrupt');
+  });
+});
