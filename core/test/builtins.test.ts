@@ -625,3 +625,54 @@ describe('reset-failed-to-broken', () => {
     expect(dmaAt(r, 20000)!.d.outcome).toBe('corrupt');
   });
 });
+
+// Seed 003 #11: broken_pending is cleared by pci_dev_reset_iommu_done() only after a successful reset (after
+// reset_device_done); #04: a failed reset returns before that, so a pending report survives and the worker applies it.
+describe('broken-pending', () => {
+  it('v4: the report from inside prepare() stays pending through done(-ENOTTY), and the worker then escalates RESET_FAILED to BROKEN', () => {
+    const r = b('broken-pending', 'v4');
+    const report = first(r, 'report_broken')!;
+    const prep = first(r, 'gdev.state', (d) => d.event === 'PREPARE')!;
+    expect(report.id).toBeLessThan(prep.id);
+    expect([prep.d.to, prep.d.brokenPending]).toEqual(['RESETTING', true]);
+    expect(retAt(r, 'pci_dev_acpi_reset', 30)).toBe('-ENOTTY');
+    const failed = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect([failed.d.from, failed.d.to, failed.d.brokenPending]).toEqual(['RESETTING', 'RESET_FAILED', true]);
+    // done() returned before reset_device_done and the clear: neither ran for the failed reset.
+    expect(tr(r, 'gdev.state', (d) => d.event === 'CLEAR_BROKEN_PENDING' && d.from === 'RESETTING')).toEqual([]);
+    expect(tr(r, 'unquarantine.driver').every((t) => t.t > 20_000_000)).toBe(true);
+    // The worker runs workerLatencyUs after the report, after done(), and finds the report still pending.
+    const worker = first(r, 'task.start', (d) => d.fn === 'iommu_group_broken_worker')!;
+    expect(worker.t).toBe(report.t + 1_000_000);
+    expect(worker.id).toBeGreaterThan(failed.id);
+    expect(tr(r, 'worker.skip')).toEqual([]);
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    expect([q.d.from, q.d.to, q.d.brokenPending]).toEqual(['RESET_FAILED', 'BROKEN', false]);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(tr(r, 'recovery_cnt').map((t) => t.d.value)).toEqual([1, 0]);
+    expect(dmaAt(r, 10000)!.d.outcome).toBe('blocked');
+    expect(blockedPath(r)).toEqual(['NO', 'RESETTING', 'RESET_FAILED', 'BROKEN', 'NO']);
+    expect(dmaAt(r, 40000)!.d.outcome).toBe('ok');
+  });
+
+  it('v4 with a _RST that works: done(0) clears broken_pending and the worker skips', () => {
+    const s = structuredClone(BUILTIN_SCENARIOS['broken-pending']!);
+    const rst = s.steps[3]!;
+    expect(rst.op === 'reset' && rst.outcome).toBe('rst-failed');
+    if (rst.op === 'reset') delete rst.outcome;
+    const r = run(s, 'v4');
+    const done = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect([done.d.to, done.d.brokenPending]).toEqual(['NO', false]);
+    expect(first(r, 'worker.skip')!.d.why).toBe('broken_pending cleared by a successful reset');
+    expect(msgsWith(r, QUARANTINED)).toEqual([]);
+    expect(dmaAt(r, 10000)!.d.outcome).toBe('ok');
+  });
+
+  it('baseline: the timeouts are only logged, and done() unblocks the device after the failed _RST', () => {
+    const r = b('broken-pending', 'baseline');
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(msgsWith(r, 'ACPI _RST failed')).toHaveLength(1);
+    expect(blockedPath(r)).toEqual(['RESETTING', 'NO', 'RESETTING', 'NO']);
+    expect(dmaAt(r, 10000)!.d.outcome).toBe('ok');
+  });
+});
