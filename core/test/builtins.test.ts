@@ -657,7 +657,7 @@ describe('broken-pending', () => {
 
   it('v4 with a _RST that works: done(0) clears broken_pending and the worker skips', () => {
     const s = structuredClone(BUILTIN_SCENARIOS['broken-pending']!);
-    const rst = s.steps[3]!;
+    const rst = s.steps![3]!;
     expect(rst.op === 'reset' && rst.outcome).toBe('rst-failed');
     if (rst.op === 'reset') delete rst.outcome;
     const r = run(s, 'v4');
@@ -674,5 +674,43 @@ describe('broken-pending', () => {
     expect(msgsWith(r, 'ACPI _RST failed')).toHaveLength(1);
     expect(blockedPath(r)).toEqual(['RESETTING', 'NO', 'RESETTING', 'NO']);
     expect(dmaAt(r, 10000)!.d.outcome).toBe('ok');
+  });
+});
+
+// Seed 003 #12, arm_smmu_cmdq_issue_cmdlist(): clear_bit(Q_IDX(&llq, prod), cmdq->atc_sync_timeouts) before the
+// CMD_SYNC's slot becomes visible, so a bit the ISR set for an issuer that had already given up (the FIXME) cannot
+// turn a later CMD_SYNC in the same slot into -EIO after the ring wraps.
+describe('stale-sync-bit-wrap', () => {
+  const atcSyncs = (r: Run) => tr(r, 'cmdq.write', (d) => d.op === 'CMD_SYNC' && d.slot === 3);
+  it('v4: the bit set after the poll gave up stays until the ring wraps; the CMD_SYNC reusing slot 3 clears it first and returns 0', () => {
+    const r = b('stale-sync-bit-wrap', 'v4');
+    const timedOut = first(r, 'cmdq.sync.done', (d) => d.ret !== 0)!;
+    expect([timedOut.d.prod, timedOut.d.ret]).toEqual(['0x00000003', -110]);
+    const set = tr(r, 'atc_sync_timeouts.set');
+    expect(set.map((t) => t.d.slot)).toEqual([3]);
+    expect(set[0]!.t).toBeGreaterThan(timedOut.t);
+    // Slot 3 holds a CMD_SYNC twice: the first unmap's, then (after the wrap) the third unmap's.
+    const [, reuse] = atcSyncs(r);
+    expect(reuse!.t).toBe(2_500_000_100);
+    const clear = first(r, 'atc_sync_timeouts.clear')!;
+    expect(clear.d.slot).toBe(3);
+    expect(clear.t).toBe(reuse!.t);
+    expect(clear.id).toBeGreaterThan(set[0]!.id);
+    // Nobody tested the bit: the issuer of slot 3's first CMD_SYNC had returned -ETIMEDOUT.
+    expect(tr(r, 'atc_sync_timeouts.test')).toEqual([]);
+    const done = tr(r, 'cmdq.sync.done', (d) => d.prod === '0x0000000b');
+    expect(done.map((t) => t.d.ret)).toEqual([0]);
+    expect(msgsWith(r, 'CMD_SYNC for ATC_INV timeout')).toEqual([]);
+    expect(tr(r, 'retry.begin')).toEqual([]);
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(rets(r, 'iommu_unmap')).toEqual(['0x2000', '0x1000', '0x1000']);
+  });
+
+  it('baseline: no bitmap, so nothing is set or cleared; the third unmap returns 0 as well', () => {
+    const r = b('stale-sync-bit-wrap', 'baseline');
+    expect(tr(r, 'atc_sync_timeouts.set')).toEqual([]);
+    expect(tr(r, 'atc_sync_timeouts.clear')).toEqual([]);
+    expect(atcSyncs(r)).toHaveLength(2);
+    expect(tr(r, 'cmdq.sync.done', (d) => d.prod === '0x0000000b').map((t) => t.d.ret)).toEqual([0]);
   });
 });
