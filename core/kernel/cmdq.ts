@@ -303,7 +303,10 @@ function arm_smmu_cmdq_issue_cmdlist(w: KWorld, t: Task, f: IssueCmdlistFrame): 
           writeCmdSync(q, slot * CMDQ_ENT_WORDS);
           if (w.traceOn) note(w, 'cmdq.write', { slot, op: 'CMD_SYNC', task: t.id });
           // Clear a stale ATC-timeout bit before the slot becomes visible (seed 003 #12).
-          if (fl.atcTimeoutDetect) kc.atcSyncTimeouts[slot] = 0;
+          if (fl.atcTimeoutDetect && kc.atcSyncTimeouts[slot]) {
+            kc.atcSyncTimeouts[slot] = 0;
+            note(w, 'atc_sync_timeouts.clear', { slot }, kc.bitCause[slot]);
+          }
         }
         kc.prod = queueIncN(shift, prod, f.need);
         f.syncProd = queueIncN(shift, prod, n);

@@ -71,6 +71,8 @@ export interface KernelTrace {
   'atc_sync_timeouts.set': { slot: number };
   /** The issuer finds its slot's atc_sync_timeouts bit. */
   'atc_sync_timeouts.test': { slot: number; set: boolean };
+  /** An issuer clears a stale atc_sync_timeouts bit left in its CMD_SYNC's slot before publishing it (seed 003 #12). */
+  'atc_sync_timeouts.clear': { slot: number };
   /** The ISR replaces an illegal command with a CMD_SYNC. */
   'cmdq.rewrite': { slot: number; op: string; why: string };
   /** The issuer drains a pending CMDQ_ERR itself (seed 003 #15, #16). */
@@ -204,6 +206,10 @@ export const KERNEL_WORDS: TraceWordsOf<KernelTrace> = {
   'atc_sync_timeouts.test': {
     layer: 'kernel',
     describe: (d) => `issuer finds its atc_sync_timeouts bit for slot ${d.slot}: -EIO`,
+  },
+  'atc_sync_timeouts.clear': {
+    layer: 'kernel',
+    describe: (d) => `issuer clears the stale atc_sync_timeouts bit of slot ${d.slot} before its CMD_SYNC there becomes visible`,
   },
   'cmdq.rewrite': { layer: 'kernel', describe: (d) => `ISR overwrites slot ${d.slot} with ${d.op} (${d.why})` },
   'cmdq.coclear': {

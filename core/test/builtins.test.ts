@@ -587,3 +587,130 @@ describe('timeout-in-prepare', () => {
     expect(blockedPath(r)).toEqual(['RESETTING', 'NO']);
   });
 });
+
+// Seed 003 #04 (done() keeps a failed reset blocked and leaves broken_pending alone), #10 (__iommu_group_block_device()
+// on a blocked device: "Escalate the severity", gdev->blocked = max()), #11 (the worker) and #24 (the retry's report).
+describe('reset-failed-to-broken', () => {
+  it('v4: the report lands while the bus reset waits, the skipped reset leaves RESET_FAILED, the worker escalates it to BROKEN', () => {
+    const r = b('reset-failed-to-broken', 'v4');
+    // The report comes from the unmap's retry, not from the reset's prepare().
+    const report = first(r, 'report_broken')!;
+    const prep = first(r, 'gdev.state', (d) => d.event === 'PREPARE')!;
+    expect(report.id).toBeLessThan(prep.id);
+    expect(prep.t).toBeGreaterThan(first(r, 'lock.wait', (d) => d.lock.startsWith('spin:ats_broken_lock'))!.t);
+    expect(first(r, 'reset.skipped')).toBeDefined();
+    expect(rets(r, 'pci_reset_bus_function')).toEqual(['-ENOTTY']);
+    // done(-ENOTTY) keeps it blocked and broken_pending stays set for the worker.
+    const failed = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect([failed.d.from, failed.d.to, failed.d.brokenPending]).toEqual(['RESETTING', 'RESET_FAILED', true]);
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    expect([q.d.from, q.d.to, q.d.brokenPending]).toEqual(['RESET_FAILED', 'BROKEN', false]);
+    expect(q.id).toBeGreaterThan(failed.id);
+    expect(msgIndex(r, QUARANTINED)).toBeGreaterThan(msgIndex(r, 'Reset may have been skipped'));
+    // The escalation attaches nothing and does not count the device twice.
+    expect(tr(r, 'attach.begin', (d) => d.domain === '__blocked')).toHaveLength(1);
+    expect(tr(r, 'recovery_cnt').map((t) => t.d.value)).toEqual([1, 0]);
+    expect(blockedPath(r)).toEqual(['NO', 'RESETTING', 'RESET_FAILED', 'BROKEN', 'NO']);
+    expect(dmaAt(r, 20000)!.d.outcome).toBe('blocked');
+    expect(msgsWith(r, 'Device is unblocked after successful reset')).toHaveLength(1);
+    expect(dmaAt(r, 200010)!.d.outcome).toBe('ok');
+    expect(r.result.stats.corruptedPages).toBe(0);
+  });
+
+  it('baseline: nothing is reported, the skipped reset unblocks the device and its DMA corrupts the reused page', () => {
+    const r = b('reset-failed-to-broken', 'baseline');
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(first(r, 'reset.skipped')).toBeDefined();
+    expect(blockedPath(r)).toEqual(['RESETTING', 'NO', 'RESETTING', 'NO']);
+    expect(dmaAt(r, 20000)!.d.outcome).toBe('corrupt');
+  });
+});
+
+// Seed 003 #11: broken_pending is cleared by pci_dev_reset_iommu_done() only after a successful reset (after
+// reset_device_done); #04: a failed reset returns before that, so a pending report survives and the worker applies it.
+describe('broken-pending', () => {
+  it('v4: the report from inside prepare() stays pending through done(-ENOTTY), and the worker then escalates RESET_FAILED to BROKEN', () => {
+    const r = b('broken-pending', 'v4');
+    const report = first(r, 'report_broken')!;
+    const prep = first(r, 'gdev.state', (d) => d.event === 'PREPARE')!;
+    expect(report.id).toBeLessThan(prep.id);
+    expect([prep.d.to, prep.d.brokenPending]).toEqual(['RESETTING', true]);
+    expect(retAt(r, 'pci_dev_acpi_reset', 30)).toBe('-ENOTTY');
+    const failed = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect([failed.d.from, failed.d.to, failed.d.brokenPending]).toEqual(['RESETTING', 'RESET_FAILED', true]);
+    // done() returned before reset_device_done and the clear: neither ran for the failed reset.
+    expect(tr(r, 'gdev.state', (d) => d.event === 'CLEAR_BROKEN_PENDING' && d.from === 'RESETTING')).toEqual([]);
+    expect(tr(r, 'unquarantine.driver').every((t) => t.t > 20_000_000)).toBe(true);
+    // The worker runs workerLatencyUs after the report, after done(), and finds the report still pending.
+    const worker = first(r, 'task.start', (d) => d.fn === 'iommu_group_broken_worker')!;
+    expect(worker.t).toBe(report.t + 1_000_000);
+    expect(worker.id).toBeGreaterThan(failed.id);
+    expect(tr(r, 'worker.skip')).toEqual([]);
+    const q = first(r, 'gdev.state', (d) => d.event === 'QUARANTINE')!;
+    expect([q.d.from, q.d.to, q.d.brokenPending]).toEqual(['RESET_FAILED', 'BROKEN', false]);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(tr(r, 'recovery_cnt').map((t) => t.d.value)).toEqual([1, 0]);
+    expect(dmaAt(r, 10000)!.d.outcome).toBe('blocked');
+    expect(blockedPath(r)).toEqual(['NO', 'RESETTING', 'RESET_FAILED', 'BROKEN', 'NO']);
+    expect(dmaAt(r, 40000)!.d.outcome).toBe('ok');
+  });
+
+  it('v4 with a _RST that works: done(0) clears broken_pending and the worker skips', () => {
+    const s = structuredClone(BUILTIN_SCENARIOS['broken-pending']!);
+    const rst = s.steps![3]!;
+    expect(rst.op === 'reset' && rst.outcome).toBe('rst-failed');
+    if (rst.op === 'reset') delete rst.outcome;
+    const r = run(s, 'v4');
+    const done = first(r, 'gdev.state', (d) => d.event === 'RESET_DONE')!;
+    expect([done.d.to, done.d.brokenPending]).toEqual(['NO', false]);
+    expect(first(r, 'worker.skip')!.d.why).toBe('broken_pending cleared by a successful reset');
+    expect(msgsWith(r, QUARANTINED)).toEqual([]);
+    expect(dmaAt(r, 10000)!.d.outcome).toBe('ok');
+  });
+
+  it('baseline: the timeouts are only logged, and done() unblocks the device after the failed _RST', () => {
+    const r = b('broken-pending', 'baseline');
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(msgsWith(r, 'ACPI _RST failed')).toHaveLength(1);
+    expect(blockedPath(r)).toEqual(['RESETTING', 'NO', 'RESETTING', 'NO']);
+    expect(dmaAt(r, 10000)!.d.outcome).toBe('ok');
+  });
+});
+
+// Seed 003 #12, arm_smmu_cmdq_issue_cmdlist(): clear_bit(Q_IDX(&llq, prod), cmdq->atc_sync_timeouts) before the
+// CMD_SYNC's slot becomes visible, so a bit the ISR set for an issuer that had already given up (the FIXME) cannot
+// turn a later CMD_SYNC in the same slot into -EIO after the ring wraps.
+describe('stale-sync-bit-wrap', () => {
+  const atcSyncs = (r: Run) => tr(r, 'cmdq.write', (d) => d.op === 'CMD_SYNC' && d.slot === 3);
+  it('v4: the bit set after the poll gave up stays until the ring wraps; the CMD_SYNC reusing slot 3 clears it first and returns 0', () => {
+    const r = b('stale-sync-bit-wrap', 'v4');
+    const timedOut = first(r, 'cmdq.sync.done', (d) => d.ret !== 0)!;
+    expect([timedOut.d.prod, timedOut.d.ret]).toEqual(['0x00000003', -110]);
+    const set = tr(r, 'atc_sync_timeouts.set');
+    expect(set.map((t) => t.d.slot)).toEqual([3]);
+    expect(set[0]!.t).toBeGreaterThan(timedOut.t);
+    // Slot 3 holds a CMD_SYNC twice: the first unmap's, then (after the wrap) the third unmap's.
+    const [, reuse] = atcSyncs(r);
+    expect(reuse!.t).toBe(2_500_000_100);
+    const clear = first(r, 'atc_sync_timeouts.clear')!;
+    expect(clear.d.slot).toBe(3);
+    expect(clear.t).toBe(reuse!.t);
+    expect(clear.id).toBeGreaterThan(set[0]!.id);
+    // Nobody tested the bit: the issuer of slot 3's first CMD_SYNC had returned -ETIMEDOUT.
+    expect(tr(r, 'atc_sync_timeouts.test')).toEqual([]);
+    const done = tr(r, 'cmdq.sync.done', (d) => d.prod === '0x0000000b');
+    expect(done.map((t) => t.d.ret)).toEqual([0]);
+    expect(msgsWith(r, 'CMD_SYNC for ATC_INV timeout')).toEqual([]);
+    expect(tr(r, 'retry.begin')).toEqual([]);
+    expect(tr(r, 'report_broken')).toEqual([]);
+    expect(rets(r, 'iommu_unmap')).toEqual(['0x2000', '0x1000', '0x1000']);
+  });
+
+  it('baseline: no bitmap, so nothing is set or cleared; the third unmap returns 0 as well', () => {
+    const r = b('stale-sync-bit-wrap', 'baseline');
+    expect(tr(r, 'atc_sync_timeouts.set')).toEqual([]);
+    expect(tr(r, 'atc_sync_timeouts.clear')).toEqual([]);
+    expect(atcSyncs(r)).toHaveLength(2);
+    expect(tr(r, 'cmdq.sync.done', (d) => d.prod === '0x0000000b').map((t) => t.d.ret)).toEqual([0]);
+  });
+});

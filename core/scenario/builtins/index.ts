@@ -27,6 +27,9 @@ import pasidQuarantine from './pasid-quarantine.json' with { type: 'json' };
 import nonAtsFunction from './non-ats-function.json' with { type: 'json' };
 import probeQuirkReset from './probe-quirk-reset.json' with { type: 'json' };
 import timeoutInPrepare from './timeout-in-prepare.json' with { type: 'json' };
+import resetFailedToBroken from './reset-failed-to-broken.json' with { type: 'json' };
+import brokenPending from './broken-pending.json' with { type: 'json' };
+import staleSyncBitWrap from './stale-sync-bit-wrap.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -53,6 +56,9 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'non-ats-function': nonAtsFunction as Scenario,
   'probe-quirk-reset': probeQuirkReset as Scenario,
   'timeout-in-prepare': timeoutInPrepare as Scenario,
+  'reset-failed-to-broken': resetFailedToBroken as Scenario,
+  'broken-pending': brokenPending as Scenario,
+  'stale-sync-bit-wrap': staleSyncBitWrap as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
