@@ -587,3 +587,45 @@ describe('timeout-in-prepare', () => {
     expect(blockedPath(r)).toEqual(['RESETTING', 'NO']);
   });
 });
+
+// Seed 003 #24, arm_smmu_cmdq_batch_retry(): "Only need to retry with one ATC_INV per Stream ID (device)"
+// (the SID of the last retried command is skipped) and "A previous retry on a sibling SID may have already
+// disabled ATS across all the STEs owned by this master's SIDs. Skip it." (master->ats_broken).
+describe('retry-multi-sid', () => {
+  const A = '0000:01:00.0';
+  const B = '0000:02:00.0';
+  it('v4: four ATC_INVs fail together; SID 256 is retried once, SID 512 times out, SID 513 is never retried', () => {
+    const r = b('retry-multi-sid', 'v4');
+    expect(tr(r, 'retry.begin').map((t) => t.d.commands)).toEqual([4]);
+    expect(tr(r, 'retry.sid').map((t) => [t.d.sid, t.d.bdf])).toEqual([
+      [256, A],
+      [512, B],
+    ]);
+    // Two retries, each an ATC_INV + CMD_SYNC: 4 ATC_INVs in the batch, 2 in the retries.
+    expect(r.result.stats.atcInvIssued).toBe(6);
+    // disable_ats clears EATS on both of the master's SIDs with one batch of two CFGI_STEs.
+    const report = first(r, 'report_broken')!;
+    const cfgi = tr(r, 'cmdq.write', (d) => d.op === 'CFGI_STE').filter((t) => t.id < report.id);
+    expect(cfgi).toHaveLength(2);
+    expect(device(r, B)).toMatchObject({ blocked: 'BROKEN', atsBroken: true, steEats: [0, 0] });
+    expect(device(r, A)).toMatchObject({ blocked: 'NO', atsBroken: false, steEats: [1] });
+    expect(msgsWith(r, QUARANTINED)).toEqual([`nvme ${B}: ${QUARANTINED}`]);
+    expect(dmaResultAt(r, 5010)).toBe('ok');
+    expect(dmaResultAt(r, 5011)).toBe('blocked');
+  });
+
+  it('driver-only: no retry, both masters in the batch lose ATS', () => {
+    const r = b('retry-multi-sid', 'driver-only');
+    expect(tr(r, 'retry.sid')).toEqual([]);
+    expect(tr(r, 'blame.all').map((t) => t.d.masters)).toEqual([[A, B]]);
+    expect(device(r, A)).toMatchObject({ atsBroken: true, steEats: [0] });
+    expect(device(r, B)).toMatchObject({ atsBroken: true, steEats: [0, 0] });
+  });
+
+  it('baseline: the timeouts are only logged; both keep ATS', () => {
+    const r = b('retry-multi-sid', 'baseline');
+    expect(tr(r, 'retry.sid')).toEqual([]);
+    expect(msgsWith(r, 'ATC invalidate timeout')).toHaveLength(2);
+    expect(device(r, B)).toMatchObject({ blocked: 'NO', atsBroken: false, steEats: [1, 1] });
+  });
+});

@@ -27,6 +27,7 @@ import pasidQuarantine from './pasid-quarantine.json' with { type: 'json' };
 import nonAtsFunction from './non-ats-function.json' with { type: 'json' };
 import probeQuirkReset from './probe-quirk-reset.json' with { type: 'json' };
 import timeoutInPrepare from './timeout-in-prepare.json' with { type: 'json' };
+import retryMultiSid from './retry-multi-sid.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -53,6 +54,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'non-ats-function': nonAtsFunction as Scenario,
   'probe-quirk-reset': probeQuirkReset as Scenario,
   'timeout-in-prepare': timeoutInPrepare as Scenario,
+  'retry-multi-sid': retryMultiSid as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
