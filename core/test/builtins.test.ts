@@ -629,3 +629,61 @@ describe('retry-multi-sid', () => {
     expect(device(r, B)).toMatchObject({ blocked: 'NO', atsBroken: false, steEats: [1, 1] });
   });
 });
+
+// Seed 003 #19 (has_ats), #20 (arm_smmu_cmdq_batch_issue(), which both the flush of a full batch and the
+// submit go through) and #24: "Force sync for ATS-bearing batches so the timeout is caught here, not at a
+// later unrelated batch's CMD_SYNC", and the retry of the commands of the batch that returned -EIO.
+// Without the forced sync the timeout surfaces at the last sub-batch's CMD_SYNC, whose retry covers only
+// 0000:41:00.0 and 0000:42:00.0 and never finds 0000:05:00.0.
+describe('full-ats-batch', () => {
+  const BAD = '0000:05:00.0';
+  const drive = (i: number) => `0000:${i.toString(16).padStart(2, '0')}:00.0`;
+  /** The ops the unmap writes before `beforeId` (a trace record id), in slot order. */
+  const unmapOps = (r: Run, beforeId = Infinity) => {
+    const task = first(r, 'cmdq.write', (d) => d.op === 'ATC_INV')!.d.task;
+    return tr(r, 'cmdq.write', (d) => d.task === task)
+      .filter((t) => t.id < beforeId)
+      .map((t) => t.d.op);
+  };
+  const atcInvs = (n: number) => Array.from({ length: n }, () => 'ATC_INV');
+
+  it('v4: the full batch of 64 ATC_INVs gets a CMD_SYNC of its own, which times out and is retried alone', () => {
+    const r = b('full-ats-batch', 'v4');
+    const begin = first(r, 'retry.begin')!;
+    expect(unmapOps(r, begin.id)).toEqual(['TLBI_NH_VA', 'CMD_SYNC', ...atcInvs(64), 'CMD_SYNC']);
+    expect(tr(r, 'retry.begin').map((t) => t.d.commands)).toEqual([64]);
+    // One retry per StreamID of the sub-batch: drives 1..64; 0x41 and 0x42 are not in it.
+    const retried = tr(r, 'retry.sid').map((t) => t.d.bdf);
+    expect(retried).toEqual(Array.from({ length: 64 }, (_, i) => drive(i + 1)));
+    // After the retry: the last two ATC_INVs with their own CMD_SYNC, which completes.
+    const lastRetry = tr(r, 'retry.sid').at(-1)!;
+    const tail = unmapOps(r).slice(unmapOps(r, lastRetry.id).length + 2);
+    expect(tail).toEqual(['ATC_INV', 'ATC_INV', 'CMD_SYNC']);
+    const syncs = tr(r, 'cmdq.sync.done', (d) => d.task === first(r, 'cmdq.write', (w) => w.op === 'ATC_INV')!.d.task);
+    expect(syncs.at(-1)!.d.ret).toBe(0);
+    expect(tr(r, 'cmdq.error')).toHaveLength(2);
+    expect(msgsWith(r, QUARANTINED)).toEqual([`nvme ${BAD}: ${QUARANTINED}`]);
+    for (let i = 1; i <= 66; i++) {
+      const d = device(r, drive(i));
+      expect(d.atsBroken, drive(i)).toBe(drive(i) === BAD);
+      expect(d.blocked, drive(i)).toBe(drive(i) === BAD ? 'BROKEN' : 'NO');
+    }
+  });
+
+  it('baseline: the full batch is issued without a CMD_SYNC; the timeout shows only at the one after all 66', () => {
+    const r = b('full-ats-batch', 'baseline');
+    expect(unmapOps(r)).toEqual(['TLBI_NH_VA', 'CMD_SYNC', ...atcInvs(66), 'CMD_SYNC']);
+    expect(tr(r, 'cmdq.error').map((t) => t.d.slot)).toEqual([68]);
+    expect(tr(r, 'retry.begin')).toEqual([]);
+    expect(device(r, BAD).blocked).toBe('NO');
+  });
+
+  it('driver-only: the 64 drives of the failed sub-batch all lose ATS; the two after it keep it', () => {
+    const r = b('full-ats-batch', 'driver-only');
+    const blamed = tr(r, 'blame.all').map((t) => t.d.masters);
+    expect(blamed).toEqual([Array.from({ length: 64 }, (_, i) => drive(i + 1))]);
+    expect(device(r, drive(64)).steEats).toEqual([0]);
+    expect(device(r, drive(65)).steEats).toEqual([1]);
+    expect(device(r, drive(66)).steEats).toEqual([1]);
+  });
+});

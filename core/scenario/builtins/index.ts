@@ -28,6 +28,7 @@ import nonAtsFunction from './non-ats-function.json' with { type: 'json' };
 import probeQuirkReset from './probe-quirk-reset.json' with { type: 'json' };
 import timeoutInPrepare from './timeout-in-prepare.json' with { type: 'json' };
 import retryMultiSid from './retry-multi-sid.json' with { type: 'json' };
+import fullAtsBatch from './full-ats-batch.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -55,6 +56,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'probe-quirk-reset': probeQuirkReset as Scenario,
   'timeout-in-prepare': timeoutInPrepare as Scenario,
   'retry-multi-sid': retryMultiSid as Scenario,
+  'full-ats-batch': fullAtsBatch as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
