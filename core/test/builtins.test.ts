@@ -687,3 +687,52 @@ describe('full-ats-batch', () => {
     expect(device(r, drive(66)).steEats).toEqual([1]);
   });
 });
+
+// Seed 003 #16: "If the CMDQ is nearly full, it's possible that the HW is stalled by an unhandled
+// GERROR_CMDQ_ERR. Thus give cmdq_err_handler a chance before each poll"; #15's arm_smmu_cmdq_err_handler():
+// "Toggle only the CMDQ_ERR bit; other bits are left for the ISR."
+describe('coclear-no-space', () => {
+  const EIO_SYNC = (r: Run) => first(r, 'cmdq.sync.done', (d) => d.ret === -5)!;
+  it('v4: the fourth unmap finds no space and drains the pending CMDQ_ERR itself, 1.9 ms before the late interrupt', () => {
+    const r = b('coclear-no-space', 'v4');
+    const full = first(r, 'cmdq.full')!;
+    expect(full.t).toBe(1_100_000);
+    expect(full.d).toMatchObject({ need: 2, prod: '0x00000086', cons: '0x00000007' });
+    const coclear = first(r, 'cmdq.coclear')!;
+    expect(coclear.t).toBe(full.t);
+    expect(coclear.id).toBeGreaterThan(full.id);
+    expect(coclear.d).toEqual({ gerror: '0x00000001', gerrorn: '0x00000000' });
+    const ack = first(r, 'gerrorn.write')!;
+    expect(ack.id).toBeGreaterThan(coclear.id);
+    expect(ack.d.toggled).toBe('0x00000001');
+    // The issuer, not the ISR, printed the CMDQ error: no "unexpected global error" line before it.
+    const m = messages(r);
+    const err = msgIndex(r, 'CMDQ error (cons 0x03000007): ATC invalidate timeout');
+    expect(m.slice(0, err).some((x) => x.includes('unexpected global error'))).toBe(false);
+    const irq = first(r, 'irq.gerror')!;
+    expect(irq.t).toBe(3_030_350);
+    // The first unmap's CMD_SYNC is consumed with its atc_sync_timeouts bit set: -EIO right after the co-clear.
+    expect(EIO_SYNC(r).t).toBe(1_100_050);
+    expect(first(r, 'retry.sid')!.t).toBeLessThan(irq.t);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(lineUs(r.log.find((l) => l.includes(QUARANTINED))!)).toBe(3_040);
+  });
+
+  it('v4 without co-clear: the queue stays stopped until the late interrupt; the quarantine comes at about 6 ms', () => {
+    const r = b('coclear-no-space', { preset: 'v4', coClear: false });
+    expect(first(r, 'cmdq.full')!.t).toBe(1_100_000);
+    expect(tr(r, 'cmdq.coclear')).toEqual([]);
+    expect(EIO_SYNC(r).t).toBeGreaterThan(first(r, 'irq.gerror')!.t);
+    expect(lineUs(r.log.find((l) => l.includes(QUARANTINED))!)).toBeGreaterThan(6_000);
+  });
+
+  it('baseline: the fourth unmap waits for the interrupt; the timeout is only logged', () => {
+    const r = b('coclear-no-space', 'baseline');
+    const full = first(r, 'cmdq.full')!;
+    expect(tr(r, 'cmdq.coclear')).toEqual([]);
+    const fourth = tr(r, 'cmdq.sync.done', (d) => d.task === full.d.task);
+    expect(fourth[0]!.t).toBeGreaterThan(first(r, 'irq.gerror')!.t);
+    expect(msgsWith(r, 'unexpected global error reported (0x00000001)')).toHaveLength(1);
+    expect(device(r, '0000:01:00.0').blocked).toBe('NO');
+  });
+});

@@ -29,6 +29,7 @@ import probeQuirkReset from './probe-quirk-reset.json' with { type: 'json' };
 import timeoutInPrepare from './timeout-in-prepare.json' with { type: 'json' };
 import retryMultiSid from './retry-multi-sid.json' with { type: 'json' };
 import fullAtsBatch from './full-ats-batch.json' with { type: 'json' };
+import coclearNoSpace from './coclear-no-space.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -57,6 +58,7 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'timeout-in-prepare': timeoutInPrepare as Scenario,
   'retry-multi-sid': retryMultiSid as Scenario,
   'full-ats-batch': fullAtsBatch as Scenario,
+  'coclear-no-space': coclearNoSpace as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
