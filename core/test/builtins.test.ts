@@ -701,16 +701,21 @@ describe('coclear-no-space', () => {
     const coclear = first(r, 'cmdq.coclear')!;
     expect(coclear.t).toBe(full.t);
     expect(coclear.id).toBeGreaterThan(full.id);
-    expect(coclear.d).toEqual({ gerror: '0x00000001', gerrorn: '0x00000000' });
+    // CMDQ_ERR and the EVTQ_ABT_ERR of the lost event record are both active; only CMDQ_ERR is toggled.
+    expect(coclear.d).toEqual({ gerror: '0x00000005', gerrorn: '0x00000000' });
     const ack = first(r, 'gerrorn.write')!;
     expect(ack.id).toBeGreaterThan(coclear.id);
-    expect(ack.d.toggled).toBe('0x00000001');
+    expect(ack.d).toEqual({ value: '0x00000001', toggled: '0x00000001', gerror: '0x00000005' });
     // The issuer, not the ISR, printed the CMDQ error: no "unexpected global error" line before it.
     const m = messages(r);
     const err = msgIndex(r, 'CMDQ error (cons 0x03000007): ATC invalidate timeout');
     expect(m.slice(0, err).some((x) => x.includes('unexpected global error'))).toBe(false);
     const irq = first(r, 'irq.gerror')!;
     expect(irq.t).toBe(3_030_350);
+    // The late ISR still finds EVTQ_ABT_ERR (left to it), with the retry's CMDQ_ERR.
+    const isr = msgIndex(r, 'unexpected global error reported (0x00000005)');
+    expect(isr).toBeGreaterThan(err);
+    expect(m[isr + 1]).toBe(`${SMMU}EVTQ write aborted -- events may have been lost`);
     // The first unmap's CMD_SYNC is consumed with its atc_sync_timeouts bit set: -EIO right after the co-clear.
     expect(EIO_SYNC(r).t).toBe(1_100_050);
     expect(first(r, 'retry.sid')!.t).toBeLessThan(irq.t);
@@ -732,7 +737,9 @@ describe('coclear-no-space', () => {
     expect(tr(r, 'cmdq.coclear')).toEqual([]);
     const fourth = tr(r, 'cmdq.sync.done', (d) => d.task === full.d.task);
     expect(fourth[0]!.t).toBeGreaterThan(first(r, 'irq.gerror')!.t);
-    expect(msgsWith(r, 'unexpected global error reported (0x00000001)')).toHaveLength(1);
+    // The ISR handles both causes at once.
+    expect(msgsWith(r, 'unexpected global error reported (0x00000005)')).toHaveLength(1);
+    expect(msgsWith(r, 'EVTQ write aborted')).toHaveLength(1);
     expect(device(r, '0000:01:00.0').blocked).toBe('NO');
   });
 });
