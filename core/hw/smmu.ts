@@ -60,6 +60,7 @@ import {
   CR0_SMMUEN,
   GBPA_ABORT,
   GERROR_CMDQ_ERR,
+  GERROR_EVTQ_ABT_ERR,
   GERROR_SFM_ERR,
   IDR0_ATS,
   IDR0_S1P,
@@ -193,6 +194,8 @@ export interface SmmuState {
   nextAtcReq: number;
   gerrorIrqPending: boolean;
   evtqIrqPending: boolean;
+  /** An injected fault: the next event record write takes an external abort. */
+  evtqAbortPending: boolean;
   sfm: boolean;
   /** Trace id of the last change of CONS (what a poller woke up on). */
   consCause: number;
@@ -234,6 +237,7 @@ export function smmuInit(cfg: HwCfg): SmmuState {
     nextAtcReq: 1,
     gerrorIrqPending: false,
     evtqIrqPending: false,
+    evtqAbortPending: false,
     sfm: false,
     consCause: -1,
     consGen: 0,
@@ -693,6 +697,15 @@ export function injectCmdqAbort(w: HwWorld): void {
   kickConsumer(w);
 }
 
+/**
+ * Injected fault: the SMMU's next write of an event record takes an
+ * external abort; the record is lost and GERROR.EVTQ_ABT_ERR is raised.
+ */
+export function injectEvtqAbort(w: HwWorld): void {
+  w.smmu.evtqAbortPending = true;
+  emit(w, 'smmu.fault', { kind: 'evtq-abort' });
+}
+
 /** Injected fault: the SMMU enters Service Failure Mode. */
 export function injectSfm(w: HwWorld): void {
   w.smmu.sfm = true;
@@ -754,6 +767,13 @@ export function recordEvent(w: HwWorld, e: EvtRecord): void {
   const cons = readReg(w, ARM_SMMU_EVTQ_CONS);
   if (queueFull(EVTQ_SHIFT, prod, cons)) {
     note(w, 'evtq.overflow', { id: e.id, sid: e.sid });
+    return;
+  }
+  if (s.evtqAbortPending) {
+    // The write to the queue's memory aborts: PROD does not move, the record is lost.
+    s.evtqAbortPending = false;
+    emit(w, 'evtq.abort', { id: e.id, sid: e.sid });
+    raiseGerror(w, GERROR_EVTQ_ABT_ERR);
     return;
   }
   const base = Q_IDX(EVTQ_SHIFT, prod) * EVTQ_ENT_WORDS;

@@ -31,7 +31,9 @@ export interface HwTrace {
   /** An ATC invalidation's completion reaches the SMMU. */
   'atc.inv.complete': { req: number; sid: number; atNs: number };
   /** An injected SMMU-level fault. */
-  'smmu.fault': { kind: 'sfm' | 'cmdq-abort' };
+  'smmu.fault': { kind: 'sfm' | 'cmdq-abort' | 'evtq-abort' };
+  /** The write of an event record takes an external abort: the record is lost (GERROR.EVTQ_ABT_ERR). */
+  'evtq.abort': { id: number; sid: number };
   /** CFGI_STE: the SMMU re-reads one STE. */
   'ste.cfgi': { sid: number; v: number; config: number; eats: number };
   /** The event queue is full: an event is lost. */
@@ -84,10 +86,18 @@ export const HW_WORDS: TraceWordsOf<HwTrace> = {
   'smmu.fault': {
     layer: 'hw',
     describe: (d) =>
-      d.kind === 'sfm' ? 'SMMU enters Service Failure Mode (GERROR.SFM_ERR)' : 'SMMU aborts a command fetch (CERROR_ABT)',
+      d.kind === 'sfm'
+        ? 'SMMU enters Service Failure Mode (GERROR.SFM_ERR)'
+        : d.kind === 'evtq-abort'
+          ? 'the next event record write will take an external abort'
+          : 'SMMU aborts a command fetch (CERROR_ABT)',
     mark: (d) => ({ kind: 'fault', label: `SMMU: ${d.kind}` }),
   },
   'ste.cfgi': { layer: 'hw', describe: (d) => `SMMU re-reads STE for SID ${sidHex(d.sid)} (CFGI_STE): EATS=${d.eats}` },
   'evtq.overflow': { layer: 'hw', describe: () => 'event queue overflow' },
+  'evtq.abort': {
+    layer: 'hw',
+    describe: (d) => `event record for SID ${sidHex(d.sid)} lost: write aborted (GERROR.EVTQ_ABT_ERR)`,
+  },
   'evtq.record': { layer: 'hw', describe: (d) => `SMMU records event ${d.event} for SID ${sidHex(d.sid)}` },
 };

@@ -3,7 +3,7 @@
  * functions), a hardware action, or a change of an endpoint's behaviour.
  */
 import { emit, note } from './trace.ts';
-import { injectCmdqAbort, injectSfm } from '../hw/smmu.ts';
+import { injectCmdqAbort, injectEvtqAbort, injectSfm } from '../hw/smmu.ts';
 import { doDma, setFault } from '../pci/endpoint.ts';
 import { RESET_DURATION_DEFAULTS_US, type ResetOutcome, type Step } from '../scenario/types.ts';
 import { stepCmdFrame } from './cmdq.ts';
@@ -97,6 +97,7 @@ export function runStep(w: KWorld, s: Step, index: number, a: StepArgs): void {
       return;
     case 'smmu-fault':
       if (s.kind === 'sfm') injectSfm(w);
+      else if (s.kind === 'evtq-abort') injectEvtqAbort(w);
       else injectCmdqAbort(w);
       return;
     case 'cmd': {

@@ -17,7 +17,7 @@ export const RESET_METHODS = ['flr', 'af_flr', 'pm', 'bus', 'cxl_bus', 'acpi', '
 export type ResetMethod = (typeof RESET_METHODS)[number];
 export const FAULT_KINDS = ['atc-unresponsive', 'atc-slow', 'atc-recover'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
-export const SMMU_FAULT_KINDS = ['sfm', 'cmdq-abort'] as const;
+export const SMMU_FAULT_KINDS = ['sfm', 'cmdq-abort', 'evtq-abort'] as const;
 export type SmmuFaultKind = (typeof SMMU_FAULT_KINDS)[number];
 export const STEP_OPS = [
   'map',

@@ -593,3 +593,24 @@ describe('ATC_INV routing', () => {
     expect(sim.world.smmu.cmdq.length).toBe((1 << 8) * CMDQ_ENT_WORDS);
   });
 });
+
+// smmu-facts §7 ("An EVTQ write failure raises GERROR.EVENTQ_ABT_ERR") and Linux's arm_smmu_gerror_handler()
+// ("EVTQ write aborted -- events may have been lost").
+describe('an aborted event queue write (smmu-fault evtq-abort)', () => {
+  it('loses the next event record, raises GERROR.EVTQ_ABT_ERR, and the queue keeps working', () => {
+    const sim = withEatsCleared([
+      { at: 250, op: 'smmu-fault', kind: 'evtq-abort' },
+      { at: 300, op: 'dma', device: NVME, iova: '0x10000', write: true },
+      { at: 400, op: 'dma', device: NVME, iova: '0x10000', write: true },
+    ]);
+    expect(tr(sim, 'evtq.abort').map((t) => t.t)).toEqual([300_000]);
+    expect(tr(sim, 'evtq.record').map((t) => t.t)).toEqual([400_000]);
+    expect(reg(sim, ARM_SMMU_EVTQ_PROD)).toBe(1);
+    expect(tr(sim, 'gerror.toggle').map((t) => t.d.bit)).toEqual([GERROR_EVTQ_ABT_ERR]);
+    const log = sim.result().log.map((l) => l.replace(/^\[[^\]]*\] /, ''));
+    const i = log.indexOf(`${SMMU}unexpected global error reported (0x00000004), this could be serious`);
+    expect(i).toBeGreaterThanOrEqual(0);
+    expect(log[i + 1]).toBe(`${SMMU}EVTQ write aborted -- events may have been lost`);
+    expect(reg(sim, ARM_SMMU_GERRORN)).toBe(reg(sim, ARM_SMMU_GERROR));
+  });
+});

@@ -714,3 +714,159 @@ describe('stale-sync-bit-wrap', () => {
     expect(tr(r, 'cmdq.sync.done', (d) => d.prod === '0x0000000b').map((t) => t.d.ret)).toEqual([0]);
   });
 });
+
+// Seed 003 #24, arm_smmu_cmdq_batch_retry(): "Only need to retry with one ATC_INV per Stream ID (device)"
+// (the SID of the last retried command is skipped) and "A previous retry on a sibling SID may have already
+// disabled ATS across all the STEs owned by this master's SIDs. Skip it." (master->ats_broken).
+describe('retry-multi-sid', () => {
+  const A = '0000:01:00.0';
+  const B = '0000:02:00.0';
+  it('v4: four ATC_INVs fail together; SID 256 is retried once, SID 512 times out, SID 513 is never retried', () => {
+    const r = b('retry-multi-sid', 'v4');
+    expect(tr(r, 'retry.begin').map((t) => t.d.commands)).toEqual([4]);
+    expect(tr(r, 'retry.sid').map((t) => [t.d.sid, t.d.bdf])).toEqual([
+      [256, A],
+      [512, B],
+    ]);
+    // Two retries, each an ATC_INV + CMD_SYNC: 4 ATC_INVs in the batch, 2 in the retries.
+    expect(r.result.stats.atcInvIssued).toBe(6);
+    // disable_ats clears EATS on both of the master's SIDs with one batch of two CFGI_STEs.
+    const report = first(r, 'report_broken')!;
+    const cfgi = tr(r, 'cmdq.write', (d) => d.op === 'CFGI_STE').filter((t) => t.id < report.id);
+    expect(cfgi).toHaveLength(2);
+    expect(device(r, B)).toMatchObject({ blocked: 'BROKEN', atsBroken: true, steEats: [0, 0] });
+    expect(device(r, A)).toMatchObject({ blocked: 'NO', atsBroken: false, steEats: [1] });
+    expect(msgsWith(r, QUARANTINED)).toEqual([`nvme ${B}: ${QUARANTINED}`]);
+    expect(dmaResultAt(r, 5010)).toBe('ok');
+    expect(dmaResultAt(r, 5011)).toBe('blocked');
+  });
+
+  it('driver-only: no retry, both masters in the batch lose ATS', () => {
+    const r = b('retry-multi-sid', 'driver-only');
+    expect(tr(r, 'retry.sid')).toEqual([]);
+    expect(tr(r, 'blame.all').map((t) => t.d.masters)).toEqual([[A, B]]);
+    expect(device(r, A)).toMatchObject({ atsBroken: true, steEats: [0] });
+    expect(device(r, B)).toMatchObject({ atsBroken: true, steEats: [0, 0] });
+  });
+
+  it('baseline: the timeouts are only logged; both keep ATS', () => {
+    const r = b('retry-multi-sid', 'baseline');
+    expect(tr(r, 'retry.sid')).toEqual([]);
+    expect(msgsWith(r, 'ATC invalidate timeout')).toHaveLength(2);
+    expect(device(r, B)).toMatchObject({ blocked: 'NO', atsBroken: false, steEats: [1, 1] });
+  });
+});
+
+// Seed 003 #19 (has_ats), #20 (arm_smmu_cmdq_batch_issue(), which both the flush of a full batch and the
+// submit go through) and #24: "Force sync for ATS-bearing batches so the timeout is caught here, not at a
+// later unrelated batch's CMD_SYNC", and the retry of the commands of the batch that returned -EIO.
+// Without the forced sync the timeout surfaces at the last sub-batch's CMD_SYNC, whose retry covers only
+// 0000:41:00.0 and 0000:42:00.0 and never finds 0000:05:00.0.
+describe('full-ats-batch', () => {
+  const BAD = '0000:05:00.0';
+  const drive = (i: number) => `0000:${i.toString(16).padStart(2, '0')}:00.0`;
+  /** The ops the unmap writes before `beforeId` (a trace record id), in slot order. */
+  const unmapOps = (r: Run, beforeId = Infinity) => {
+    const task = first(r, 'cmdq.write', (d) => d.op === 'ATC_INV')!.d.task;
+    return tr(r, 'cmdq.write', (d) => d.task === task)
+      .filter((t) => t.id < beforeId)
+      .map((t) => t.d.op);
+  };
+  const atcInvs = (n: number) => Array.from({ length: n }, () => 'ATC_INV');
+
+  it('v4: the full batch of 64 ATC_INVs gets a CMD_SYNC of its own, which times out and is retried alone', () => {
+    const r = b('full-ats-batch', 'v4');
+    const begin = first(r, 'retry.begin')!;
+    expect(unmapOps(r, begin.id)).toEqual(['TLBI_NH_VA', 'CMD_SYNC', ...atcInvs(64), 'CMD_SYNC']);
+    expect(tr(r, 'retry.begin').map((t) => t.d.commands)).toEqual([64]);
+    // One retry per StreamID of the sub-batch: drives 1..64; 0x41 and 0x42 are not in it.
+    const retried = tr(r, 'retry.sid').map((t) => t.d.bdf);
+    expect(retried).toEqual(Array.from({ length: 64 }, (_, i) => drive(i + 1)));
+    // After the retry: the last two ATC_INVs with their own CMD_SYNC, which completes.
+    const lastRetry = tr(r, 'retry.sid').at(-1)!;
+    const tail = unmapOps(r).slice(unmapOps(r, lastRetry.id).length + 2);
+    expect(tail).toEqual(['ATC_INV', 'ATC_INV', 'CMD_SYNC']);
+    const syncs = tr(r, 'cmdq.sync.done', (d) => d.task === first(r, 'cmdq.write', (w) => w.op === 'ATC_INV')!.d.task);
+    expect(syncs.at(-1)!.d.ret).toBe(0);
+    expect(tr(r, 'cmdq.error')).toHaveLength(2);
+    expect(msgsWith(r, QUARANTINED)).toEqual([`nvme ${BAD}: ${QUARANTINED}`]);
+    for (let i = 1; i <= 66; i++) {
+      const d = device(r, drive(i));
+      expect(d.atsBroken, drive(i)).toBe(drive(i) === BAD);
+      expect(d.blocked, drive(i)).toBe(drive(i) === BAD ? 'BROKEN' : 'NO');
+    }
+  });
+
+  it('baseline: the full batch is issued without a CMD_SYNC; the timeout shows only at the one after all 66', () => {
+    const r = b('full-ats-batch', 'baseline');
+    expect(unmapOps(r)).toEqual(['TLBI_NH_VA', 'CMD_SYNC', ...atcInvs(66), 'CMD_SYNC']);
+    expect(tr(r, 'cmdq.error').map((t) => t.d.slot)).toEqual([68]);
+    expect(tr(r, 'retry.begin')).toEqual([]);
+    expect(device(r, BAD).blocked).toBe('NO');
+  });
+
+  it('driver-only: the 64 drives of the failed sub-batch all lose ATS; the two after it keep it', () => {
+    const r = b('full-ats-batch', 'driver-only');
+    const blamed = tr(r, 'blame.all').map((t) => t.d.masters);
+    expect(blamed).toEqual([Array.from({ length: 64 }, (_, i) => drive(i + 1))]);
+    expect(device(r, drive(64)).steEats).toEqual([0]);
+    expect(device(r, drive(65)).steEats).toEqual([1]);
+    expect(device(r, drive(66)).steEats).toEqual([1]);
+  });
+});
+
+// Seed 003 #16: "If the CMDQ is nearly full, it's possible that the HW is stalled by an unhandled
+// GERROR_CMDQ_ERR. Thus give cmdq_err_handler a chance before each poll"; #15's arm_smmu_cmdq_err_handler():
+// "Toggle only the CMDQ_ERR bit; other bits are left for the ISR."
+describe('coclear-no-space', () => {
+  const EIO_SYNC = (r: Run) => first(r, 'cmdq.sync.done', (d) => d.ret === -5)!;
+  it('v4: the fourth unmap finds no space and drains the pending CMDQ_ERR itself, 1.9 ms before the late interrupt', () => {
+    const r = b('coclear-no-space', 'v4');
+    const full = first(r, 'cmdq.full')!;
+    expect(full.t).toBe(1_100_000);
+    expect(full.d).toMatchObject({ need: 2, prod: '0x00000086', cons: '0x00000007' });
+    const coclear = first(r, 'cmdq.coclear')!;
+    expect(coclear.t).toBe(full.t);
+    expect(coclear.id).toBeGreaterThan(full.id);
+    // CMDQ_ERR and the EVTQ_ABT_ERR of the lost event record are both active; only CMDQ_ERR is toggled.
+    expect(coclear.d).toEqual({ gerror: '0x00000005', gerrorn: '0x00000000' });
+    const ack = first(r, 'gerrorn.write')!;
+    expect(ack.id).toBeGreaterThan(coclear.id);
+    expect(ack.d).toEqual({ value: '0x00000001', toggled: '0x00000001', gerror: '0x00000005' });
+    // The issuer, not the ISR, printed the CMDQ error: no "unexpected global error" line before it.
+    const m = messages(r);
+    const err = msgIndex(r, 'CMDQ error (cons 0x03000007): ATC invalidate timeout');
+    expect(m.slice(0, err).some((x) => x.includes('unexpected global error'))).toBe(false);
+    const irq = first(r, 'irq.gerror')!;
+    expect(irq.t).toBe(3_030_350);
+    // The late ISR still finds EVTQ_ABT_ERR (left to it), with the retry's CMDQ_ERR.
+    const isr = msgIndex(r, 'unexpected global error reported (0x00000005)');
+    expect(isr).toBeGreaterThan(err);
+    expect(m[isr + 1]).toBe(`${SMMU}EVTQ write aborted -- events may have been lost`);
+    // The first unmap's CMD_SYNC is consumed with its atc_sync_timeouts bit set: -EIO right after the co-clear.
+    expect(EIO_SYNC(r).t).toBe(1_100_050);
+    expect(first(r, 'retry.sid')!.t).toBeLessThan(irq.t);
+    expect(msgsWith(r, QUARANTINED)).toHaveLength(1);
+    expect(lineUs(r.log.find((l) => l.includes(QUARANTINED))!)).toBe(3_040);
+  });
+
+  it('v4 without co-clear: the queue stays stopped until the late interrupt; the quarantine comes at about 6 ms', () => {
+    const r = b('coclear-no-space', { preset: 'v4', coClear: false });
+    expect(first(r, 'cmdq.full')!.t).toBe(1_100_000);
+    expect(tr(r, 'cmdq.coclear')).toEqual([]);
+    expect(EIO_SYNC(r).t).toBeGreaterThan(first(r, 'irq.gerror')!.t);
+    expect(lineUs(r.log.find((l) => l.includes(QUARANTINED))!)).toBeGreaterThan(6_000);
+  });
+
+  it('baseline: the fourth unmap waits for the interrupt; the timeout is only logged', () => {
+    const r = b('coclear-no-space', 'baseline');
+    const full = first(r, 'cmdq.full')!;
+    expect(tr(r, 'cmdq.coclear')).toEqual([]);
+    const fourth = tr(r, 'cmdq.sync.done', (d) => d.task === full.d.task);
+    expect(fourth[0]!.t).toBeGreaterThan(first(r, 'irq.gerror')!.t);
+    // The ISR handles both causes at once.
+    expect(msgsWith(r, 'unexpected global error reported (0x00000005)')).toHaveLength(1);
+    expect(msgsWith(r, 'EVTQ write aborted')).toHaveLength(1);
+    expect(device(r, '0000:01:00.0').blocked).toBe('NO');
+  });
+});

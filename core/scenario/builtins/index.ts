@@ -30,6 +30,9 @@ import timeoutInPrepare from './timeout-in-prepare.json' with { type: 'json' };
 import resetFailedToBroken from './reset-failed-to-broken.json' with { type: 'json' };
 import brokenPending from './broken-pending.json' with { type: 'json' };
 import staleSyncBitWrap from './stale-sync-bit-wrap.json' with { type: 'json' };
+import retryMultiSid from './retry-multi-sid.json' with { type: 'json' };
+import fullAtsBatch from './full-ats-batch.json' with { type: 'json' };
+import coclearNoSpace from './coclear-no-space.json' with { type: 'json' };
 
 export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'spam-vs-quarantine': spamVsQuarantine as Scenario,
@@ -59,6 +62,9 @@ export const BUILTIN_SCENARIOS: Record<string, Scenario> = {
   'reset-failed-to-broken': resetFailedToBroken as Scenario,
   'broken-pending': brokenPending as Scenario,
   'stale-sync-bit-wrap': staleSyncBitWrap as Scenario,
+  'retry-multi-sid': retryMultiSid as Scenario,
+  'full-ats-batch': fullAtsBatch as Scenario,
+  'coclear-no-space': coclearNoSpace as Scenario,
 };
 
 export const DEFAULT_SCENARIO_ID = 'spam-vs-quarantine';
