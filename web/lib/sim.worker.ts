@@ -23,7 +23,7 @@ import {
   type SimResult,
 } from '../../core/index.ts';
 import type { CompareRow, FromWorker, Recorded, ResultSummary, ToWorker } from './protocol.ts';
-import { recordSlice } from './recorder.ts';
+import { RECORDING_OPTIONS, recordSlice } from './recorder.ts';
 import { findRecord, pageWindow } from './page-window.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -179,7 +179,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     try {
       const t0 = now();
       // The run shown until now stays loaded if this one fails.
-      const next = new Timeline(v.scenario, { policy: m.policy ?? undefined, progressive: true, snapshotEvery: Infinity });
+      const next = new Timeline(v.scenario, { policy: m.policy ?? undefined, ...RECORDING_OPTIONS });
       // The first slice is shown at once; the rest is recorded while the page shows it.
       recordSlice(next, now, 20);
       const view = next.seek(0);
