@@ -20,7 +20,7 @@ import {
   type TimelineData,
   type TraceRecord,
 } from '../../core/index.ts';
-import type { PageWindow, RecordFind, WindowAsk } from './protocol.ts';
+import type { PageWindow, RecordFind, WindowAsk, WindowUpdate } from './protocol.ts';
 
 /** Most kernel log lines a window holds (the newest that pass the filter); the filter reaches the rest. */
 export const WINDOW_LOG_LINES = 1500;
@@ -39,8 +39,13 @@ export interface RecordSource {
   callsBetween(from: number, to: number): CallRecord[];
 }
 
-/** The ask of a page that has set nothing: the whole log, no record asked about. */
-export const PLAIN_ASK: WindowAsk = { logFilter: '', logErrorsOnly: false, focus: null };
+/** The ask of a page that has set nothing and holds nothing: the whole log, no record asked about. */
+export const PLAIN_ASK: WindowAsk = { logFilter: '', logErrorsOnly: false, focus: null, held: null };
+
+/** What a log window is of: the lines printed, and the filter. */
+export function logKey(printed: number, ask: Pick<WindowAsk, 'logFilter' | 'logErrorsOnly'>): string {
+  return `${printed}:${ask.logErrorsOnly ? 'serious' : 'all'}:${ask.logFilter.trim().toLowerCase()}`;
+}
 
 /** The kernel log lines printed up to `printed` that pass the ask's filter: the last `max`, and how many pass. */
 export function logWindow(
@@ -51,7 +56,8 @@ export function logWindow(
 ): PageWindow['log'] {
   const n = Math.min(printed, log.length);
   const f = ask.logFilter.trim().toLowerCase();
-  if (f === '' && !ask.logErrorsOnly) return { lines: log.slice(Math.max(0, n - max), n), total: n };
+  const key = logKey(n, ask);
+  if (f === '' && !ask.logErrorsOnly) return { lines: log.slice(Math.max(0, n - max), n), total: n, key };
   // From the newest back: the window keeps the last `max` that pass, and counts the rest.
   const lines: LogLine[] = [];
   let total = 0;
@@ -61,7 +67,7 @@ export function logWindow(
     total++;
     if (lines.length < max) lines.push(l);
   }
-  return { lines: lines.reverse(), total };
+  return { lines: lines.reverse(), total, key };
 }
 
 /** The causal chain of record `id`, causes first, if it is recorded. */
@@ -71,16 +77,29 @@ export function chainOf(trace: readonly TraceRecord[], id: number | null): PageW
   return { items: chain.slice().reverse(), more, target: trace[id]! };
 }
 
-/** The window at `position` (clamped to what is recorded) for the page's ask. */
+/** The window at `position` (clamped to what is recorded) for the page's ask, whole. */
 export function pageWindow(src: RecordSource, position: number, ask: WindowAsk): PageWindow {
+  const w = windowUpdate(src, position, { ...ask, held: null });
+  return { ...w, log: w.log!, calls: w.calls! };
+}
+
+/**
+ * The window at `position` as the worker sends it: the log and the calls
+ * are left out (null) when they are those the page holds (`ask.held`), so
+ * a run playing sends them only when they change.
+ */
+export function windowUpdate(src: RecordSource, position: number, ask: WindowAsk): WindowUpdate {
   const d = src.data;
   const p = Math.max(0, Math.min(d.count, Math.floor(position)));
+  const held = ask.held;
+  const sameLog = held !== null && held.log === logKey(Math.min(d.logLen[p]!, src.log.length), ask);
+  const sameCalls = held !== null && held.calls === d.callsLen[p];
   const called = d.callsLen[p]!;
   return {
     position: p,
     caption: captionAt(src.trace, d, p),
-    log: logWindow(src.log, d.logLen[p]!, ask),
-    calls: { items: src.callsBetween(Math.max(0, called - WINDOW_CALLS), called), total: called },
+    log: sameLog ? null : logWindow(src.log, d.logLen[p]!, ask),
+    calls: sameCalls ? null : { items: src.callsBetween(Math.max(0, called - WINDOW_CALLS), called), total: called },
     chain: chainOf(src.trace, ask.focus),
   };
 }

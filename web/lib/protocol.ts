@@ -27,6 +27,8 @@ export interface WindowAsk {
   logErrorsOnly: boolean;
   /** The trace record whose causal chain (Why?) is shown, or null. */
   focus: number | null;
+  /** The lists of the window the page holds (their keys), which the worker need not send again; null: none. */
+  held: { log: string; calls: number } | null;
 }
 
 /**
@@ -42,11 +44,17 @@ export interface PageWindow {
   /** The caption there (core/story.ts captionAt). */
   caption: { record: TraceRecord; text: string } | null;
   /** Lines printed up to the position that pass the filter: the last of them, and how many there are. */
-  log: { lines: LogLine[]; total: number };
+  log: { lines: LogLine[]; total: number; key: string };
   /** API calls returned up to the position: the last of them, and how many there are. */
   calls: { items: CallRecord[]; total: number };
   /** The causal chain of the record asked about, causes first (null: none asked, or not recorded). */
   chain: { items: TraceRecord[]; more: boolean; target: TraceRecord } | null;
+}
+
+/** A window as sent: a list the page holds already (`WindowAsk.held`) is left out (null). */
+export interface WindowUpdate extends Omit<PageWindow, 'log' | 'calls'> {
+  log: PageWindow['log'] | null;
+  calls: PageWindow['calls'] | null;
 }
 
 /** A record the page looks for in the whole trace (the device menu's and group's "Why …?"), before trace length `upTo`. */
@@ -104,7 +112,7 @@ export interface Loaded {
   result: ResultSummary | null;
   position: number;
   view: View;
-  window: PageWindow;
+  window: WindowUpdate;
   loadMs: number;
 }
 
@@ -140,8 +148,8 @@ export type FromWorker =
   | Loaded
   | Recorded
   | { type: 'loaded'; id: number; ok: false; errors: ValidationError[] }
-  | { type: 'view'; id: number; position: number; view: View; window: PageWindow }
-  | { type: 'window'; id: number; window: PageWindow }
+  | { type: 'view'; id: number; position: number; view: View; window: WindowUpdate }
+  | { type: 'window'; id: number; window: WindowUpdate }
   /** The trace record found (its id), or null when there is none. */
   | { type: 'found'; id: number; traceId: number | null }
   | { type: 'compared'; id: number; rows: CompareRow[] }

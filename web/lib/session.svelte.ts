@@ -50,6 +50,7 @@ import type {
   ResultSummary,
   ToWorker,
   WindowAsk,
+  WindowUpdate,
 } from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
 import { builtinIdOf } from './scenario-text.ts';
@@ -120,13 +121,6 @@ export function withExtras(url: string, extras: string): string {
   const head = hash < 0 ? url : url.slice(0, hash);
   const tail = hash < 0 ? '' : url.slice(hash);
   return `${head}${head.includes('?') ? '&' : '?'}${extras}${tail}`;
-}
-
-/** Two lists of records (log lines) hold the same records, by trace id. */
-function sameRecords(a: readonly { traceId: number }[], b: readonly { traceId: number }[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]!.traceId !== b[i]!.traceId) return false;
-  return true;
 }
 
 export class Session {
@@ -345,7 +339,13 @@ export class Session {
   }
   /** What the page asks the worker to show beside a view. */
   get ask(): WindowAsk {
-    return { logFilter: this.logFilter, logErrorsOnly: this.logErrorsOnly, focus: this.#focus };
+    const w = this.window;
+    return {
+      logFilter: this.logFilter,
+      logErrorsOnly: this.logErrorsOnly,
+      focus: this.#focus,
+      held: w ? { log: w.log.key, calls: w.calls.total } : null,
+    };
   }
   /** The window drawn is of the position shown. */
   get windowReady(): boolean {
@@ -489,7 +489,7 @@ export class Session {
         ok: false,
         errors: [{ path: deep, message: `nested more than ${MAX_NESTING} levels deep` }],
       });
-    else this.post({ type: 'load', id, scenario, policy: null, ask: { ...this.ask, focus: null } });
+    else this.post({ type: 'load', id, scenario, policy: null, ask: { ...this.ask, focus: null, held: null } });
     return outcome;
   }
 
@@ -552,7 +552,8 @@ export class Session {
       this.markers = m.markers;
       this.sticky = m.sticky;
       this.askId = m.id;
-      this.window = m.window;
+      this.window = null;
+      this.showWindow(m.window);
       this.recording = m.data.recording;
       this.recordingStopped = null;
       this.recordMs = m.data.recording === 'running' ? 0 : m.loadMs;
@@ -627,19 +628,22 @@ export class Session {
   }
 
   /**
-   * A window from the worker: its lists replace the ones drawn only when
-   * they differ (the same lines and calls keep their arrays, so the views
-   * drawing them are not redrawn while a run plays).
+   * A window from the worker: a list it left out is the one held (the ask
+   * said which), and what is the same keeps its object, so the views
+   * drawing it are not redrawn while a run plays.
    */
-  private showWindow(w: PageWindow): void {
+  private showWindow(w: WindowUpdate): void {
     const old = this.window;
+    const log = w.log ?? old?.log;
+    const calls = w.calls ?? old?.calls;
+    // A list left out with nothing held cannot happen (the ask said none is held); show nothing new then.
+    if (!log || !calls) return;
+    const next: PageWindow = { ...w, log, calls };
     if (old) {
-      if (old.log.total === w.log.total && sameRecords(old.log.lines, w.log.lines)) w.log = old.log;
-      if (old.calls.total === w.calls.total) w.calls = old.calls;
-      if (old.caption && w.caption && old.caption.record.id === w.caption.record.id) w.caption = old.caption;
-      if (old.chain && w.chain && old.chain.target.id === w.chain.target.id) w.chain = old.chain;
+      if (old.caption && next.caption && old.caption.record.id === next.caption.record.id) next.caption = old.caption;
+      if (old.chain && next.chain && old.chain.target.id === next.chain.target.id) next.chain = old.chain;
     }
-    this.window = w;
+    this.window = next;
   }
 
   /** Ask the worker for the window at the position shown again (the filter or the record asked about changed). */
@@ -647,7 +651,7 @@ export class Session {
     if (!this.data) return;
     const id = this.nextId++;
     this.askId = id;
-    this.post({ type: 'window', id, position: this.wantPosition, ask: this.ask });
+    this.post({ type: 'window', id, position: this.position, ask: this.ask });
   }
 
   /** Look for a record in the whole trace (in the worker); null when there is none. */

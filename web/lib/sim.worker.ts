@@ -24,7 +24,7 @@ import {
 } from '../../core/index.ts';
 import type { CompareRow, FromWorker, Recorded, ResultSummary, ToWorker } from './protocol.ts';
 import { RECORDING_OPTIONS, recordSlice } from './recorder.ts';
-import { findRecord, pageWindow } from './page-window.ts';
+import { findRecord, windowUpdate } from './page-window.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -158,7 +158,7 @@ function answerSeek(): void {
   }
   try {
     const view = timeline.seek(s.position);
-    const win = pageWindow(timeline, timeline.position, s.ask);
+    const win = windowUpdate(timeline, timeline.position, s.ask);
     post({ type: 'view', id: s.id, position: timeline.position, view, window: win }, [view.cmdq.words.buffer]);
   } catch (e) {
     post({ type: 'failed', id: s.id, message: String((e as Error).message ?? e) });
@@ -215,7 +215,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
           result: d.recording === 'running' ? null : summary(next.result),
           position: 0,
           view,
-          window: pageWindow(next, 0, m.ask),
+          window: windowUpdate(next, 0, m.ask),
           loadMs: now() - t0,
         },
         [view.cmdq.words.buffer],
@@ -255,7 +255,7 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
       return;
     }
     try {
-      if (m.type === 'window') post({ type: 'window', id: m.id, window: pageWindow(timeline, m.position, m.ask) });
+      if (m.type === 'window') post({ type: 'window', id: m.id, window: windowUpdate(timeline, m.position, m.ask) });
       else post({ type: 'found', id: m.id, traceId: findRecord(timeline, m.find) });
     } catch (e) {
       post({ type: 'failed', id: m.id, message: String((e as Error).message ?? e) });

@@ -19,7 +19,7 @@ import {
   type Scenario,
   type TraceRecord,
 } from '../../core/index.ts';
-import { PLAIN_ASK, WINDOW_CALLS, chainOf, findRecord, logWindow, pageWindow } from '../lib/page-window.ts';
+import { PLAIN_ASK, WINDOW_CALLS, chainOf, findRecord, logWindow, pageWindow, windowUpdate } from '../lib/page-window.ts';
 import { longStorm } from '../../bench/long-storm.ts';
 
 function resolved(raw: Scenario): ResolvedScenario {
@@ -125,7 +125,7 @@ describe('the page window, answered by the worker', () => {
     expect(want.length).toBeLessThan(n);
     expect(serious.lines).toEqual(want);
     // Only what is printed by the position counts.
-    expect(logWindow(log, 0, { logFilter: f, logErrorsOnly: true })).toEqual({ lines: [], total: 0 });
+    expect(logWindow(log, 0, { logFilter: f, logErrorsOnly: true })).toMatchObject({ lines: [], total: 0 });
   });
 
   it('finds the record that put a device in its state, and the one that set a group recovery_cnt, before a trace length', () => {
@@ -148,6 +148,32 @@ describe('the page window, answered by the worker', () => {
     const ofG = cnts.filter((r) => (r.d as { group: number }).group === g);
     expect(findRecord(tl, { kind: 'recovery-cnt', group: g, upTo: end })).toBe(ofG[ofG.length - 1]!.id);
     expect(findRecord(tl, { kind: 'recovery-cnt', group: g, upTo: ofG[0]!.id })).toBeNull();
+  });
+
+  it('a window as sent leaves out the log and the calls the page holds, and only those', () => {
+    const sc = resolved(BUILTIN_SCENARIOS['spam-vs-quarantine']!);
+    const tl = recordInSlices(sc);
+    const d = tl.data;
+    // Two positions with the same log and calls, and a later one where both have grown.
+    let a = -1;
+    for (let p = 1; p < d.count && a < 0; p++) if (d.logLen[p] === d.logLen[p + 1] && d.callsLen[p] === d.callsLen[p + 1]) a = p;
+    expect(a).toBeGreaterThan(0);
+    let b = a + 1;
+    while (b <= d.count && (d.logLen[b] === d.logLen[a] || d.callsLen[b] === d.callsLen[a])) b++;
+    expect(b).toBeLessThanOrEqual(d.count);
+    const whole = pageWindow(tl, a, PLAIN_ASK);
+    const held = { log: whole.log.key, calls: whole.calls.total };
+    const same = windowUpdate(tl, a + 1, { ...PLAIN_ASK, held });
+    expect(same.log).toBeNull();
+    expect(same.calls).toBeNull();
+    expect(same.caption).toEqual(pageWindow(tl, a + 1, PLAIN_ASK).caption);
+    const later = windowUpdate(tl, b, { ...PLAIN_ASK, held });
+    expect(later.log).toEqual(pageWindow(tl, b, PLAIN_ASK).log);
+    expect(later.calls).toEqual(pageWindow(tl, b, PLAIN_ASK).calls);
+    // Another filter over the same lines is another list.
+    const filtered = windowUpdate(tl, a, { ...PLAIN_ASK, logErrorsOnly: true, held });
+    expect(filtered.log).toEqual(logWindow(tl.log, d.logLen[a]!, { logFilter: '', logErrorsOnly: true }));
+    expect(filtered.calls).toBeNull();
   });
 
   it('a storm of thousands of API calls: the window holds the last WINDOW_CALLS of those returned by the position', () => {
