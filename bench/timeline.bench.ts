@@ -7,7 +7,8 @@
  * Prints, measured in one run on this machine, for each storm:
  *  - recording: time to record the whole run as the page's worker does
  *    (web/lib/recorder.ts: trace on, one event per consumed command, a
- *    snapshot after each slice of 30 ms) over a plain run of the same scenario with
+ *    snapshot after each slice of 30 ms, and within one once recording
+ *    has kept as much as a snapshot) over a plain run of the same scenario with
  *    the trace on (`new Simulation(…, { trace: true }).run()`);
  *  - seeking: 100 seeks to random positions (a fixed-seed generator), each
  *    timed from the call to the View it returns: median and worst, in ms
