@@ -6,9 +6,9 @@
  *
  * Prints, measured in one run on this machine, for each storm:
  *  - recording: time to record the whole run as the page's worker does
- *    (web/lib/recorder.ts: trace on, one event per consumed command, a
- *    snapshot after each slice of 30 ms, and within one once recording
- *    has kept as much as a snapshot) over a plain run of the same scenario with
+ *    (web/lib/recorder.ts: trace on, one event per consumed command,
+ *    snapshots spaced by ten times what a snapshot takes, at most 30 ms
+ *    of recording apart) over a plain run of the same scenario with
  *    the trace on (`new Simulation(…, { trace: true }).run()`);
  *  - seeking: 100 seeks to random positions (a fixed-seed generator), each
  *    timed from the call to the View it returns: median and worst, in ms
@@ -97,7 +97,7 @@ for (const name of names) {
   }
   const afterPlay = heap() - h0;
   console.log(
-    `storm ${name}: ${commands} commands, ${count} events, ${traceRecords} trace records, ${tl.snapshotCount} snapshots (one per ${SLICE_MS} ms slice, or sooner once recording keeps as much as a snapshot), recording ${tl.recording}`,
+    `storm ${name}: ${commands} commands, ${count} events, ${traceRecords} trace records, ${tl.snapshotCount} snapshots (at most ${SLICE_MS} ms of recording apart), recording ${tl.recording}`,
   );
   console.log(
     `  recording / plain run (trace on): ${(recordMs / plainMs).toFixed(2)}   (${recordMs.toFixed(0)} ms / ${plainMs.toFixed(0)} ms)`,

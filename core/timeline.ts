@@ -72,15 +72,6 @@ export interface TimelineOptions extends SimOptions {
   maxEvents?: number;
   /** Snapshot interval, in events, to start with (it doubles when snapshots are thinned). */
   snapshotEvery?: number;
-  /**
-   * Also take a snapshot once recording has kept this many times a
-   * snapshot's estimated bytes since the last one (trace records, log
-   * lines, calls and per-event entries, at RECORDING_COST): snapshots of a
-   * small world come often, those of a large one seldom, and together they
-   * keep at most 1/ratio of what the rest of the recording keeps. It
-   * doubles when snapshots are thinned. Default Infinity: off.
-   */
-  snapshotRatio?: number;
   /** Most snapshots kept. */
   maxSnapshots?: number;
   /** Estimated bytes recording may keep (default RECORDING_BUDGET_BYTES). */
@@ -199,9 +190,6 @@ export class Timeline {
   private snapBytes = 0;
   private perSnapBytes = 0;
   private every: number;
-  private ratio: number;
-  /** Estimated bytes the recording kept (besides snapshots) when the last snapshot was taken. */
-  private keptAtSnap = 0;
   /** Fewest events between two checkpoints (doubles when snapshots are thinned). */
   private gap = 1;
   private readonly maxSnaps: number;
@@ -228,7 +216,6 @@ export class Timeline {
     this.maxSnaps = opts.maxSnapshots ?? 2000;
     this.every = Math.max(1, Math.floor(opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY));
     if (Number.isNaN(this.every)) this.every = DEFAULT_SNAPSHOT_EVERY;
-    this.ratio = opts.snapshotRatio !== undefined && opts.snapshotRatio > 0 ? opts.snapshotRatio : Infinity;
     this.budget = opts.budgetBytes ?? RECORDING_BUDGET_BYTES;
     const simOpts: SimOptions = { stepwise: true, trace: true, ...opts };
     this.rec = new Simulation(scenario, simOpts);
@@ -344,9 +331,8 @@ export class Timeline {
     const sim = this.rec;
     const endNs = this.endNs;
     let left = n;
-    // Check the budget about every 4096 events (and at the end of the slice), the snapshot ratio every 64.
+    // Check the budget about every 4096 events (and at the end of the slice).
     let nextCheck = 4096;
-    let nextRatio = 64;
     while (left-- > 0) {
       const t = sim.nextEventNs();
       if (t === null) {
@@ -369,10 +355,6 @@ export class Timeline {
       sim.step();
       this.pushEvent();
       if (this.times.n - 1 - this.snaps[this.snaps.length - 1]!.events >= this.every) this.takeSnapshot();
-      else if (--nextRatio === 0) {
-        nextRatio = 64;
-        if (this.keptBytes() - this.keptAtSnap >= this.ratio * this.perSnapBytes) this.checkpoint();
-      }
       if (--nextCheck === 0) {
         nextCheck = 4096;
         if (!this.withinBudget()) break;
@@ -444,19 +426,7 @@ export class Timeline {
     this.callsLens.push(o.calls.length);
   }
 
-  /** Estimated bytes the recording keeps besides snapshots, by what it has recorded (not by the room its arrays have). */
-  private keptBytes(): number {
-    const o = this.rec.out;
-    return (
-      o.trace.length * RECORDING_COST.traceRecord +
-      o.log.length * RECORDING_COST.logLine +
-      o.calls.length * RECORDING_COST.call +
-      this.times.n * RECORDING_COST.event
-    );
-  }
-
   private takeSnapshot(): void {
-    this.keptAtSnap = this.keptBytes();
     const s = this.rec.snapshot();
     // The size of a world changes slowly: estimate it on the first snapshot and every 16th.
     if (this.snaps.length % 16 === 0) this.perSnapBytes = cloneBytes(s.state) + 256;
@@ -472,7 +442,6 @@ export class Timeline {
     this.snaps = kept;
     this.every *= 2;
     this.gap *= 2;
-    this.ratio *= 2;
   }
 
   /** Under the budget, thinning snapshots if need be; else stop recording. */

@@ -165,39 +165,6 @@ describe('progressive recording', () => {
     expect(JSON.stringify(tl.result)).toBe(JSON.stringify(run.result()));
   });
 
-  it('snapshots by what recording keeps: as often as the ratio says, seeks still those of a straight run, thinned under maxSnapshots', () => {
-    const ref = new Simulation(storm, { policy: 'v4', stepwise: true });
-    const views: string[] = [strip(buildView(ref))];
-    while (ref.step()) views.push(strip(buildView(ref)));
-    const counts = [0.5, 1, 4, Infinity].map((snapshotRatio) => {
-      const tl = new Timeline(storm, { policy: 'v4', progressive: true, snapshotEvery: Infinity, snapshotRatio });
-      while (tl.record(1000) === 'running');
-      const rng = prngInit(5);
-      for (let k = 0; k < 30; k++) {
-        const e = prngInt(rng, 0, tl.data.count);
-        expect(strip(tl.seek(e)), `ratio ${snapshotRatio}, position ${e}`).toBe(views[e]);
-      }
-      return tl.snapshotCount;
-    });
-    // Only the first snapshot without a ratio; more the smaller the ratio (checked every 64 events).
-    expect(counts[3]).toBe(1);
-    expect(counts[2]!).toBeGreaterThan(2);
-    expect(counts[1]!).toBeGreaterThan(counts[2]! * 2);
-    expect(counts[0]!).toBeGreaterThan(counts[1]!);
-    // Past maxSnapshots they are thinned and the ratio doubles: the count stays bounded.
-    const few = new Timeline(storm, {
-      policy: 'v4',
-      progressive: true,
-      snapshotEvery: Infinity,
-      snapshotRatio: 0.5,
-      maxSnapshots: 6,
-    });
-    while (few.record(1000) === 'running');
-    expect(few.snapshotCount).toBeLessThanOrEqual(6);
-    expect(few.snapshotCount).toBeGreaterThan(2);
-    expect(strip(few.seek(few.data.count))).toBe(views[views.length - 1]);
-  });
-
   it('the result is not there before the end', () => {
     const tl = new Timeline(storm, { policy: 'v4', progressive: true });
     expect(() => tl.result).toThrow(/still being recorded/);
