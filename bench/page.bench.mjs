@@ -13,7 +13,10 @@
 //  - for the long storms of bench/scenarios/ (8 devices × 1000 unmaps and
 //    256 devices × 4000 unmaps, about 10^6 commands), opened from a file:
 //    the time to the first view (the start of the run, shown while the worker
-//    records the rest) and the time until the whole run is recorded.
+//    records the rest) and the time until the whole run is recorded; then,
+//    after a full garbage collection, the JavaScript heap in use of the page
+//    and of its worker (Chrome DevTools Protocol: HeapProfiler.collectGarbage,
+//    Runtime.getHeapUsage on each target).
 // Nothing is asserted. Run with `npm run bench:page` (BENCH_PORT moves the
 // preview server, default 4179; BENCH_STORMS=8x1000 picks the storms).
 import { spawn, spawnSync } from 'node:child_process';
@@ -96,6 +99,48 @@ function frames(page, ms) {
   );
 }
 
+/**
+ * The JavaScript heap in use (bytes, after a full collection) of the page
+ * and of its dedicated worker, read through the DevTools protocol: the
+ * page's own session, and the worker attached from the browser's session
+ * (its messages wrapped by Target.sendMessageToTarget).
+ */
+async function heaps(browser, page) {
+  const pageCdp = await page.context().newCDPSession(page);
+  await pageCdp.send('HeapProfiler.collectGarbage');
+  const pageHeap = (await pageCdp.send('Runtime.getHeapUsage')).usedSize;
+  await pageCdp.detach();
+  const cdp = await browser.newBrowserCDPSession();
+  const { targetInfos } = await cdp.send('Target.getTargets');
+  const workers = targetInfos.filter((t) => t.type === 'worker');
+  let workerHeap = null;
+  for (const w of workers) {
+    const { sessionId } = await cdp.send('Target.attachToTarget', { targetId: w.targetId, flatten: false });
+    let msgId = 0;
+    const call = (method) =>
+      new Promise((resolve) => {
+        const id = ++msgId;
+        const on = (ev) => {
+          if (ev.sessionId !== sessionId) return;
+          const m = JSON.parse(ev.message);
+          if (m.id !== id) return;
+          cdp.off('Target.receivedMessageFromTarget', on);
+          resolve(m.result);
+        };
+        cdp.on('Target.receivedMessageFromTarget', on);
+        void cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method }) });
+      });
+    await call('HeapProfiler.collectGarbage');
+    const used = (await call('Runtime.getHeapUsage')).usedSize;
+    workerHeap = (workerHeap ?? 0) + used;
+    await cdp.send('Target.detachFromTarget', { sessionId });
+  }
+  await cdp.detach();
+  return { pageHeap, workerHeap, workers: workers.length };
+}
+
+const MiB = (b) => (b === null ? '?' : `${(b / 1024 / 1024).toFixed(0)} MiB`);
+
 try {
   await waitForServer();
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
@@ -152,13 +197,14 @@ try {
     const doneMs = Date.now() - s0;
     const rec = await page.getAttribute('[data-testid="app"]', 'data-recording');
     const n = await page.getAttribute('[data-testid="app"]', 'data-count');
-    storms.push({ name, firstMs, doneMs, rec, n });
+    const h = await heaps(browser, page);
+    storms.push({ name, firstMs, doneMs, rec, n, ...h });
   }
   await browser.close();
 
   for (const s of storms)
     console.log(
-      `storm ${s.name} from a file: first view after ${s.firstMs} ms, whole run recorded after ${s.doneMs} ms (${s.n} events, recording ${s.rec})`,
+      `storm ${s.name} from a file: first view after ${s.firstMs} ms, whole run recorded after ${s.doneMs} ms (${s.n} events, recording ${s.rec}); JS heap then: page ${MiB(s.pageHeap)}, worker ${MiB(s.workerHeap)} (${s.workers} worker${s.workers === 1 ? '' : 's'})`,
     );
   console.log(`storm with a broken device in the page: ${count} events; first view after ${loadMs} ms`);
   console.log(

@@ -6,8 +6,9 @@
  *
  * Prints, measured in one run on this machine, for each storm:
  *  - recording: time to record the whole run as the page's worker does
- *    (web/lib/recorder.ts: trace on, one event per consumed command, a
- *    snapshot after each slice of 30 ms) over a plain run of the same scenario with
+ *    (web/lib/recorder.ts: trace on, one event per consumed command,
+ *    snapshots spaced by ten times what a snapshot takes, at most 30 ms
+ *    of recording apart) over a plain run of the same scenario with
  *    the trace on (`new Simulation(…, { trace: true }).run()`);
  *  - seeking: 100 seeks to random positions (a fixed-seed generator), each
  *    timed from the call to the View it returns: median and worst, in ms
@@ -23,7 +24,7 @@ import { Simulation } from '../core/engine.ts';
 import { Timeline } from '../core/timeline.ts';
 import { validateScenario, formatErrors } from '../core/scenario/validate.ts';
 import type { ResolvedScenario } from '../core/scenario/types.ts';
-import { recordAll, SLICE_MS } from '../web/lib/recorder.ts';
+import { RECORDING_OPTIONS, recordAll, SLICE_MS } from '../web/lib/recorder.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const MB = 1024 * 1024;
@@ -58,7 +59,7 @@ const names = (process.env.BENCH_STORMS ?? '8x1000,256x4000').split(',');
 {
   const sc = load('8x1000');
   new Simulation(sc, { trace: true }).run();
-  recordAll(new Timeline(sc, { progressive: true, snapshotEvery: Infinity }), () => performance.now());
+  recordAll(new Timeline(sc, RECORDING_OPTIONS), () => performance.now());
 }
 for (const name of names) {
   const sc = load(name);
@@ -74,7 +75,7 @@ for (const name of names) {
   const h0 = heap();
   t = performance.now();
   // As the page's worker records: slices of SLICE_MS with a snapshot after each.
-  const tl = new Timeline(sc, { progressive: true, snapshotEvery: Infinity });
+  const tl = new Timeline(sc, RECORDING_OPTIONS);
   recordAll(tl, () => performance.now());
   const recordMs = performance.now() - t;
   const tlHeap = heap() - h0;
@@ -96,7 +97,7 @@ for (const name of names) {
   }
   const afterPlay = heap() - h0;
   console.log(
-    `storm ${name}: ${commands} commands, ${count} events, ${traceRecords} trace records, ${tl.snapshotCount} snapshots (one per ${SLICE_MS} ms slice), recording ${tl.recording}`,
+    `storm ${name}: ${commands} commands, ${count} events, ${traceRecords} trace records, ${tl.snapshotCount} snapshots (at most ${SLICE_MS} ms of recording apart), recording ${tl.recording}`,
   );
   console.log(
     `  recording / plain run (trace on): ${(recordMs / plainMs).toFixed(2)}   (${recordMs.toFixed(0)} ms / ${plainMs.toFixed(0)} ms)`,

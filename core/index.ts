@@ -67,11 +67,12 @@ export {
   RECORDING_COST,
   positionAt,
   positionOfTrace,
+  type Marker,
   type RecordingState,
   type TimelineData,
   type TimelineOptions,
 } from './timeline.ts';
-export type { LogLine, CallRecord, Violation } from './sim/context.ts';
+export type { LogLine, LogLevel, CallRecord, Violation } from './sim/context.ts';
 export {
   TRACE_WORDS,
   STICKY_KINDS,

@@ -28,9 +28,17 @@ import {
   type Snapshot,
 } from './engine.ts';
 import type { CallRecord, LogLine, Violation } from './sim/context.ts';
-import type { TraceRecord } from './trace.ts';
+import { STICKY_KINDS, traceMark, type TraceMark, type TraceRecord } from './trace.ts';
 import type { ResolvedScenario } from './scenario/types.ts';
 import { buildView, type View } from './view.ts';
+
+/** A mark on the timeline's track: a trace record whose words give it one (core/trace.ts `traceMark`), at the position that wrote it. */
+export interface Marker {
+  position: number;
+  kind: TraceMark['kind'];
+  label: string;
+  traceId: number;
+}
 
 /**
  * The memory a recording may keep (estimated, see `RECORDING_COST`): about
@@ -194,6 +202,9 @@ export class Timeline {
   private callsLens = new Column((n) => new Uint32Array(n));
   private stepPos: number[];
   private stepScan = 0;
+  /** The timeline's marks and the records the views keep showing (STICKY_KINDS), in trace order, as far as scanned. */
+  private marks: Marker[] = [];
+  private stickies: TraceRecord[] = [];
   private status: RunStatus = 'done';
   private state: RecordingState = 'running';
   private reason: string | null = null;
@@ -226,9 +237,9 @@ export class Timeline {
     return this.rec.out.calls.slice();
   }
 
-  /** The calls from index `from` on (what a page that has the first `from` needs). */
-  callsFrom(from: number): CallRecord[] {
-    return this.rec.out.calls.slice(from);
+  /** The calls from index `from` up to `to` (exclusive). */
+  callsBetween(from: number, to: number): CallRecord[] {
+    return this.rec.out.calls.slice(from, to);
   }
 
   /** The run's result document, once recording has ended (done or stopped); null before. */
@@ -256,6 +267,20 @@ export class Timeline {
       stopReason: this.reason,
       lastStepNs: this.lastStepNs,
     };
+  }
+
+  /**
+   * The marks on the track (trace records with a `traceMark`) recorded so
+   * far, in trace order, from index `from` on: a page holds these instead
+   * of the whole trace (a run has few).
+   */
+  markers(from = 0): Marker[] {
+    return this.marks.slice(from);
+  }
+
+  /** The records of STICKY_KINDS recorded so far, in trace order, from index `from` on. */
+  sticky(from = 0): TraceRecord[] {
+    return this.stickies.slice(from);
   }
 
   /** Events recorded so far. */
@@ -461,13 +486,22 @@ export class Timeline {
     this.scanSteps();
   }
 
-  /** Step positions from the trace records written since the last scan. */
+  /** Step positions, marks and sticky records from the trace records written since the last scan. */
   private scanSteps(): void {
     const tr = this.trace;
     const tl = this.traceLens.arr;
     const count = this.count;
     for (let i = this.stepScan; i < tr.length; i++) {
       const r = tr[i]!;
+      if (STICKY_KINDS.has(r.kind)) this.stickies.push(r);
+      const m = traceMark(r);
+      if (m)
+        this.marks.push({
+          position: positionOfTrace({ traceLen: tl, count }, r.id),
+          kind: m.kind,
+          label: m.label,
+          traceId: r.id,
+        });
       if (r.kind !== 'step') continue;
       const e = positionOfTrace({ traceLen: tl, count }, r.id);
       const idx = r.d.index as number;

@@ -62,6 +62,53 @@ test('a long storm opened from a file: the start is shown at once, the rest is r
   await expect(page.getByRole('alert')).toHaveCount(0);
 });
 
+test('a long storm opened from a file: its markers, Why?, the kernel log and the API calls come from the worker', async ({
+  page,
+}) => {
+  test.setTimeout(180_000);
+  const file = 'bench/scenarios/storm-64x2000.json';
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Scenario;
+  await open(page, '/');
+  await page.getByTestId('scenario-file').setInputFiles(file);
+  await recorded(page, eventsOf(raw));
+  // The marks of the whole run are on the track; one explains itself back to the step that began it.
+  const markers = page.locator('.timeline .marker');
+  expect(await markers.count()).toBeGreaterThan(2);
+  await page.locator('.timeline .marker.state').last().click();
+  await ready(page);
+  const chain = page.getByTestId('causal-chain');
+  await expect(chain).toContainText('How it came to this');
+  await expect(chain).toContainText('gets QUARANTINE');
+  await expect(chain).toContainText('attached to __blocked');
+  // The unresponsive device's menu asks why it is blocked: the worker finds the record in the whole trace.
+  const broken = '0000:10:00.0';
+  await page.getByRole('button', { name: 'Go to end' }).click();
+  await ready(page);
+  await page.getByTestId('causal-chain').getByRole('button', { name: 'clear' }).click();
+  await expect(chain).not.toContainText('How it came to this');
+  await page.locator(`[data-testid="gdev"][data-device="${broken}"]`).click();
+  await page.getByRole('menuitem', { name: /^Why is it/ }).click();
+  await expect(chain).toContainText('How it came to this');
+  await expect(chain).toContainText(broken);
+  // The kernel log at the end, and its filter over the whole log.
+  const log = page.getByTestId('kernel-log');
+  await expect(log).toContainText('IOMMU has quarantined the device');
+  await page.getByRole('searchbox', { name: 'Filter the kernel log' }).fill('quarantined');
+  await expect(log.locator('.line')).toHaveCount(1);
+  await expect(log.locator('.line')).toContainText(broken);
+  await page.getByRole('searchbox', { name: 'Filter the kernel log' }).fill('');
+  // 4000 API calls returned by the end: the last ones are listed, the count of the rest said.
+  await page.getByRole('tab', { name: 'API calls' }).click();
+  const calls = page.getByTestId('calls');
+  await expect(calls).toContainText('earlier calls not listed');
+  await expect(calls.locator('li').last()).toContainText('iommu_unmap(dma0');
+  // Back at the start, the caption and the log are the start's.
+  await page.getByRole('button', { name: 'Go to start' }).click();
+  await ready(page);
+  await expect(page.getByTestId('caption-text')).toBeVisible();
+  await expect(log).not.toContainText('IOMMU has quarantined the device');
+});
+
 test('a scenario dropped on the page opens', async ({ page }) => {
   const s = healthy({ name: 'Dropped NVMe' });
   await open(page, '/');

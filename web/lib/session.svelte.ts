@@ -15,7 +15,6 @@ import {
   DEFAULT_SCENARIO_ID,
   FLAG_NAMES,
   POLICY_PRESETS,
-  STICKY_KINDS,
   chapterPositions,
   linkFor,
   shortLinkScenario,
@@ -27,25 +26,32 @@ import {
   positionOfTrace,
   resolvePolicy,
   stopCrossed,
-  traceMark,
   type CallRecord,
   type Chapter,
   type FlagName,
-  type LogLine,
+  type Marker,
   type PolicySpec,
   type PresetName,
   type RecordingState,
   type ResolvedScenario,
   type Scenario,
-  type SimResult,
   type Step,
   type TimelineData,
-  type TraceMark,
   type TraceRecord,
   type View,
-  type Violation,
 } from '../../core/index.ts';
-import type { CompareRow, FromWorker, LinkDecoded, Recorded, ToWorker } from './protocol.ts';
+import type {
+  CompareRow,
+  FromWorker,
+  LinkDecoded,
+  PageWindow,
+  RecordFind,
+  Recorded,
+  ResultSummary,
+  ToWorker,
+  WindowAsk,
+  WindowUpdate,
+} from './protocol.ts';
 import { loadCurrent, remember, saveCurrent } from './storage.ts';
 import { builtinIdOf } from './scenario-text.ts';
 import { makeSimWorker } from './make-worker.ts';
@@ -75,12 +81,7 @@ export const SPEEDS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096, 16384] as c
 /** How a load ended: shown, refused (with what is wrong), or replaced by a later load first. */
 export type LoadOutcome = { ok: true } | { ok: false; message: string } | { ok: false; superseded: true };
 
-export interface Marker {
-  position: number;
-  kind: TraceMark['kind'];
-  label: string;
-  traceId: number;
-}
+export type { Marker };
 
 type StepInput = Step extends infer S ? (S extends Step ? Omit<S, 'at'> : never) : never;
 
@@ -127,12 +128,21 @@ export class Session {
   scenario = $state.raw<Scenario>(BUILTIN_SCENARIOS[DEFAULT_SCENARIO_ID]!);
   resolved = $state.raw<ResolvedScenario | null>(null);
   data = $state.raw<TimelineData | null>(null);
-  trace = $state.raw<TraceRecord[]>([]);
-  log = $state.raw<LogLine[]>([]);
-  calls = $state.raw<CallRecord[]>([]);
-  violations = $state.raw<Violation[]>([]);
-  result = $state.raw<SimResult | null>(null);
+  /** Invariant violations recorded so far. */
+  violationCount = $state(0);
+  /** The result document (without its lists) once recording has ended. */
+  result = $state.raw<ResultSummary | null>(null);
+  /** The marks on the track, from the worker as they are recorded (a run has few). */
   markers = $state.raw<Marker[]>([]);
+  /**
+   * What the page draws from the whole record at the position shown
+   * (caption, kernel log, API calls, the causal chain): the worker holds
+   * the trace, log and calls and answers this with each view.
+   */
+  window = $state.raw<PageWindow | null>(null);
+  /** The kernel log's filter: text the lines shown contain, and only errors and warnings. */
+  logFilter = $state('');
+  logErrorsOnly = $state(false);
   /** The records the views keep showing after they pass (STICKY_KINDS), in trace order. */
   sticky = $state.raw<TraceRecord[]>([]);
   view = $state.raw<View | null>(null);
@@ -148,8 +158,16 @@ export class Session {
   origin = $state('');
   /** The built-in the scenario is (unchanged), or null. */
   builtinId = $state<string | null>(DEFAULT_SCENARIO_ID);
-  /** Selected device/trace record for the causal chain. */
-  focusTrace = $state<number | null>(null);
+  #focus = $state<number | null>(null);
+  /** Selected trace record for the causal chain: setting it asks the worker for its chain. */
+  get focusTrace(): number | null {
+    return this.#focus;
+  }
+  set focusTrace(id: number | null) {
+    if (id === this.#focus) return;
+    this.#focus = id;
+    this.askWindow();
+  }
   lastLoadMs = $state(0);
   /**
    * Where recording the run stands: 'running' while the worker records it
@@ -180,6 +198,11 @@ export class Session {
   private nextId = 1;
   private loadId = 0;
   private seekId = 0;
+  /** The latest request that carried an ask (a seek or a window): older windows are not shown. */
+  private askId = 0;
+  /** Records looked for in the worker, by request id. */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, not shown: nothing reacts to it
+  private finds = new Map<number, (traceId: number | null) => void>();
   private wantPosition = 0;
   private afterLoad: ((s: Session) => void) | null = null;
   private raf = 0;
@@ -231,6 +254,8 @@ export class Session {
   private workerFailed(why: string): void {
     this.worker.terminate();
     this.awaiting.clear();
+    for (const f of this.finds.values()) f(null);
+    this.finds.clear();
     this.pause();
     this.loading = false;
     this.restarts++;
@@ -274,7 +299,7 @@ export class Session {
       const limit = a.kind === 'seek' || a.kind === 'decode' ? SEEK_ANSWER_MS : LOAD_ANSWER_MS;
       if (now - a.sentAt > limit) {
         this.workerFailed(
-          `it did not answer ${{ seek: 'a seek', load: 'a load', compare: 'a comparison', decode: 'the reading of a link' }[a.kind]} in ${Math.round(limit / 1000)} s`,
+          `it did not answer ${{ seek: 'a seek', load: 'a load', compare: 'a comparison', decode: 'the reading of a link', window: 'a look into the run', find: 'a look into the run' }[a.kind]} in ${Math.round(limit / 1000)} s`,
         );
         return;
       }
@@ -305,8 +330,26 @@ export class Session {
   get visibleTraceLen(): number {
     return this.data ? this.data.traceLen[this.position]! : 0;
   }
+  /** The last API calls returned up to the position shown (the window's; `callsTotal` counts them all). */
   get visibleCalls(): CallRecord[] {
-    return this.data ? this.calls.slice(0, this.data.callsLen[this.position]) : [];
+    return this.window?.calls.items ?? [];
+  }
+  get callsTotal(): number {
+    return this.window?.calls.total ?? 0;
+  }
+  /** What the page asks the worker to show beside a view. */
+  get ask(): WindowAsk {
+    const w = this.window;
+    return {
+      logFilter: this.logFilter,
+      logErrorsOnly: this.logErrorsOnly,
+      focus: this.#focus,
+      held: w ? { log: w.log.key, calls: w.calls.total } : null,
+    };
+  }
+  /** The window drawn is of the position shown. */
+  get windowReady(): boolean {
+    return this.window !== null && this.window.position === this.position;
   }
   /** The scenario's chapters (empty when it has none). */
   get chapters(): Chapter[] {
@@ -446,7 +489,7 @@ export class Session {
         ok: false,
         errors: [{ path: deep, message: `nested more than ${MAX_NESTING} levels deep` }],
       });
-    else this.post({ type: 'load', id, scenario, policy: null });
+    else this.post({ type: 'load', id, scenario, policy: null, ask: { ...this.ask, focus: null, held: null } });
     return outcome;
   }
 
@@ -504,13 +547,13 @@ export class Session {
       }
       this.resolved = m.resolved;
       this.data = m.data;
-      this.trace = m.trace;
-      this.log = m.log;
-      this.calls = m.calls;
-      this.violations = m.violations;
+      this.violationCount = m.violations;
       this.result = m.result;
-      this.markers = this.computeMarkers(this.trace);
-      this.sticky = this.trace.filter((r) => STICKY_KINDS.has(r.kind));
+      this.markers = m.markers;
+      this.sticky = m.sticky;
+      this.askId = m.id;
+      this.window = null;
+      this.showWindow(m.window);
       this.recording = m.data.recording;
       this.recordingStopped = null;
       this.recordMs = m.data.recording === 'running' ? 0 : m.loadMs;
@@ -518,7 +561,7 @@ export class Session {
       this.view = m.view;
       this.position = 0;
       this.lastLoadMs = m.loadMs;
-      this.focusTrace = null;
+      this.#focus = null;
       this.comparison = null;
       this.comparing = false;
       let pos = 0;
@@ -556,9 +599,24 @@ export class Session {
       if (m.id < this.seekId) return;
       this.view = m.view;
       this.position = m.position;
+      if (m.id >= this.askId) this.showWindow(m.window);
       return;
     }
-    if (m.id === this.compareId) this.comparing = false;
+    if (m.type === 'window') {
+      if (m.id >= this.askId) this.showWindow(m.window);
+      return;
+    }
+    if (m.type === 'found') {
+      const f = this.finds.get(m.id);
+      this.finds.delete(m.id);
+      f?.(m.traceId);
+      return;
+    }
+    const find = this.finds.get(m.id);
+    if (find) {
+      this.finds.delete(m.id);
+      find(null);
+    } else if (m.id === this.compareId) this.comparing = false;
     else {
       this.loading = false;
       if (m.id === this.loadId) {
@@ -569,17 +627,48 @@ export class Session {
     this.alert = m.message;
   }
 
-  /** More of the run is recorded: the data, trace, log and calls grow; the position shown stays. */
+  /**
+   * A window from the worker: a list it left out is the one held (the ask
+   * said which), and what is the same keeps its object, so the views
+   * drawing it are not redrawn while a run plays.
+   */
+  private showWindow(w: WindowUpdate): void {
+    const old = this.window;
+    const log = w.log ?? old?.log;
+    const calls = w.calls ?? old?.calls;
+    // A list left out with nothing held cannot happen (the ask said none is held); show nothing new then.
+    if (!log || !calls) return;
+    const next: PageWindow = { ...w, log, calls };
+    if (old) {
+      if (old.caption && next.caption && old.caption.record.id === next.caption.record.id) next.caption = old.caption;
+      if (old.chain && next.chain && old.chain.target.id === next.chain.target.id) next.chain = old.chain;
+    }
+    this.window = next;
+  }
+
+  /** Ask the worker for the window at the position shown again (the filter or the record asked about changed). */
+  askWindow(): void {
+    if (!this.data) return;
+    const id = this.nextId++;
+    this.askId = id;
+    this.post({ type: 'window', id, position: this.position, ask: this.ask });
+  }
+
+  /** Look for a record in the whole trace (in the worker); null when there is none. */
+  findRecord(find: RecordFind): Promise<number | null> {
+    if (!this.data) return Promise.resolve(null);
+    const id = this.nextId++;
+    return new Promise((done) => {
+      this.finds.set(id, done);
+      this.post({ type: 'find', id, find });
+    });
+  }
+
+  /** More of the run is recorded: the data, marks and sticky records grow; the position shown stays. */
   private onRecorded(m: Recorded): void {
     const d = this.data!;
     const count = m.from + m.times.length - 1;
-    // The trace grows in place (it can hold millions of records); what reads it also reads the position or the data.
-    const trace = this.trace;
-    const firstNew = trace.length;
-    for (const r of m.trace) trace.push(r);
-    if (m.log.length) this.log = this.log.concat(m.log);
-    if (m.calls.length) this.calls = this.calls.concat(m.calls);
-    if (m.violations.length) this.violations = this.violations.concat(m.violations);
+    this.violationCount = m.violations;
     this.data = {
       ...d,
       count,
@@ -593,10 +682,8 @@ export class Session {
       stopReason: m.stopReason,
     };
     if (m.result) this.result = m.result;
-    const marks = this.computeMarkers(trace, firstNew);
-    if (marks.length) this.markers = [...this.markers, ...marks];
-    const sticky = m.trace.filter((r) => STICKY_KINDS.has(r.kind));
-    if (sticky.length) this.sticky = this.sticky.concat(sticky);
+    if (m.markers.length) this.markers = this.markers.concat(m.markers);
+    if (m.sticky.length) this.sticky = this.sticky.concat(m.sticky);
     this.recording = m.recording;
     if (m.recording !== 'running') this.recordMs = m.recordMs;
     if (m.recording === 'stopped') this.stoppedAt(m.stopReason);
@@ -633,7 +720,8 @@ export class Session {
     this.position = p;
     const id = this.nextId++;
     this.seekId = id;
-    this.post({ type: 'seek', id, position: p });
+    this.askId = id;
+    this.post({ type: 'seek', id, position: p, ask: this.ask });
     this.scheduleUrl();
   }
 
@@ -890,19 +978,6 @@ export class Session {
     } catch {
       // A sandboxed page may refuse; the Share button still works.
     }
-  }
-
-  /* ------------------------------------------------------------ markers */
-
-  /** The timeline's marks: the trace records (from `from` on) whose words give them one (core/trace.ts). */
-  private computeMarkers(trace: TraceRecord[], from = 0): Marker[] {
-    const out: Marker[] = [];
-    for (let i = from; i < trace.length; i++) {
-      const r = trace[i]!;
-      const m = traceMark(r);
-      if (m) out.push({ position: this.positionOfTrace(r.id), kind: m.kind, label: m.label, traceId: r.id });
-    }
-    return out;
   }
 
   presets(): readonly PresetName[] {

@@ -6,6 +6,11 @@
  * while seeks are answered between slices with the view at a position
  * within what is recorded. Seeks that arrive while one is being answered
  * are coalesced: only the newest is answered.
+ *
+ * The whole record (trace, log, calls) stays here: the page gets the
+ * per-event arrays, the marks and the sticky records as they are recorded,
+ * and with each view the window it draws beside it (web/lib/page-window.ts);
+ * what else it needs from the record it asks for ('window', 'find').
  */
 import {
   POLICY_PRESETS,
@@ -15,9 +20,11 @@ import {
   validateScenario,
   type PolicySpec,
   type ResolvedScenario,
+  type SimResult,
 } from '../../core/index.ts';
-import type { CompareRow, FromWorker, Recorded, ToWorker } from './protocol.ts';
-import { recordSlice } from './recorder.ts';
+import type { CompareRow, FromWorker, Recorded, ResultSummary, ToWorker } from './protocol.ts';
+import { RECORDING_OPTIONS, recordSlice } from './recorder.ts';
+import { findRecord, windowUpdate } from './page-window.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -29,7 +36,7 @@ let recording: {
   id: number;
   tl: Timeline;
   t0: number;
-  sent: { count: number; trace: number; log: number; calls: number; violations: number };
+  sent: { count: number; markers: number; sticky: number };
   lastPost: number;
 } | null = null;
 
@@ -51,6 +58,12 @@ function yieldThen(f: () => void): void {
   channel.port2.postMessage(null);
 }
 
+/** The result document without the lists the page reads through its window. */
+function summary(r: SimResult): ResultSummary {
+  const { calls: _calls, log: _log, violations: _violations, ...rest } = r;
+  return rest;
+}
+
 /** What is recorded since the last message, as a message. */
 function recorded(r: NonNullable<typeof recording>): Recorded {
   const tl = r.tl;
@@ -64,24 +77,17 @@ function recorded(r: NonNullable<typeof recording>): Recorded {
     traceLen: d.traceLen.slice(from),
     logLen: d.logLen.slice(from),
     callsLen: d.callsLen.slice(from),
-    trace: tl.trace.slice(r.sent.trace),
-    log: tl.log.slice(r.sent.log),
-    calls: tl.callsFrom(r.sent.calls),
-    violations: tl.violations.slice(r.sent.violations),
+    markers: tl.markers(r.sent.markers),
+    sticky: tl.sticky(r.sent.sticky),
+    violations: tl.violations.length,
     stepAt: d.stepAt.slice(),
     recording: d.recording,
     status: d.status,
     stopReason: d.stopReason,
-    result: d.recording === 'running' ? null : tl.result,
+    result: d.recording === 'running' ? null : summary(tl.result),
     recordMs: now() - r.t0,
   };
-  r.sent = {
-    count: d.count,
-    trace: tl.trace.length,
-    log: tl.log.length,
-    calls: r.sent.calls + m.calls.length,
-    violations: tl.violations.length,
-  };
+  r.sent = { count: d.count, markers: r.sent.markers + m.markers.length, sticky: r.sent.sticky + m.sticky.length };
   return m;
 }
 
@@ -134,7 +140,7 @@ function compare(): CompareRow[] {
     };
   });
 }
-let pendingSeek: { id: number; position: number } | null = null;
+let pendingSeek: Extract<ToWorker, { type: 'seek' }> | null = null;
 let seekScheduled = false;
 
 function post(m: FromWorker, transfer: Transferable[] = []): void {
@@ -152,7 +158,8 @@ function answerSeek(): void {
   }
   try {
     const view = timeline.seek(s.position);
-    post({ type: 'view', id: s.id, position: timeline.position, view }, [view.cmdq.words.buffer]);
+    const win = windowUpdate(timeline, timeline.position, s.ask);
+    post({ type: 'view', id: s.id, position: timeline.position, view, window: win }, [view.cmdq.words.buffer]);
   } catch (e) {
     post({ type: 'failed', id: s.id, message: String((e as Error).message ?? e) });
   }
@@ -172,22 +179,22 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     try {
       const t0 = now();
       // The run shown until now stays loaded if this one fails.
-      const next = new Timeline(v.scenario, { policy: m.policy ?? undefined, progressive: true, snapshotEvery: Infinity });
+      const next = new Timeline(v.scenario, { policy: m.policy ?? undefined, ...RECORDING_OPTIONS });
       // The first slice is shown at once; the rest is recorded while the page shows it.
       recordSlice(next, now, 20);
       const view = next.seek(0);
       timeline = next;
       loaded = v.scenario;
       const d = next.data;
+      const markers = next.markers();
+      const sticky = next.sticky();
       recording = {
         id: m.id,
         tl: next,
         t0,
-        sent: { count: d.count, trace: next.trace.length, log: next.log.length, calls: 0, violations: next.violations.length },
+        sent: { count: d.count, markers: markers.length, sticky: sticky.length },
         lastPost: now(),
       };
-      const calls = next.calls;
-      recording.sent.calls = calls.length;
       post(
         {
           type: 'loaded',
@@ -202,13 +209,13 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
             callsLen: d.callsLen.slice(),
             stepAt: d.stepAt.slice(),
           },
-          trace: next.trace.slice(),
-          log: next.log.slice(),
-          calls,
-          violations: next.violations.slice(),
-          result: d.recording === 'running' ? null : next.result,
+          markers,
+          sticky,
+          violations: next.violations.length,
+          result: d.recording === 'running' ? null : summary(next.result),
           position: 0,
           view,
+          window: windowUpdate(next, 0, m.ask),
           loadMs: now() - t0,
         },
         [view.cmdq.words.buffer],
@@ -242,8 +249,21 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     }
     return;
   }
+  if (m.type === 'window' || m.type === 'find') {
+    if (!timeline) {
+      post({ type: 'failed', id: m.id, message: 'no run is loaded to look into' });
+      return;
+    }
+    try {
+      if (m.type === 'window') post({ type: 'window', id: m.id, window: windowUpdate(timeline, m.position, m.ask) });
+      else post({ type: 'found', id: m.id, traceId: findRecord(timeline, m.find) });
+    } catch (e) {
+      post({ type: 'failed', id: m.id, message: String((e as Error).message ?? e) });
+    }
+    return;
+  }
   if (m.type === 'seek') {
-    pendingSeek = { id: m.id, position: m.position };
+    pendingSeek = m;
     if (!seekScheduled) {
       seekScheduled = true;
       setTimeout(answerSeek, 0);
