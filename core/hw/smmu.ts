@@ -753,8 +753,15 @@ export function steForTranslation(w: HwWorld, sid: number): ReturnType<typeof re
     cached = Array.from(loc.arr.subarray(loc.base, loc.base + STE_WORDS));
     w.smmu.steCache[sid] = cached;
   }
-  return readSte(Uint32Array.from(cached), 0);
+  // The cached words are read through one scratch array (Uint32Array.from()
+  // would make a new one through the iterator protocol on every DMA).
+  const words = STE_SCRATCH;
+  for (let i = 0; i < STE_WORDS; i++) words[i] = cached[i]!;
+  return readSte(words, 0);
 }
+
+/** steForTranslation()'s copy of a cached STE, read at once by readSte(). */
+const STE_SCRATCH = new Uint32Array(STE_WORDS);
 
 /* ------------------------------------------------------------ event queue */
 
