@@ -705,6 +705,8 @@ export function unmapFrame(dom: string, iova: number, pages: number): UnmapFrame
 }
 
 const NO_PFNS: number[] = [];
+/** iommu_unmap()'s list of the frames it unmaps, emptied after each use (by popping, which keeps its storage). */
+const PFN_SCRATCH: number[] = [];
 
 function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
   const d = w.k.domains.get(f.dom)!;
@@ -712,14 +714,18 @@ function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
     case 'start': {
       const pt = pgtableOf(w.mem, d.ttb);
       const base = Math.floor(f.iova / 4096);
-      const pfns: number[] = [];
+      // The frames are gathered in a list kept for the purpose and copied out
+      // at their count (a new list grown by push() starts with room for 17).
+      const got = PFN_SCRATCH;
       for (let i = 0; i < f.pages; i++) {
         const pfn = d.mapped.get(base + i) ?? PTE_INVALID;
         if (pfn === PTE_INVALID) break;
         d.mapped.set(base + i, PTE_INVALID);
         pt.set(base + i, PTE_INVALID);
-        pfns.push(pfn);
+        got.push(pfn);
       }
+      const pfns = got.slice();
+      while (got.length > 0) got.pop();
       f.pfns = pfns;
       if (w.traceOn) emit(w, 'unmap', { domain: f.dom, iova: f.iova, pages: f.pages, pfns });
       if (pfns.length === 0) {
