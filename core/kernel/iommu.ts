@@ -20,7 +20,7 @@ import {
 } from './driver.ts';
 import { FN, type FrameHead } from './fn.ts';
 import { unlock } from './locks.ts';
-import { call, lock, ret, type Task, type Yield } from './task.ts';
+import { call, lock, ret, reuseFrame, type Task, type Yield } from './task.ts';
 import { devLog, devLogRatelimited, warnOn } from './printk.ts';
 import {
   blockedOf,
@@ -701,7 +701,23 @@ export interface UnmapFrame extends FrameHead<'iommu_unmap'> {
 }
 
 export function unmapFrame(dom: string, iova: number, pages: number): UnmapFrame {
-  return { fn: 'iommu_unmap', id: FN.iommu_unmap, pc: 'start', startNs: -1, dom, iova, pages, pfns: NO_PFNS };
+  const f = (reuseFrame(FN.iommu_unmap) as UnmapFrame | undefined) ?? {
+    fn: 'iommu_unmap',
+    id: FN.iommu_unmap,
+    pc: 'start',
+    startNs: -1,
+    dom,
+    iova,
+    pages,
+    pfns: NO_PFNS,
+  };
+  f.pc = 'start';
+  f.startNs = -1;
+  f.dom = dom;
+  f.iova = iova;
+  f.pages = pages;
+  f.pfns = NO_PFNS;
+  return f;
 }
 
 const NO_PFNS: number[] = [];

@@ -7,7 +7,7 @@ import { emit, note } from './trace.ts';
 import { queueConsumed, queueSpace, ARM_SMMU_CMDQ_CONS } from '../hw/regs.ts';
 import { consRd, readReg } from '../hw/smmu.ts';
 import type { KWorld } from './state.ts';
-import type { Frame, PollCond, Task } from './task.ts';
+import { frameReturned, type Frame, type PollCond, type Task } from './task.ts';
 import { STEP_FNS } from './fns.ts';
 import { taskIndex, taskOf, unlock } from './locks.ts';
 import { ETIMEDOUT } from './util.ts';
@@ -231,8 +231,7 @@ export function runTask(w: KWorld, t: Task): void {
     const y = STEP_FNS[ids[top]!]!(w, t, f);
     switch (y.y) {
       case 'ret':
-        stack.pop();
-        ids.pop();
+        frameReturned(ids.pop()!, stack.pop()!);
         t.rv = y.v;
         continue;
       case 'call':
