@@ -657,6 +657,13 @@ function iommu_release_device(w: KWorld, t: Task, f: ReleaseFrame): Yield {
   }
 }
 
+/**
+ * The list iommu_map() and iommu_unmap() gather page frames in, emptied
+ * after each use by popping (which keeps its storage): a new list grown by
+ * push() would start with room for 17.
+ */
+const PFN_SCRATCH: number[] = [];
+
 /** iommu_map(): allocate pages and map them in the IO page table (no invalidation needed). */
 export function iommu_map(w: KWorld, domId: string, iova: number, pages: number): number {
   const d = w.k.domains.get(domId)!;
@@ -664,7 +671,9 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
   const pt = pgtableOf(w.mem, d.ttb);
   const base = Math.floor(iova / 4096);
   for (let i = 0; i < pages; i++) if ((d.mapped.get(base + i) ?? PTE_INVALID) !== PTE_INVALID) return EEXIST;
-  const got: number[] = [];
+  // The frames taken so far, in the list iommu_unmap() gathers its frames in
+  // (emptied before returning): only the trace record keeps a copy.
+  const got = PFN_SCRATCH;
   for (let i = 0; i < pages; i++) {
     const pfn = pageAlloc(w.mem, d.index);
     if (pfn < 0) {
@@ -673,13 +682,15 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
         pt.set(base + j, PTE_INVALID);
         pageFree(w.mem, got[j]!);
       }
+      while (got.length > 0) got.pop();
       return ENOMEM;
     }
     got.push(pfn);
     d.mapped.set(base + i, pfn);
     pt.set(base + i, pfn);
   }
-  if (w.traceOn) emit(w, 'map', { domain: domId, iova, pages, pfns: got });
+  if (w.traceOn) emit(w, 'map', { domain: domId, iova, pages, pfns: got.slice() });
+  while (got.length > 0) got.pop();
   return 0;
 }
 
@@ -721,8 +732,6 @@ export function unmapFrame(dom: string, iova: number, pages: number): UnmapFrame
 }
 
 const NO_PFNS: number[] = [];
-/** iommu_unmap()'s list of the frames it unmaps, emptied after each use (by popping, which keeps its storage). */
-const PFN_SCRATCH: number[] = [];
 
 function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
   const d = w.k.domains.get(f.dom)!;
@@ -730,8 +739,7 @@ function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
     case 'start': {
       const pt = pgtableOf(w.mem, d.ttb);
       const base = Math.floor(f.iova / 4096);
-      // The frames are gathered in a list kept for the purpose and copied out
-      // at their count (a new list grown by push() starts with room for 17).
+      // The frames are gathered in PFN_SCRATCH and copied out at their count.
       const got = PFN_SCRATCH;
       for (let i = 0; i < f.pages; i++) {
         const pfn = d.mapped.get(base + i) ?? PTE_INVALID;
