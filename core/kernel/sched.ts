@@ -2,7 +2,7 @@
  * The scheduler for kernel tasks: runs frames until they wait, wakes them
  * on time, lock hand-over and poll conditions, and detects runaway loops.
  */
-import { cancel, schedule } from '../sim/context.ts';
+import { cancel, resumeEvent, schedule, timeoutEvent } from '../sim/context.ts';
 import { emit, note } from './trace.ts';
 import { queueConsumed, queueSpace, ARM_SMMU_CMDQ_CONS } from '../hw/regs.ts';
 import { consRd, readReg } from '../hw/smmu.ts';
@@ -134,7 +134,7 @@ function releaseCpu(w: KWorld, t: Task): void {
     t2.wait = { kind: 'runnable', token: tok };
     const cause = emit(w, 'cpu.run', { task: id, name: t2.name, cpu: c, waitedNs: waited }, t2.cause);
     if (cause >= 0) t2.cause = cause;
-    schedule(w, w.s.nowNs, { k: 'task.resume', task: id, token: tok, ret: t2.rv }, t2.cause);
+    schedule(w, w.s.nowNs, resumeEvent(id, tok, t2.rv), t2.cause);
   }
 }
 
@@ -243,7 +243,7 @@ export function runTask(w: KWorld, t: Task): void {
         const tok = ++t.token;
         t.wait = { kind: 'sleep', token: tok, untilNs: w.s.nowNs + y.ns };
         t.cause = w.s.cause;
-        schedule(w, w.s.nowNs + y.ns, { k: 'task.resume', task: t.id, token: tok, ret: 0 });
+        schedule(w, w.s.nowNs + y.ns, resumeEvent(t.id, tok, 0));
         releaseCpu(w, t);
         return;
       }
@@ -282,7 +282,7 @@ export function runTask(w: KWorld, t: Task): void {
         const tok = ++t.token;
         const deadline = w.s.nowNs + y.timeoutNs;
         t.cause = w.s.cause;
-        const timer = schedule(w, deadline, { k: 'task.timeout', task: t.id, token: tok });
+        const timer = schedule(w, deadline, timeoutEvent(t.id, tok));
         t.wait = { kind: 'poll', token: tok, cond: y.cond, deadlineNs: deadline, timer };
         w.k.pollers.push(t.id);
         if (y.cond.type === 'cmdq_space') w.smmu.spaceWaiters++;
@@ -361,7 +361,7 @@ export function checkPollers(w: KWorld): void {
     const tok = ++t.token;
     t.wait = { kind: 'runnable', token: tok };
     t.cause = w.smmu.consCause >= 0 ? w.smmu.consCause : t.cause;
-    schedule(w, w.s.nowNs, { k: 'task.resume', task: t.id, token: tok, ret: 0 }, t.cause);
+    schedule(w, w.s.nowNs, resumeEvent(t.id, tok, 0), t.cause);
   }
   // Popped rather than cut with `length =`, which would hand an emptied
   // list's storage back and make the next poll grow it again.

@@ -104,15 +104,15 @@ function siftDown<E>(h: QEntry<E>[], i: number): void {
 
 /**
  * Cancel the event with sequence number `seq` (a timer that is no longer
- * needed): it leaves the heap at once, the last entry taking its place and
+ * needed), returning it (undefined when it is not queued): it leaves the heap at once, the last entry taking its place and
  * sifting up or down, so the heap holds only live events (a handful: each
  * waiting task's timer and what the hardware has pending) and every pop is
  * short. The order is (t, pri, seq), a total order, so the events pop in
  * the same order whatever the heap's arrangement. The live events are few,
  * so finding it is a short scan from the most recent.
  */
-export function queueRemove<E>(q: QueueState<E>, seq: number): void {
-  if (seq < 0 || seq >= q.seq) return;
+export function queueRemove<E>(q: QueueState<E>, seq: number): E | undefined {
+  if (seq < 0 || seq >= q.seq) return undefined;
   const h = q.heap;
   for (let i = h.length - 1; i >= 0; i--) {
     if (h[i]!.seq !== seq) continue;
@@ -124,8 +124,9 @@ export function queueRemove<E>(q: QueueState<E>, seq: number): void {
       else siftDown(h, i);
     }
     queueRelease(gone);
-    return;
+    return gone.ev;
   }
+  return undefined;
 }
 
 /** Number of queued events. */
