@@ -113,3 +113,44 @@ export function frameReturned(id: number, f: Frame): void {
   const pool = FRAME_POOLS[id]!;
   if (pool.length < FRAME_POOL_MAX) pool.push(f);
 }
+
+type PollWait = Extract<Wait, { kind: 'poll' }>;
+type RunnableWait = Extract<Wait, { kind: 'runnable' }>;
+
+/*
+ * The waits every unmap's tasks go through (a poll, then runnable once it is
+ * woken) are reused when they end, like the frames: a wait is referred to
+ * from its task only, and once the task has left it nothing reads it again.
+ */
+const POLL_WAITS: PollWait[] = [];
+const RUNNABLE_WAITS: RunnableWait[] = [];
+const WAIT_POOL_MAX = 16;
+
+/** A task polls `cond` until `deadlineNs` (its timer event is `timer`). */
+export function pollWait(token: number, cond: PollCond, deadlineNs: number, timer: number): Wait {
+  const wt = POLL_WAITS.pop();
+  if (wt === undefined) return { kind: 'poll', token, cond, deadlineNs, timer };
+  wt.token = token;
+  wt.cond = cond;
+  wt.deadlineNs = deadlineNs;
+  wt.timer = timer;
+  return wt;
+}
+
+/** A task has been woken and runs as its next event. */
+export function runnableWait(token: number): Wait {
+  const wt = RUNNABLE_WAITS.pop();
+  if (wt === undefined) return { kind: 'runnable', token };
+  wt.token = token;
+  return wt;
+}
+
+/** A wait its task has left (the task's `wait` no longer refers to it). */
+export function waitEnded(wt: Wait | null): void {
+  if (wt === null) return;
+  if (wt.kind === 'poll') {
+    if (POLL_WAITS.length < WAIT_POOL_MAX) POLL_WAITS.push(wt);
+  } else if (wt.kind === 'runnable') {
+    if (RUNNABLE_WAITS.length < WAIT_POOL_MAX) RUNNABLE_WAITS.push(wt);
+  }
+}
