@@ -5,8 +5,8 @@
  */
 import { now, outputsInit, schedule, simInit, type Outputs, type SimCtx } from './sim/context.ts';
 import { asTraceRecords, emit, type TraceRecord } from './trace.ts';
-import { queuePeek, queuePop } from './sim/queue.ts';
-import { nextDueNs } from './sim/context.ts';
+import { queuePeek, queuePop, queueRelease } from './sim/queue.ts';
+import { eventDone, nextDueNs } from './sim/context.ts';
 import { hex32 } from './sim/format.ts';
 import {
   ARM_SMMU_CMDQ_CONS,
@@ -249,6 +249,8 @@ export class Simulation {
       settlePurges(w);
       w.s.cause = e.cause;
       dispatch(w, e.ev, this.steps, this.args);
+      eventDone(e.ev);
+      queueRelease(e);
     }
     checkPollers(w);
     checkInvariants(w);

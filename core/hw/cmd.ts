@@ -360,15 +360,25 @@ export function makeCmdTlbiNhAsid(asid: number): Cmd {
  * NUM/SCALE (ARM_SMMU_FEAT_RANGE_INV), TG = 4K, leaf.
  */
 export function makeCmdTlbiNhVa(asid: number, iova: number, pages: number): Cmd {
-  // range = (NUM + 1) * 2^SCALE pages; pick the smallest exact encoding.
+  const scale = tlbiRangeScale(pages);
+  const num = tlbiRangeNum(pages, scale);
+  return { op: CMDQ_OP_TLBI_NH_VA, asid, vmid: 0, num, scale, leaf: true, ttl: 0, tg: 1, addr: iova };
+}
+
+/** range = (NUM + 1) * 2^SCALE pages: the smallest exact encoding's SCALE. */
+function tlbiRangeScale(pages: number): number {
   let scale = 0;
   let n = pages;
   while (n > 32 && n % 2 === 0) {
     n /= 2;
     scale++;
   }
-  const num = Math.max(0, Math.min(31, n - 1));
-  return { op: CMDQ_OP_TLBI_NH_VA, asid, vmid: 0, num, scale, leaf: true, ttl: 0, tg: 1, addr: iova };
+  return scale;
+}
+
+/** The NUM that goes with tlbiRangeScale(pages). */
+function tlbiRangeNum(pages: number, scale: number): number {
+  return Math.max(0, Math.min(31, pages / 2 ** scale - 1));
 }
 
 /**
@@ -420,7 +430,14 @@ export function appendAtcInv(
 
 /** Append a TLBI_NH_VA for `pages` pages at `iova` (same bits as makeCmdTlbiNhVa + encodeCmd). */
 export function appendTlbiNhVa(out: number[] | Uint32Array, at: number, asid: number, iova: number, pages: number): void {
-  encodeFast(makeCmdTlbiNhVa(asid, iova, pages), out, at);
+  // encodeFast()'s TLBI_NH_VA case for makeCmdTlbiNhVa()'s fields (VMID 0, leaf, TTL 0, TG 4K), without the Cmd object.
+  const scale = tlbiRangeScale(pages);
+  const num = tlbiRangeNum(pages, scale);
+  const pfn = Math.floor(iova / 4096);
+  out[at] = (CMDQ_OP_TLBI_NH_VA | ((num & 0x1f) << 12) | ((scale & 0x1f) << 20)) >>> 0;
+  out[at + 1] = ((asid & 0xffff) << 16) >>> 0;
+  out[at + 2] = (1 | (1 << 10) | ((pfn % TWO20) << 12)) >>> 0;
+  out[at + 3] = Math.floor(pfn / TWO20) >>> 0;
 }
 
 /** [first, last] 4K page numbers an ATC_INV covers. */

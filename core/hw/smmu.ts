@@ -12,6 +12,7 @@
  * CMD_SYNC is then fetched again and can complete.
  */
 import { cancel, nextDueNs, schedule, type SimCtx } from '../sim/context.ts';
+import type { SimEvent } from '../sim/events.ts';
 import { emit, note } from './trace.ts';
 import { prngBelow } from '../sim/prng.ts';
 import { hex32 } from '../sim/format.ts';
@@ -329,6 +330,12 @@ function canConsume(w: HwWorld): boolean {
   return !queueEmpty(shift, prodReg(w), consRd(w));
 }
 
+/**
+ * The consumer's event. It carries no data and no handler changes it, so one
+ * object serves every kick (a snapshot clones it with the queue as plain data).
+ */
+const HW_CONSUME: SimEvent = { k: 'hw.consume' };
+
 export function kickConsumer(w: HwWorld): void {
   const c = w.smmu.consumer;
   // A CMD_SYNC parked on outstanding ATC_INVs is re-evaluated on completions
@@ -337,7 +344,7 @@ export function kickConsumer(w: HwWorld): void {
   if (c.busy || c.waitingSync) return;
   if (!canConsume(w)) return;
   c.busy = true;
-  schedule(w, w.s.nowNs + w.hwcfg.cmdCostNs, { k: 'hw.consume' });
+  schedule(w, w.s.nowNs + w.hwcfg.cmdCostNs, HW_CONSUME);
 }
 
 function advanceCons(w: HwWorld, slot: number, op: number): void {
@@ -746,8 +753,15 @@ export function steForTranslation(w: HwWorld, sid: number): ReturnType<typeof re
     cached = Array.from(loc.arr.subarray(loc.base, loc.base + STE_WORDS));
     w.smmu.steCache[sid] = cached;
   }
-  return readSte(Uint32Array.from(cached), 0);
+  // The cached words are read through one scratch array (Uint32Array.from()
+  // would make a new one through the iterator protocol on every DMA).
+  const words = STE_SCRATCH;
+  for (let i = 0; i < STE_WORDS; i++) words[i] = cached[i]!;
+  return readSte(words, 0);
 }
+
+/** steForTranslation()'s copy of a cached STE, read at once by readSte(). */
+const STE_SCRATCH = new Uint32Array(STE_WORDS);
 
 /* ------------------------------------------------------------ event queue */
 

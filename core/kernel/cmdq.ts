@@ -67,7 +67,7 @@ import { setAtsEnable } from '../pci/endpoint.ts';
 import type { CmdSpec } from '../scenario/types.ts';
 import { FN, type FrameHead } from './fn.ts';
 import { unlock } from './locks.ts';
-import { call, lock, poll, ret, type Task, type Yield } from './task.ts';
+import { call, lock, poll, ret, reuseFrame, type Task, type Yield } from './task.ts';
 import { hashx, smmuLog, smmuLogRatelimited, ratelimitOk, warnOn } from './printk.ts';
 import { atsBrokenLock, EIO, ETIMEDOUT, masterOf, recordCall } from './util.ts';
 import { iommu_report_device_broken } from './iommu-report.ts';
@@ -217,21 +217,33 @@ export function issueCmdlist(
   byScenario = false,
 ): IssueCmdlistFrame {
   const num = n ?? cmds.length / CMDQ_ENT_WORDS;
-  return {
+  const f = (reuseFrame(FN.arm_smmu_cmdq_issue_cmdlist) as IssueCmdlistFrame | undefined) ?? {
     fn: 'arm_smmu_cmdq_issue_cmdlist',
     id: FN.arm_smmu_cmdq_issue_cmdlist,
     pc: 'reserve',
     startNs: -1,
     cmds,
-    n: num,
+    n: 0,
     sync,
-    addedNs: addedNs ?? null,
-    atcInvs: atcInvs ?? countAtcInvs(cmds, num),
+    addedNs: null,
+    atcInvs: 0,
     byScenario,
     need: 0,
     syncProd: 0,
     llqProd: 0,
   };
+  f.pc = 'reserve';
+  f.startNs = -1;
+  f.cmds = cmds;
+  f.n = num;
+  f.sync = sync;
+  f.addedNs = addedNs ?? null;
+  f.atcInvs = atcInvs ?? countAtcInvs(cmds, num);
+  f.byScenario = byScenario;
+  f.need = 0;
+  f.syncProd = 0;
+  f.llqProd = 0;
+  return f;
 }
 
 function countAtcInvs(cmds: Uint32Array, n: number): number {
@@ -424,7 +436,17 @@ export interface BatchSubmitFrame extends FrameHead<'arm_smmu_cmdq_batch_submit'
 }
 
 export function batchSubmit(b: Batch): BatchSubmitFrame {
-  return { fn: 'arm_smmu_cmdq_batch_submit', id: FN.arm_smmu_cmdq_batch_submit, pc: 'start', startNs: -1, b };
+  const f = (reuseFrame(FN.arm_smmu_cmdq_batch_submit) as BatchSubmitFrame | undefined) ?? {
+    fn: 'arm_smmu_cmdq_batch_submit',
+    id: FN.arm_smmu_cmdq_batch_submit,
+    pc: 'start',
+    startNs: -1,
+    b,
+  };
+  f.pc = 'start';
+  f.startNs = -1;
+  f.b = b;
+  return f;
 }
 
 /** True when the batch holds CMDQ_BATCH_ENTRIES commands and must be issued before another is added. */
@@ -460,7 +482,21 @@ export interface BatchIssueFrame extends FrameHead<'arm_smmu_cmdq_batch_issue'> 
 }
 
 function batchIssueFrame(b: Batch, sync: boolean): BatchIssueFrame {
-  return { fn: 'arm_smmu_cmdq_batch_issue', id: FN.arm_smmu_cmdq_batch_issue, pc: 'start', startNs: -1, b, sync, r: 0 };
+  const f = (reuseFrame(FN.arm_smmu_cmdq_batch_issue) as BatchIssueFrame | undefined) ?? {
+    fn: 'arm_smmu_cmdq_batch_issue',
+    id: FN.arm_smmu_cmdq_batch_issue,
+    pc: 'start',
+    startNs: -1,
+    b,
+    sync,
+    r: 0,
+  };
+  f.pc = 'start';
+  f.startNs = -1;
+  f.b = b;
+  f.sync = sync;
+  f.r = 0;
+  return f;
 }
 
 /**

@@ -36,7 +36,7 @@ import { setAtsEnable } from '../pci/endpoint.ts';
 import { batchAdd, batchFlushFrame, batchReset, batchSubmit, cmdWords, freeBatch, issueCmdlist, newBatch } from './cmdq.ts';
 import { FN, type FrameHead } from './fn.ts';
 import { unlock } from './locks.ts';
-import { call, lock, ret, type Task, type Yield } from './task.ts';
+import { call, lock, ret, reuseFrame, type Task, type Yield } from './task.ts';
 import { atsBrokenLock, masterOf } from './util.ts';
 import { arm_smmu_write_entry, type EntryPlan } from './ste-writer.ts';
 import { warnOn } from './printk.ts';
@@ -402,7 +402,7 @@ export interface DomainInvRangeFrame extends FrameHead<'__arm_smmu_domain_inv_ra
 }
 
 export function domainInvRangeFrame(dom: string, iova: number, size: number): DomainInvRangeFrame {
-  return {
+  const f = (reuseFrame(FN.__arm_smmu_domain_inv_range) as DomainInvRangeFrame | undefined) ?? {
     fn: '__arm_smmu_domain_inv_range',
     id: FN.__arm_smmu_domain_inv_range,
     pc: 'start',
@@ -418,6 +418,19 @@ export function domainInvRangeFrame(dom: string, iova: number, size: number): Do
     checkedAt: -1,
     checkedNs: 0,
   };
+  f.pc = 'start';
+  f.startNs = -1;
+  f.dom = dom;
+  f.iova = iova;
+  f.size = size;
+  f.invs = NO_INVS;
+  f.i = 0;
+  f.b = null;
+  f.atcW2 = 0;
+  f.atcW3 = 0;
+  f.checkedAt = -1;
+  f.checkedNs = 0;
+  return f;
 }
 
 const NO_INVS: Inv[] = [];

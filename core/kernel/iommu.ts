@@ -20,7 +20,7 @@ import {
 } from './driver.ts';
 import { FN, type FrameHead } from './fn.ts';
 import { unlock } from './locks.ts';
-import { call, lock, ret, type Task, type Yield } from './task.ts';
+import { call, lock, ret, reuseFrame, type Task, type Yield } from './task.ts';
 import { devLog, devLogRatelimited, warnOn } from './printk.ts';
 import {
   blockedOf,
@@ -657,6 +657,13 @@ function iommu_release_device(w: KWorld, t: Task, f: ReleaseFrame): Yield {
   }
 }
 
+/**
+ * The list iommu_map() and iommu_unmap() gather page frames in, emptied
+ * after each use by popping (which keeps its storage): a new list grown by
+ * push() would start with room for 17.
+ */
+const PFN_SCRATCH: number[] = [];
+
 /** iommu_map(): allocate pages and map them in the IO page table (no invalidation needed). */
 export function iommu_map(w: KWorld, domId: string, iova: number, pages: number): number {
   const d = w.k.domains.get(domId)!;
@@ -664,7 +671,9 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
   const pt = pgtableOf(w.mem, d.ttb);
   const base = Math.floor(iova / 4096);
   for (let i = 0; i < pages; i++) if ((d.mapped.get(base + i) ?? PTE_INVALID) !== PTE_INVALID) return EEXIST;
-  const got: number[] = [];
+  // The frames taken so far, in the list iommu_unmap() gathers its frames in
+  // (emptied before returning): only the trace record keeps a copy.
+  const got = PFN_SCRATCH;
   for (let i = 0; i < pages; i++) {
     const pfn = pageAlloc(w.mem, d.index);
     if (pfn < 0) {
@@ -673,13 +682,15 @@ export function iommu_map(w: KWorld, domId: string, iova: number, pages: number)
         pt.set(base + j, PTE_INVALID);
         pageFree(w.mem, got[j]!);
       }
+      while (got.length > 0) got.pop();
       return ENOMEM;
     }
     got.push(pfn);
     d.mapped.set(base + i, pfn);
     pt.set(base + i, pfn);
   }
-  if (w.traceOn) emit(w, 'map', { domain: domId, iova, pages, pfns: got });
+  if (w.traceOn) emit(w, 'map', { domain: domId, iova, pages, pfns: got.slice() });
+  while (got.length > 0) got.pop();
   return 0;
 }
 
@@ -701,7 +712,23 @@ export interface UnmapFrame extends FrameHead<'iommu_unmap'> {
 }
 
 export function unmapFrame(dom: string, iova: number, pages: number): UnmapFrame {
-  return { fn: 'iommu_unmap', id: FN.iommu_unmap, pc: 'start', startNs: -1, dom, iova, pages, pfns: NO_PFNS };
+  const f = (reuseFrame(FN.iommu_unmap) as UnmapFrame | undefined) ?? {
+    fn: 'iommu_unmap',
+    id: FN.iommu_unmap,
+    pc: 'start',
+    startNs: -1,
+    dom,
+    iova,
+    pages,
+    pfns: NO_PFNS,
+  };
+  f.pc = 'start';
+  f.startNs = -1;
+  f.dom = dom;
+  f.iova = iova;
+  f.pages = pages;
+  f.pfns = NO_PFNS;
+  return f;
 }
 
 const NO_PFNS: number[] = [];
@@ -712,14 +739,17 @@ function iommu_unmap(w: KWorld, _t: Task, f: UnmapFrame): Yield {
     case 'start': {
       const pt = pgtableOf(w.mem, d.ttb);
       const base = Math.floor(f.iova / 4096);
-      const pfns: number[] = [];
+      // The frames are gathered in PFN_SCRATCH and copied out at their count.
+      const got = PFN_SCRATCH;
       for (let i = 0; i < f.pages; i++) {
         const pfn = d.mapped.get(base + i) ?? PTE_INVALID;
         if (pfn === PTE_INVALID) break;
         d.mapped.set(base + i, PTE_INVALID);
         pt.set(base + i, PTE_INVALID);
-        pfns.push(pfn);
+        got.push(pfn);
       }
+      const pfns = got.slice();
+      while (got.length > 0) got.pop();
       f.pfns = pfns;
       if (w.traceOn) emit(w, 'unmap', { domain: f.dom, iova: f.iova, pages: f.pages, pfns });
       if (pfns.length === 0) {

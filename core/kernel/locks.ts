@@ -3,9 +3,9 @@
  * Locks are FIFO: on release, ownership moves to the next waiter, which is
  * made runnable. Taking a lock is a Yield the scheduler handles (sched.ts).
  */
-import { schedule } from '../sim/context.ts';
+import { resumeEvent, schedule } from '../sim/context.ts';
 import type { KWorld } from './state.ts';
-import type { Task } from './task.ts';
+import { runnableWait, type Task } from './task.ts';
 
 /**
  * Index of the live task with this id, or -1. Tasks are kept in order of id
@@ -59,7 +59,7 @@ export function unlock(w: KWorld, t: Task, name: string): void {
   }
   t2.held.push(name);
   const tok = ++t2.token;
-  t2.wait = { kind: 'runnable', token: tok };
+  t2.wait = runnableWait(tok);
   t2.rv = 0;
-  schedule(w, w.s.nowNs, { k: 'task.resume', task: t2.id, token: tok, ret: 0 });
+  schedule(w, w.s.nowNs, resumeEvent(t2.id, tok, 0));
 }

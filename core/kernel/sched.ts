@@ -2,12 +2,12 @@
  * The scheduler for kernel tasks: runs frames until they wait, wakes them
  * on time, lock hand-over and poll conditions, and detects runaway loops.
  */
-import { cancel, schedule } from '../sim/context.ts';
+import { cancel, resumeEvent, schedule, timeoutEvent } from '../sim/context.ts';
 import { emit, note } from './trace.ts';
 import { queueConsumed, queueSpace, ARM_SMMU_CMDQ_CONS } from '../hw/regs.ts';
 import { consRd, readReg } from '../hw/smmu.ts';
 import type { KWorld } from './state.ts';
-import type { Frame, PollCond, Task } from './task.ts';
+import { frameReturned, pollWait, runnableWait, waitEnded, type Frame, type PollCond, type Task } from './task.ts';
 import { STEP_FNS } from './fns.ts';
 import { taskIndex, taskOf, unlock } from './locks.ts';
 import { ETIMEDOUT } from './util.ts';
@@ -131,10 +131,10 @@ function releaseCpu(w: KWorld, t: Task): void {
     t2.cpu = c;
     const waited = w.s.nowNs - t2.wait.sinceNs;
     const tok = ++t2.token;
-    t2.wait = { kind: 'runnable', token: tok };
+    t2.wait = runnableWait(tok);
     const cause = emit(w, 'cpu.run', { task: id, name: t2.name, cpu: c, waitedNs: waited }, t2.cause);
     if (cause >= 0) t2.cause = cause;
-    schedule(w, w.s.nowNs, { k: 'task.resume', task: id, token: tok, ret: t2.rv }, t2.cause);
+    schedule(w, w.s.nowNs, resumeEvent(id, tok, t2.rv), t2.cause);
   }
 }
 
@@ -231,8 +231,7 @@ export function runTask(w: KWorld, t: Task): void {
     const y = STEP_FNS[ids[top]!]!(w, t, f);
     switch (y.y) {
       case 'ret':
-        stack.pop();
-        ids.pop();
+        frameReturned(ids.pop()!, stack.pop()!);
         t.rv = y.v;
         continue;
       case 'call':
@@ -244,7 +243,7 @@ export function runTask(w: KWorld, t: Task): void {
         const tok = ++t.token;
         t.wait = { kind: 'sleep', token: tok, untilNs: w.s.nowNs + y.ns };
         t.cause = w.s.cause;
-        schedule(w, w.s.nowNs + y.ns, { k: 'task.resume', task: t.id, token: tok, ret: 0 });
+        schedule(w, w.s.nowNs + y.ns, resumeEvent(t.id, tok, 0));
         releaseCpu(w, t);
         return;
       }
@@ -283,8 +282,8 @@ export function runTask(w: KWorld, t: Task): void {
         const tok = ++t.token;
         const deadline = w.s.nowNs + y.timeoutNs;
         t.cause = w.s.cause;
-        const timer = schedule(w, deadline, { k: 'task.timeout', task: t.id, token: tok });
-        t.wait = { kind: 'poll', token: tok, cond: y.cond, deadlineNs: deadline, timer };
+        const timer = schedule(w, deadline, timeoutEvent(t.id, tok));
+        t.wait = pollWait(tok, y.cond, deadline, timer);
         w.k.pollers.push(t.id);
         if (y.cond.type === 'cmdq_space') w.smmu.spaceWaiters++;
         return;
@@ -360,9 +359,10 @@ export function checkPollers(w: KWorld): void {
     if (wt.cond.type === 'cmdq_space') w.smmu.spaceWaiters--;
     cancel(w, wt.timer);
     const tok = ++t.token;
-    t.wait = { kind: 'runnable', token: tok };
+    t.wait = runnableWait(tok);
+    waitEnded(wt);
     t.cause = w.smmu.consCause >= 0 ? w.smmu.consCause : t.cause;
-    schedule(w, w.s.nowNs, { k: 'task.resume', task: t.id, token: tok, ret: 0 }, t.cause);
+    schedule(w, w.s.nowNs, resumeEvent(t.id, tok, 0), t.cause);
   }
   // Popped rather than cut with `length =`, which would hand an emptied
   // list's storage back and make the next poll grow it again.
@@ -372,6 +372,7 @@ export function checkPollers(w: KWorld): void {
 export function onTaskResume(w: KWorld, taskId: number, token: number, rv: number): void {
   const t = taskOf(w, taskId);
   if (!t || !t.wait || t.wait.token !== token) return;
+  waitEnded(t.wait);
   t.wait = null;
   t.rv = rv;
   if (w.s.cause >= 0) t.cause = w.s.cause;
@@ -387,6 +388,7 @@ export function onTaskTimeout(w: KWorld, taskId: number, token: number): void {
   const t = taskOf(w, taskId);
   if (!t || !t.wait || t.wait.kind !== 'poll' || t.wait.token !== token) return;
   dropPoller(w, taskId);
+  waitEnded(t.wait);
   t.wait = null;
   t.rv = ETIMEDOUT;
   t.cause = emit(w, 'poll.timeout', { task: t.id, name: t.name, cons: readReg(w, ARM_SMMU_CMDQ_CONS) }, t.cause);

@@ -15,7 +15,7 @@
  *   lock(name)      take a lock (FIFO; waits while another task holds it)
  *   poll(cond, ns)  wait until cond holds (t.rv = 0) or ns pass (t.rv = -ETIMEDOUT)
  */
-import { FN, type Frame } from './fn.ts';
+import { FN, KERNEL_FN_NAMES, type Frame } from './fn.ts';
 
 export type { Frame };
 
@@ -88,3 +88,69 @@ export const poll = (cond: PollCond, timeoutNs: number): Yield => {
   POLL.timeoutNs = timeoutNs;
   return POLL;
 };
+
+/*
+ * Frames of the functions every unmap calls (the issue of a batch and the
+ * functions around it) are reused once they have returned, like the Yields
+ * above: the scheduler hands a returned frame back to the pool of its
+ * function (by id), and the function's frame constructor takes one from
+ * there before making a new one, setting every field. A frame is only ever
+ * referred to from its task's stack (callers pass a new frame to call() and
+ * read the callee's result from t.rv), so a returned frame is not read
+ * again. The pools are outside the simulation state (a snapshot holds the
+ * frames on the stacks only), and a pool keeps a few frames at most.
+ */
+const FRAME_POOLS: Frame[][] = KERNEL_FN_NAMES.map(() => []);
+const FRAME_POOL_MAX = 8;
+
+/** A returned frame of the function with this id, to be reset by its constructor; undefined when none is kept. */
+export function reuseFrame(id: number): Frame | undefined {
+  return FRAME_POOLS[id]!.pop();
+}
+
+/** The scheduler gives back a frame that has returned. */
+export function frameReturned(id: number, f: Frame): void {
+  const pool = FRAME_POOLS[id]!;
+  if (pool.length < FRAME_POOL_MAX) pool.push(f);
+}
+
+type PollWait = Extract<Wait, { kind: 'poll' }>;
+type RunnableWait = Extract<Wait, { kind: 'runnable' }>;
+
+/*
+ * The waits every unmap's tasks go through (a poll, then runnable once it is
+ * woken) are reused when they end, like the frames: a wait is referred to
+ * from its task only, and once the task has left it nothing reads it again.
+ */
+const POLL_WAITS: PollWait[] = [];
+const RUNNABLE_WAITS: RunnableWait[] = [];
+const WAIT_POOL_MAX = 16;
+
+/** A task polls `cond` until `deadlineNs` (its timer event is `timer`). */
+export function pollWait(token: number, cond: PollCond, deadlineNs: number, timer: number): Wait {
+  const wt = POLL_WAITS.pop();
+  if (wt === undefined) return { kind: 'poll', token, cond, deadlineNs, timer };
+  wt.token = token;
+  wt.cond = cond;
+  wt.deadlineNs = deadlineNs;
+  wt.timer = timer;
+  return wt;
+}
+
+/** A task has been woken and runs as its next event. */
+export function runnableWait(token: number): Wait {
+  const wt = RUNNABLE_WAITS.pop();
+  if (wt === undefined) return { kind: 'runnable', token };
+  wt.token = token;
+  return wt;
+}
+
+/** A wait its task has left (the task's `wait` no longer refers to it). */
+export function waitEnded(wt: Wait | null): void {
+  if (wt === null) return;
+  if (wt.kind === 'poll') {
+    if (POLL_WAITS.length < WAIT_POOL_MAX) POLL_WAITS.push(wt);
+  } else if (wt.kind === 'runnable') {
+    if (RUNNABLE_WAITS.length < WAIT_POOL_MAX) RUNNABLE_WAITS.push(wt);
+  }
+}

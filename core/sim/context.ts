@@ -292,7 +292,51 @@ export function schedule(c: SimCtx, atNs: number, ev: SimEvent, cause = c.s.caus
 
 /** Cancel a scheduled event (a timer whose wait ended early). */
 export function cancel(c: SimCtx, seq: number): void {
-  if (seq >= 0) queueRemove(c.s.queue, seq);
+  if (seq < 0) return;
+  const ev = queueRemove(c.s.queue, seq);
+  if (ev !== undefined) eventDone(ev);
+}
+
+type ResumeEvent = Extract<SimEvent, { k: 'task.resume' }>;
+type TimeoutEvent = Extract<SimEvent, { k: 'task.timeout' }>;
+
+/*
+ * The events of a task's wake-up and of its poll timer are made afresh for
+ * every wait and read only by the dispatch of their entry: once handled or
+ * cancelled (eventDone()), they are reused by the next wait, like the
+ * queue's entries. The pools are outside the simulation state and keep a
+ * few events at most.
+ */
+const RESUME_POOL: ResumeEvent[] = [];
+const TIMEOUT_POOL: TimeoutEvent[] = [];
+const EVENT_POOL_MAX = 64;
+
+/** The event that resumes `task` with `ret` if its wait still has `token`. */
+export function resumeEvent(task: number, token: number, ret: number): SimEvent {
+  const ev = RESUME_POOL.pop();
+  if (ev === undefined) return { k: 'task.resume', task, token, ret };
+  ev.task = task;
+  ev.token = token;
+  ev.ret = ret;
+  return ev;
+}
+
+/** The event that ends the poll of `task` if its wait still has `token`. */
+export function timeoutEvent(task: number, token: number): SimEvent {
+  const ev = TIMEOUT_POOL.pop();
+  if (ev === undefined) return { k: 'task.timeout', task, token };
+  ev.task = task;
+  ev.token = token;
+  return ev;
+}
+
+/** An event that has been handled or cancelled: nothing reads it again. */
+export function eventDone(ev: SimEvent): void {
+  if (ev.k === 'task.resume') {
+    if (RESUME_POOL.length < EVENT_POOL_MAX) RESUME_POOL.push(ev);
+  } else if (ev.k === 'task.timeout') {
+    if (TIMEOUT_POOL.length < EVENT_POOL_MAX) TIMEOUT_POOL.push(ev);
+  }
 }
 
 /**

@@ -30,10 +30,33 @@ function less<E>(x: QEntry<E>, y: QEntry<E>): boolean {
 
 export function queuePush<E>(q: QueueState<E>, t: number, ev: E, pri = 1, cause = -1): number {
   const h = q.heap;
-  const e: QEntry<E> = { t, pri, seq: q.seq++, ev, cause };
+  const seq = q.seq++;
+  let e = ENTRY_POOL.pop() as QEntry<E> | undefined;
+  if (e === undefined) e = { t, pri, seq, ev, cause };
+  else {
+    e.t = t;
+    e.pri = pri;
+    e.seq = seq;
+    e.ev = ev;
+    e.cause = cause;
+  }
   h.push(e);
   siftUp(h, h.length - 1);
-  return e.seq;
+  return seq;
+}
+
+/*
+ * Entries that have left the heap (popped and handled, or cancelled) are
+ * reused by the next push, so a storm's events do not each allocate one.
+ * The pool is outside the simulation state (a snapshot holds the heap's
+ * entries only) and keeps a few entries at most.
+ */
+const ENTRY_POOL: QEntry<unknown>[] = [];
+const ENTRY_POOL_MAX = 64;
+
+/** An entry queuePop() returned, once its event has been handled: nothing reads it again. */
+export function queueRelease<E>(e: QEntry<E>): void {
+  if (ENTRY_POOL.length < ENTRY_POOL_MAX) ENTRY_POOL.push(e as QEntry<unknown>);
 }
 
 export function queuePeek<E>(q: QueueState<E>): QEntry<E> | undefined {
@@ -81,26 +104,29 @@ function siftDown<E>(h: QEntry<E>[], i: number): void {
 
 /**
  * Cancel the event with sequence number `seq` (a timer that is no longer
- * needed): it leaves the heap at once, the last entry taking its place and
+ * needed), returning it (undefined when it is not queued): it leaves the heap at once, the last entry taking its place and
  * sifting up or down, so the heap holds only live events (a handful: each
  * waiting task's timer and what the hardware has pending) and every pop is
  * short. The order is (t, pri, seq), a total order, so the events pop in
  * the same order whatever the heap's arrangement. The live events are few,
  * so finding it is a short scan from the most recent.
  */
-export function queueRemove<E>(q: QueueState<E>, seq: number): void {
-  if (seq < 0 || seq >= q.seq) return;
+export function queueRemove<E>(q: QueueState<E>, seq: number): E | undefined {
+  if (seq < 0 || seq >= q.seq) return undefined;
   const h = q.heap;
   for (let i = h.length - 1; i >= 0; i--) {
     if (h[i]!.seq !== seq) continue;
+    const gone = h[i]!;
     const last = h.pop()!;
     if (i < h.length) {
       h[i] = last;
       if (i > 0 && less(last, h[(i - 1) >> 1]!)) siftUp(h, i);
       else siftDown(h, i);
     }
-    return;
+    queueRelease(gone);
+    return gone.ev;
   }
+  return undefined;
 }
 
 /** Number of queued events. */

@@ -25,6 +25,7 @@ import {
   CMDQ_SYNC_0_CS_SEV,
   OPCODE_BY_NAME,
   OPCODE_NAMES,
+  appendTlbiNhVa,
   atcInvPageRange,
   cmdFieldNames,
   decodeCmd,
@@ -414,6 +415,23 @@ describe('individual field positions (smmu-facts §2)', () => {
       expect(c.leaf).toBe(true);
       expect(decodeCmd(encodeCmd(c))).toEqual(c);
     }
+  });
+
+  it("appendTlbiNhVa (the driver's direct encoder) writes the words of encodeCmd(makeCmdTlbiNhVa()) (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 2 ** 36 - 1 }),
+        fc.oneof(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 1, max: 1 << 20 })),
+        (asid, page, pages) => {
+          const out = new Uint32Array(8).fill(0xdead_beef);
+          appendTlbiNhVa(out, 4, asid, page * 4096, pages);
+          expect([...out.subarray(4)]).toEqual([...encodeCmd(makeCmdTlbiNhVa(asid, page * 4096, pages))]);
+          expect([...out.subarray(0, 4)]).toEqual([0xdead_beef, 0xdead_beef, 0xdead_beef, 0xdead_beef]);
+        },
+      ),
+      { seed: 11, numRuns: 500 },
+    );
   });
 
   it('describeCmd names the opcode and prints SID and address in hex', () => {
