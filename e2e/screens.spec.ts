@@ -219,6 +219,16 @@ for (const id of ['stale-report', 'full-ats-batch', 'coclear-no-space']) {
           return parseFloat(getComputedStyle(el).fontSize) * z;
         });
         expect(px, 'a device label').toBeGreaterThanOrEqual(11);
+        if (!present) {
+          // The devices and the StreamIDs scroll inside their views: neither makes the page a scroll of its own.
+          const h = await page.evaluate(() => ({
+            win: innerHeight,
+            groups: document.querySelector('section.groups')!.getBoundingClientRect().height,
+            stes: document.querySelector('section.stes')!.getBoundingClientRect().height,
+          }));
+          expect(h.groups, 'the groups view').toBeLessThanOrEqual(Math.max(300, h.win));
+          expect(h.stes, 'the stream table').toBeLessThanOrEqual(Math.max(160, h.win / 2) + 1);
+        }
         if (!present && fitsWindow(s))
           expect(
             await page.evaluate(() => document.scrollingElement!.scrollHeight <= innerHeight),
