@@ -5,7 +5,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import jsQR from 'jsqr';
-import { NVME, app, gdev, open, position, pressOnPage, ready } from './support.ts';
+import { NVME, app, gdev, groupsClipped, open, position, pressOnPage, ready, wrappedSlotRows } from './support.ts';
 
 /** Rendered size of an element's text: its font size times the zoom of it and its ancestors. */
 async function textPx(page: Page, selector: string): Promise<number> {
@@ -115,9 +115,12 @@ test.describe('presentation mode at 1920×1080', () => {
       const ctx = c.getContext('2d')!;
       ctx.drawImage(img, 0, 0);
       const d = ctx.getImageData(0, 0, c.width, c.height);
-      return { data: Array.from(d.data), width: d.width, height: d.height };
+      // The pixels come back as base64, not as an array of numbers: a million-entry array is slow to pass.
+      let bin = '';
+      for (let i = 0; i < d.data.length; i += 0x8000) bin += String.fromCharCode(...d.data.subarray(i, i + 0x8000));
+      return { data: btoa(bin), width: d.width, height: d.height };
     }, png.toString('base64'));
-    const code = jsQR(Uint8ClampedArray.from(decoded.data), decoded.width, decoded.height);
+    const code = jsQR(new Uint8ClampedArray(Buffer.from(decoded.data, 'base64')), decoded.width, decoded.height);
     expect(code?.data).toBe(link);
     await page.keyboard.press('q');
     await expect(qr).toBeHidden();
@@ -183,6 +186,7 @@ for (const [w, h, dsf] of [
   [1280, 720, 1],
   [1920, 1080, 1],
   [720, 450, 2],
+  [960, 540, 2],
 ] as const) {
   test.describe(`presentation mode fits a ${w}×${h}${dsf > 1 ? ' (200 % zoom)' : ''} window`, () => {
     test.use({ viewport: { width: w, height: h }, deviceScaleFactor: dsf });
@@ -204,6 +208,23 @@ for (const [w, h, dsf] of [
       await expect(page.locator('.app > .header')).toBeHidden();
       await expect(page.locator('.app > .bar')).toBeHidden();
       expect(await page.evaluate(() => document.scrollingElement!.scrollHeight)).toBeLessThanOrEqual(h + 1);
+      expect(await groupsClipped(page)).toEqual([]);
+      expect(await wrappedSlotRows(page)).toEqual([]);
+    });
+
+    test('the groups view is whole at its sides, with the SMMU stopped on ATC_INV_SYNC (its longest label)', async ({ page }) => {
+      for (const t of [1031, 2100]) {
+        await open(page, `/?scenario=spam-vs-quarantine&policy=v4&t=${t}&present=1`);
+        if (t === 1031) await expect(page.getByTestId('smmu-label')).toHaveText('arm-smmu-v3 · CMDQ stopped: ATC_INV_SYNC');
+        expect(await groupsClipped(page), `t=${t}`).toEqual([]);
+        // The SMMU's label stays inside its box.
+        const [label, box] = await Promise.all([
+          page.getByTestId('smmu-label').boundingBox(),
+          page.locator('g.smmu rect.smmu-box').boundingBox(),
+        ]);
+        expect(label!.x, 'SMMU label left').toBeGreaterThanOrEqual(box!.x - 1);
+        expect(label!.x + label!.width, 'SMMU label right').toBeLessThanOrEqual(box!.x + box!.width + 1);
+      }
     });
   });
 }

@@ -12,7 +12,7 @@
  */
 import { expect, test, type Page } from '@playwright/test';
 import { BUILTIN_SCENARIOS } from '../core/index.ts';
-import { linkTo, open, toEnd } from './support.ts';
+import { groupsClipped, linkTo, open, toEnd, wrappedSlotRows } from './support.ts';
 
 const SIZES = [
   { name: '1024×768', width: 1024, height: 768, dpr: 1 },
@@ -21,7 +21,11 @@ const SIZES = [
   { name: '1920×1080', width: 1920, height: 1080, dpr: 1 },
   { name: '2560×1440', width: 2560, height: 1440, dpr: 1 },
   { name: '1440×900 at 200 %', width: 720, height: 450, dpr: 2 },
+  { name: '1920×1080 at 200 %', width: 960, height: 540, dpr: 2 },
 ];
+
+/** Three columns on a window this high: the page is the window, only columns and views scroll (App.svelte). */
+const fitsWindow = (s: { width: number; height: number }) => s.width >= 1200 && s.height >= 600;
 
 /** The page hooks of docs/SCENARIO-FORMAT.md and docs/SCENARIO-EXTENSIONS.md that name a view. */
 const VIEWS = [
@@ -48,6 +52,8 @@ async function covered(page: Page): Promise<string[]> {
     ];
     const bad: string[] = [];
     for (const el of regions) {
+      // A region the mode hides (presentation mode's story) has no box: it covers nothing and is covered by nothing.
+      if (el.getClientRects().length === 0) continue;
       el.scrollIntoView({ block: 'center', inline: 'center' });
       const r = el.getBoundingClientRect();
       const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
@@ -131,6 +137,8 @@ for (const s of SIZES) {
       await viewsReachable(page);
       expect(await covered(page)).toEqual([]);
       expect(await overflowing(page)).toEqual([]);
+      expect(await wrappedSlotRows(page)).toEqual([]);
+      expect(await groupsClipped(page)).toEqual([]);
       await headerOnOneLineEach(page);
     });
 
@@ -142,7 +150,92 @@ for (const s of SIZES) {
       await viewsReachable(page);
       expect(await covered(page)).toEqual([]);
       expect(await overflowing(page)).toEqual([]);
+      expect(await wrappedSlotRows(page)).toEqual([]);
+      expect(await groupsClipped(page)).toEqual([]);
       await headerOnOneLineEach(page);
     });
+
+    if (fitsWindow(s))
+      test('the page is the window: it does not scroll, the timeline and the first panel of each column are on screen, the text keeps its size', async ({
+        page,
+      }) => {
+        await open(page, '/?scenario=spam-vs-quarantine&policy=v4&t=2100');
+        const m = await page.evaluate(() => ({
+          sh: document.scrollingElement!.scrollHeight,
+          sw: document.scrollingElement!.scrollWidth,
+          ih: innerHeight,
+          iw: innerWidth,
+        }));
+        expect(m.sh, 'page height').toBeLessThanOrEqual(m.ih);
+        expect(m.sw, 'page width').toBeLessThanOrEqual(m.iw);
+        await expect(page.getByRole('region', { name: 'Timeline and controls' })).toBeInViewport({ ratio: 1 });
+        await expect(page.getByRole('button', { name: 'Play' })).toBeInViewport({ ratio: 1 });
+        for (const id of ['cmdq-title', 'groups-title', 'ste-title', 'log-title'])
+          await expect(page.locator(`#${id}`), id).toBeInViewport({ ratio: 1 });
+        // Nothing was shrunk to make it fit: the views' text is 11 px or more.
+        const sizes = await page.evaluate(() =>
+          [
+            '[data-testid="kernel-log"] .line',
+            'table.near td.args',
+            '[data-testid="gdev"] text.sub',
+            '[data-testid="ste"] td',
+          ].map((sel) => {
+            const el = document.querySelector(sel)!;
+            let z = 1;
+            for (let e: Element | null = el; e; e = e.parentElement) z *= Number(getComputedStyle(e).zoom) || 1;
+            return { sel, px: parseFloat(getComputedStyle(el).fontSize) * z };
+          }),
+        );
+        for (const { sel, px } of sizes) expect(px, sel).toBeGreaterThanOrEqual(11);
+      });
   });
+}
+
+/**
+ * Large topologies (66 and 64 devices) and stale-report, in the normal page
+ * and in presentation mode: the groups view is not clipped at its sides, its
+ * devices stay readable and reachable by scrolling, nothing covers anything.
+ */
+for (const id of ['stale-report', 'full-ats-batch', 'coclear-no-space']) {
+  for (const s of SIZES.filter((z) => ['1280×720', '1920×1080', '1920×1080 at 200 %'].includes(z.name))) {
+    for (const present of [false, true]) {
+      test(`${id} at ${s.name}${present ? ' in presentation mode' : ''}: the devices are readable and reachable, nothing covered or clipped`, async ({
+        browser,
+      }) => {
+        const ctx = await browser.newContext({ viewport: { width: s.width, height: s.height }, deviceScaleFactor: s.dpr });
+        const page = await ctx.newPage();
+        await open(page, `/?scenario=${id}${present ? '&present=1' : ''}`);
+        await toEnd(page);
+        expect(await groupsClipped(page)).toEqual([]);
+        expect(await covered(page)).toEqual([]);
+        expect(await overflowing(page)).toEqual([]);
+        expect(await wrappedSlotRows(page)).toEqual([]);
+        const last = page.getByTestId('gdev').last();
+        await last.scrollIntoViewIfNeeded();
+        await expect(last).toBeInViewport({ ratio: 1 });
+        const px = await last.locator('text.bdf').evaluate((el) => {
+          let z = 1;
+          for (let e: Element | null = el; e; e = e.parentElement) z *= Number(getComputedStyle(e).zoom) || 1;
+          return parseFloat(getComputedStyle(el).fontSize) * z;
+        });
+        expect(px, 'a device label').toBeGreaterThanOrEqual(11);
+        if (!present) {
+          // The devices and the StreamIDs scroll inside their views: neither makes the page a scroll of its own.
+          const h = await page.evaluate(() => ({
+            win: innerHeight,
+            groups: document.querySelector('section.groups')!.getBoundingClientRect().height,
+            stes: document.querySelector('section.stes')!.getBoundingClientRect().height,
+          }));
+          expect(h.groups, 'the groups view').toBeLessThanOrEqual(Math.max(300, h.win));
+          expect(h.stes, 'the stream table').toBeLessThanOrEqual(Math.max(160, h.win / 2) + 1);
+        }
+        if (!present && fitsWindow(s))
+          expect(
+            await page.evaluate(() => document.scrollingElement!.scrollHeight <= innerHeight),
+            'the page does not scroll',
+          ).toBe(true);
+        await ctx.close();
+      });
+    }
+  }
 }

@@ -105,3 +105,53 @@ export async function deviceAction(page: Page, bdf: string, ...path: Array<strin
   await expect(menu).toBeHidden();
   await ready(page);
 }
+
+/**
+ * What of the groups view lies beyond its box at the sides (a clipped view):
+ * the SMMU, each group and each device must lie within the view's scrolling
+ * box, and the drawing must be no wider than the box.
+ */
+export async function groupsClipped(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const box = document.querySelector<HTMLElement>('section.groups .scroll')!;
+    const b = box.getBoundingClientRect();
+    const bad: string[] = [];
+    if (box.scrollWidth > box.clientWidth + 1) bad.push(`drawing ${box.scrollWidth} wide in a box ${box.clientWidth} wide`);
+    const parts = [
+      ...box.querySelectorAll<SVGGraphicsElement>('g.smmu rect'),
+      ...box.querySelectorAll<SVGGraphicsElement>('rect.gbox'),
+      ...box.querySelectorAll<SVGGraphicsElement>('[data-testid="gdev"]'),
+    ];
+    for (const el of parts) {
+      const r = el.getBoundingClientRect();
+      if (r.left < b.left - 1 || r.right > b.right + 1) {
+        const name = el.closest('[data-device]')?.getAttribute('data-device') ?? el.getAttribute('class') ?? el.tagName;
+        bad.push(`${name} ${Math.round(r.left)}..${Math.round(r.right)} outside ${Math.round(b.left)}..${Math.round(b.right)}`);
+      }
+    }
+    return bad;
+  });
+}
+
+/** Rows of the CMDQ panel's decoded slots that take more than one line (a decode broken onto a second line). */
+export async function wrappedSlotRows(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const bad: string[] = [];
+    for (const tr of document.querySelectorAll<HTMLTableRowElement>('table.near tr')) {
+      for (const td of tr.cells) {
+        // The lines the cell's text is laid out on: its text's boxes, told apart by their tops.
+        const half = parseFloat(getComputedStyle(td).fontSize) / 2;
+        const tops: number[] = [];
+        const walk = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+          const range = document.createRange();
+          range.selectNodeContents(n);
+          for (const r of range.getClientRects())
+            if (r.width > 0 && !tops.some((t) => Math.abs(t - r.top) < half)) tops.push(r.top);
+        }
+        if (tops.length > 1) bad.push(`slot ${tr.cells[0]?.textContent} "${td.textContent}" on ${tops.length} lines`);
+      }
+    }
+    return bad;
+  });
+}
