@@ -155,6 +155,24 @@ for (const s of SIZES) {
       await headerOnOneLineEach(page);
     });
 
+    if (s.width >= 1280)
+      test('the header is one row whatever the scenario is called: a long name is cut with "…" and read whole in the description', async ({
+        page,
+      }) => {
+        // broken-pending has the longest name of the built-ins (79 characters).
+        const long = Object.keys(BUILTIN_SCENARIOS).sort(
+          (a, b) => BUILTIN_SCENARIOS[b]!.name.length - BUILTIN_SCENARIOS[a]!.name.length,
+        )[0]!;
+        await open(page, `/?scenario=${long}&policy=v4`);
+        const tops = await page
+          .locator('header.header')
+          .locator('h1, button:visible')
+          .evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2)));
+        expect(Math.max(...tops) - Math.min(...tops), 'header items share one row').toBeLessThan(8);
+        expect(await overflowing(page)).toEqual([]);
+        await expect(page.getByTestId('scenario-description')).toContainText(BUILTIN_SCENARIOS[long]!.name);
+      });
+
     if (fitsWindow(s))
       test('the page is the window: it does not scroll, the timeline and the first panel of each column are on screen, the text keeps its size', async ({
         page,
