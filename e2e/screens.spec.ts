@@ -210,6 +210,38 @@ for (const s of SIZES) {
 }
 
 /**
+ * The groups view follows the story: with 66 devices, the one that is
+ * quarantined is scrolled into the view when the run reaches it, in the
+ * normal page and in presentation mode, without scrolling the page.
+ */
+for (const present of [false, true]) {
+  test(`full-ats-batch at 1280×720${present ? ' in presentation mode' : ''}: the groups view scrolls itself to the device that changes state`, async ({
+    browser,
+  }) => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await ctx.newPage();
+    await open(page, `/?scenario=full-ats-batch${present ? '&present=1' : ''}`);
+    const broken = page.locator('[data-testid="gdev"][data-blocked="BROKEN"]');
+    await expect(broken).toHaveCount(0);
+    const pageY = await page.evaluate(() => scrollY);
+    await toEnd(page);
+    await expect(broken).toHaveCount(1);
+    // Inside the groups view's visible box, with no scrolling by the test.
+    await expect
+      .poll(() =>
+        page.evaluate(() => {
+          const d = document.querySelector('[data-testid="gdev"][data-blocked="BROKEN"]')!.getBoundingClientRect();
+          const v = document.querySelector('section.groups .scroll')!.getBoundingClientRect();
+          return d.top >= v.top && d.bottom <= v.bottom && d.left >= v.left && d.right <= v.right;
+        }),
+      )
+      .toBe(true);
+    expect(await page.evaluate(() => scrollY), 'the page itself did not scroll').toBe(pageY);
+    await ctx.close();
+  });
+}
+
+/**
  * Large topologies (66 and 64 devices) and stale-report, in the normal page
  * and in presentation mode: the groups view is not clipped at its sides, its
  * devices stay readable and reachable by scrolling, nothing covers anything.
