@@ -210,6 +210,33 @@ for (const s of SIZES) {
 }
 
 /**
+ * CONS.ERR with a long CERROR name (coclear-no-space, stopped on
+ * CERROR_ATC_INV_SYNC in a 128-entry ring): the registers stay inside the
+ * CMDQ panel at 1280×720, the name breaks after an underscore.
+ */
+test('coclear-no-space at 1280×720 with the CMDQ stopped: CMDQ_CONS and CONS.ERR stay inside the CMDQ panel', async ({
+  browser,
+}) => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page = await ctx.newPage();
+  await open(page, '/?scenario=coclear-no-space&policy=v4&t=3000');
+  await expect(page.getByTestId('cmdq-ring')).toHaveAttribute('data-err', 'CERROR_ATC_INV_SYNC');
+  const out = await page.evaluate(() => {
+    const panel = document.querySelector('[data-testid="cmdq-ring"]')!.closest('section')!.getBoundingClientRect();
+    return [...document.querySelectorAll('dl.regs dd')]
+      .map((dd) => {
+        const r = document.createRange();
+        r.selectNodeContents(dd);
+        return { t: dd.textContent!.trim(), right: r.getBoundingClientRect().right };
+      })
+      .filter((x) => x.right > panel.right - 1)
+      .map((x) => `${x.t} ends at ${x.right}, the panel at ${panel.right}`);
+  });
+  expect(out).toEqual([]);
+  await ctx.close();
+});
+
+/**
  * The groups view follows the story: with 66 devices, the one that is
  * quarantined is scrolled into the view when the run reaches it, in the
  * normal page and in presentation mode, without scrolling the page.
